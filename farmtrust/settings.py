@@ -1,0 +1,129 @@
+"""FarmTrust settings, built once in the composition root and passed down.
+
+Every value can come from the environment with the ``FARMTRUST_`` prefix and ``__`` between groups,
+for example ``FARMTRUST_DB__URL=postgresql://...`` or ``FARMTRUST_MQTT__PROTOCOL=3.1.1``. An unset
+database or broker URL means "start an embedded one" (see :mod:`farmtrust.services`).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import platformdirs
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """Return the per-user data folder (embedded databases, frame store, spool)."""
+    return Path(platformdirs.user_data_dir("farmtrust", appauthor=False))
+
+
+class MqttProtocol(StrEnum):
+    """MQTT protocol version used by every client."""
+
+    V5 = "5"
+    """MQTT 5: shared subscriptions, reason codes (Mosquitto)."""
+    V311 = "3.1.1"
+    """MQTT 3.1.1: what the pure-Python amqtt broker speaks."""
+
+
+class DatabaseSettings(BaseModel):
+    """Where PostgreSQL is; ``url=None`` starts an embedded server."""
+
+    url: str | None = Field(default=None, description="postgresql:// URL; unset means embedded")
+    pool_min_size: int = Field(default=1, ge=0)
+    pool_max_size: int = Field(default=10, ge=1)
+    retention_days: int | None = Field(
+        default=None, ge=1, description="drop raw time-series chunks older than this (TimescaleDB only)"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _check_scheme(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in {"postgresql", "postgres"}:
+            raise ValueError(f"database URL must start with postgresql://, got {value!r}")
+        return value
+
+
+class MqttSettings(BaseModel):
+    """Where the MQTT broker is; ``url=None`` starts an embedded broker."""
+
+    url: str | None = Field(default=None, description="mqtt:// or mqtts:// URL; unset means embedded")
+    protocol: MqttProtocol = MqttProtocol.V5
+    username: str | None = None
+    password: SecretStr | None = None
+    ca_file: Path | None = Field(default=None, description="CA bundle for mqtts://")
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    keepalive_s: int = Field(default=30, ge=5)
+
+    @field_validator("url")
+    @classmethod
+    def _check_scheme(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in {"mqtt", "mqtts", "tcp", "ssl"}:
+            raise ValueError(f"MQTT URL must start with mqtt:// or mqtts://, got {value!r}")
+        return value
+
+    @property
+    def host(self) -> str:
+        """Broker host name from the URL."""
+        return urlsplit(self.url or "mqtt://127.0.0.1").hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        """Broker port from the URL (1883, or 8883 for TLS, when absent)."""
+        parts = urlsplit(self.url or "mqtt://127.0.0.1")
+        return parts.port or (8883 if self.tls else 1883)
+
+    @property
+    def tls(self) -> bool:
+        """Whether the URL asks for TLS."""
+        return urlsplit(self.url or "mqtt://").scheme in {"mqtts", "ssl"}
+
+
+class VisionSettings(BaseModel):
+    """Which livestock model counts the animals."""
+
+    model_path: Path | None = Field(default=None, description="weights file; unset uses the bundled model")
+    thresholds_file: Path | None = Field(default=None, description="per-species confidence thresholds (JSON)")
+    batch_size: int = Field(default=8, ge=1)
+    device: str = "cpu"
+
+
+class ApiSettings(BaseModel):
+    """Where the HTTP API listens."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+
+class Settings(BaseSettings):
+    """All FarmTrust settings; build once with ``Settings()`` and pass down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FARMTRUST_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    db: DatabaseSettings = DatabaseSettings()
+    mqtt: MqttSettings = MqttSettings()
+    vision: VisionSettings = VisionSettings()
+    api: ApiSettings = ApiSettings()
+
+    @property
+    def frame_dir(self) -> Path:
+        """Content-addressed frame store (sha256 file names)."""
+        return self.data_dir / "frames"
+
+    @property
+    def evidence_dir(self) -> Path:
+        """Annotated thumbnails kept as evidence for counts."""
+        return self.data_dir / "evidence"
+
+    @property
+    def embedded_dir(self) -> Path:
+        """Data folders of the embedded PostgreSQL and broker."""
+        return self.data_dir / "embedded"

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Make sure the local PostgreSQL has TimescaleDB (Apache-2 edition, built from Debian's source
+# package) preloaded and that Mosquitto is running. Idempotent: every step is skipped when done.
+# Needs root and apt (Debian/Ubuntu); exits 3 when it cannot run here, so the caller can fall back
+# to the embedded services.
+set -euo pipefail
+
+log() { printf '[provision] %s\n' "$*" >&2; }
+
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  log "not root or no apt-get: cannot provision system services"; exit 3
+fi
+export DEBIAN_FRONTEND=noninteractive
+PG_CONFIG=${PG_CONFIG:-$(command -v pg_config || true)}
+
+apt_quiet() { apt-get -qq -o Dpkg::Use-Pty=0 "$@" >/dev/null; }
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+  log "installing PostgreSQL"; apt_quiet update; apt_quiet install -y postgresql
+fi
+PG_MAJOR=$(ls /etc/postgresql | sort -n | tail -1)
+PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
+[ -x "$PG_CONFIG" ] || PG_CONFIG=$(command -v pg_config)
+CONF=/etc/postgresql/$PG_MAJOR/main/postgresql.conf
+pg_up() { pg_isready -q -h 127.0.0.1 -p 5432; }
+if ! pg_up; then pg_ctlcluster --skip-systemctl-redirect "$PG_MAJOR" main start || true; fi
+
+# --- TimescaleDB (Apache-2 only) built from Debian trixie's source package -----------------------
+EXT_DIR=$("$PG_CONFIG" --sharedir)/extension
+if ! ls "$EXT_DIR"/timescaledb.control >/dev/null 2>&1; then
+  log "building TimescaleDB (Apache-2 edition) from Debian's source package"
+  if [ ! -x "$(dirname "$PG_CONFIG")/../../../../usr/bin/pg_config" ] && ! dpkg -s "postgresql-server-dev-$PG_MAJOR" >/dev/null 2>&1; then
+    apt_quiet update || true
+    apt_quiet install -y "postgresql-server-dev-$PG_MAJOR"
+  fi
+  command -v cmake >/dev/null || apt_quiet install -y cmake
+  command -v dpkg-source >/dev/null || apt_quiet install -y dpkg-dev
+  SRC_LIST=/etc/apt/sources.list.d/farmtrust-trixie-src.sources
+  if [ ! -f "$SRC_LIST" ]; then
+    cat > "$SRC_LIST" <<'SRC'
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: trixie
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  fi
+  apt_quiet update
+  BUILD=$(mktemp -d /tmp/timescaledb-build.XXXXXX)
+  (cd "$BUILD" && apt-get -qq source --download-only timescaledb >/dev/null 2>&1 || apt-get -qq source timescaledb >/dev/null)
+  (cd "$BUILD" && [ -d timescaledb-*/ ] || dpkg-source -x ./*.dsc >/dev/null)
+  cd "$BUILD"/timescaledb-*/
+  ./bootstrap -DAPACHE_ONLY=ON -DREGRESS_CHECKS=OFF -DTAP_CHECKS=OFF -DWARNINGS_AS_ERRORS=OFF \
+    -DCMAKE_BUILD_TYPE=Release -DPG_CONFIG="$PG_CONFIG" >/dev/null
+  make -C build -j"$(nproc)" install >/dev/null
+  cd / && rm -rf "$BUILD"
+  log "TimescaleDB installed into $EXT_DIR"
+fi
+if ! grep -Eq "^shared_preload_libraries *= *'[^']*timescaledb" "$CONF"; then
+  log "preloading timescaledb in $CONF"
+  echo "shared_preload_libraries = 'timescaledb'" >> "$CONF"
+  echo "timescaledb.telemetry_level = off" >> "$CONF"
+  pg_ctlcluster --skip-systemctl-redirect "$PG_MAJOR" main restart
+fi
+for _ in $(seq 30); do pg_up && break; sleep 0.5; done
+pg_up || { log "PostgreSQL did not come up"; exit 1; }
+
+# --- Mosquitto --------------------------------------------------------------------------------
+if ! command -v mosquitto >/dev/null 2>&1; then
+  log "installing Mosquitto"; apt_quiet update; apt_quiet install -y mosquitto
+fi
+if ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
+  log "starting Mosquitto"; mosquitto -d -c /etc/mosquitto/mosquitto.conf
+  sleep 0.5
+fi
+log "PostgreSQL $PG_MAJOR with TimescaleDB and Mosquitto are ready"

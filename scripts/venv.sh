@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Create or reuse the project's virtual environment, kept outside the checkout and keyed by the
+# dependency lock: while pyproject.toml and requirements.lock are unchanged it is reused as is.
+# Prints the venv's path on stdout. Usage: VENV=$(scripts/venv.sh)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+py=${FARMTRUST_PYTHON:-$(command -v python3.11 || command -v python3)}
+key=$(cat "$repo/pyproject.toml" "$repo/requirements.lock" | sha256sum | cut -c1-16)
+venv=${FARMTRUST_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/farmtrust/venv-$key}
+if [ ! -f "$venv/.complete" ]; then
+  echo "[venv] creating $venv (first run: installs torch and ultralytics, a few minutes)" >&2
+  rm -rf "$venv"; mkdir -p "$(dirname "$venv")"
+  "$py" -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >&2
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check -c "$repo/requirements.lock" \
+      -r <(sed -e '/^#/d' "$repo/requirements.lock") >&2
+  touch "$venv/.complete"
+fi
+# The project itself, editable, pointing at this checkout (quick; no dependencies resolved).
+"$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e "$repo" >&2 2>/dev/null \
+  || "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e "$repo" >&2
+echo "$venv"

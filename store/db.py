@@ -1,0 +1,53 @@
+"""Connections and pools to PostgreSQL, with errors a person can act on."""
+
+from __future__ import annotations
+
+import logging
+import re
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from store.errors import DatabaseUnreachableError
+
+log = logging.getLogger(__name__)
+
+
+def redact(url: str) -> str:
+    """Return ``url`` with its password replaced by ``***``."""
+    return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
+    """Open one connection, translating connection failures into a clear error.
+
+    Raises:
+        DatabaseUnreachableError: the URL is malformed or the server does not answer.
+    """
+    try:
+        return psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        host = urlsplit(url).hostname or "local socket"
+        raise DatabaseUnreachableError(
+            f"Cannot connect to the database at {redact(url)} ({host}): {first}. "
+            "Check FARMTRUST_DB__URL, or unset it to use the embedded PostgreSQL."
+        ) from None
+    except psycopg.ProgrammingError as exc:
+        raise DatabaseUnreachableError(
+            f"Database URL {redact(url)} is not valid: {exc}. Use postgresql://user@host:port/dbname."
+        ) from None
+
+
+def open_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> ConnectionPool:
+    """Open a connection pool after checking that the database answers.
+
+    Raises:
+        DatabaseUnreachableError: the database does not answer.
+    """
+    connect(url).close()
+    pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=False, kwargs={"connect_timeout": 10})
+    pool.open(wait=True, timeout=30)
+    log.info("opened pool to %s (min %d, max %d)", redact(url), min_size, max_size)
+    return pool
