@@ -1,0 +1,1 @@
+"""Long-running workers (ingest, vision), composed from the packages and the settings."""
