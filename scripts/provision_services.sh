@@ -30,7 +30,7 @@ if ! pg_up; then pg_ctlcluster --skip-systemctl-redirect "$PG_MAJOR" main start 
 EXT_DIR=$("$PG_CONFIG" --sharedir)/extension
 if ! ls "$EXT_DIR"/timescaledb.control >/dev/null 2>&1; then
   log "building TimescaleDB (Apache-2 edition) from Debian's source package"
-  if [ ! -x "$(dirname "$PG_CONFIG")/../../../../usr/bin/pg_config" ] && ! dpkg -s "postgresql-server-dev-$PG_MAJOR" >/dev/null 2>&1; then
+  if ! dpkg -s "postgresql-server-dev-$PG_MAJOR" >/dev/null 2>&1; then
     apt_quiet update || true
     apt_quiet install -y "postgresql-server-dev-$PG_MAJOR"
   fi
@@ -74,4 +74,10 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
   log "starting Mosquitto"; mosquitto -d -c /etc/mosquitto/mosquitto.conf
   sleep 0.5
 fi
-log "PostgreSQL $PG_MAJOR with TimescaleDB and Mosquitto are ready"
+# --- Chromium (Debian's package) for the dashboard's browser tests -----------------------------
+if ! command -v chromium >/dev/null 2>&1; then
+  log "installing Debian's chromium for the browser tests"
+  apt_quiet update || true
+  apt_quiet install -y chromium || log "chromium could not be installed; browser tests will fail"
+fi
+log "PostgreSQL $PG_MAJOR with TimescaleDB, Mosquitto and Chromium are ready"
