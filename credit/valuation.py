@@ -1,0 +1,144 @@
+"""Production valuation: a robust verified herd per species and the value of crops and deliveries.
+
+The herd estimate of a species is the low median of its daily maxima over the window (a count that
+appears on one day only cannot lift it), with the median absolute deviation as its spread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from statistics import median_low
+
+from credit.errors import PolicyError, RecordError
+from credit.money import ZERO, Amount, quantize
+from credit.policy import Policy
+from credit.record import FarmRecord
+
+__all__ = ["CropEstimate", "HerdEstimate", "Valuation", "herd_estimates", "value_production"]
+
+
+@dataclass(frozen=True)
+class HerdEstimate:
+    """The verified head count of one species: low median of daily maxima, its spread (MAD) and days seen."""
+
+    species: str
+    head: int
+    spread: int
+    days: int
+    declared: int | None
+    value: Amount
+    annual_net_income: Amount
+
+
+@dataclass(frozen=True)
+class CropEstimate:
+    """Expected crop of one field: observed cropped ha x expected yield x price."""
+
+    field_id: str
+    crop: str
+    cropped_ha: Decimal
+    yield_t_ha: Decimal
+    value: Amount
+    annual_net_income: Amount
+
+
+@dataclass(frozen=True)
+class Valuation:
+    """Everything the farm verifiably produces, valued in the policy's currency."""
+
+    herds: tuple[HerdEstimate, ...]
+    crops: tuple[CropEstimate, ...]
+    other_income_annual_net: Amount
+    herd_value: Amount
+    crop_value: Amount
+    annual_net_income: Amount
+
+    def head(self, species: str) -> int:
+        """Verified head of ``species`` (0 when never counted)."""
+        return next((h.head for h in self.herds if h.species == species), 0)
+
+
+def herd_estimates(record: FarmRecord) -> dict[str, tuple[int, int, int]]:
+    """Return ``{species: (head, spread, days)}`` from the record's daily maxima."""
+    out: dict[str, tuple[int, int, int]] = {}
+    for species in record.species():
+        maxima = [d.max_count for d in record.herd_days if d.species == species]
+        if not maxima:
+            continue
+        head = median_low(maxima)
+        spread = median_low([abs(m - head) for m in maxima])
+        out[species] = (head, spread, len(maxima))
+    return out
+
+
+def value_production(record: FarmRecord, policy: Policy) -> Valuation:
+    """Value the verified herd, the observed crops and the cooperative deliveries of ``record``.
+
+    Raises:
+        RecordError: the record names a species or crop the policy cannot value, or a delivery is in
+            another currency than the policy's.
+    """
+    cur = policy.currency
+    herds = []
+    estimates = herd_estimates(record)
+    for species in record.species():
+        try:
+            terms = policy.species_terms(species)
+        except PolicyError as exc:
+            raise RecordError(f"record species {species!r} cannot be valued: {exc}") from None
+        head, spread, days = estimates.get(species, (0, 0, 0))
+        value = Decimal(head) * terms.price_per_head
+        income = value * terms.annual_offtake * terms.net_margin
+        herds.append(
+            HerdEstimate(
+                species,
+                head,
+                spread,
+                days,
+                record.declared(species),
+                Amount(quantize(value), cur),
+                Amount(quantize(income), cur),
+            )
+        )
+    crops = []
+    for f in record.fields:
+        if f.declared_crop is None or f.cropped_ha is None:
+            continue
+        try:
+            terms_c = policy.crop_terms(f.declared_crop)
+        except PolicyError as exc:
+            raise RecordError(f"field {f.field_id} declared_crop: {exc}") from None
+        yield_t_ha = terms_c.yield_for(record.region)
+        value = f.cropped_ha * yield_t_ha * terms_c.price_per_t
+        crops.append(
+            CropEstimate(
+                f.field_id,
+                f.declared_crop,
+                f.cropped_ha,
+                yield_t_ha,
+                Amount(quantize(value), cur),
+                Amount(quantize(value * terms_c.net_margin), cur),
+            )
+        )
+    delivered = ZERO
+    for d in record.deliveries:
+        if d.amount.currency != cur:
+            raise RecordError(f"delivery on {d.day} is in {d.amount.currency}; policy {policy.version} values in {cur}")
+        delivered += d.amount.number
+    other = quantize(delivered * Decimal(365) / Decimal(record.window_days) * policy.other_income_net_margin)
+    herd_value = sum((h.value.number for h in herds), ZERO)
+    crop_value = sum((c.value.number for c in crops), ZERO)
+    income = (
+        sum((h.annual_net_income.number for h in herds), ZERO)
+        + sum((c.annual_net_income.number for c in crops), ZERO)
+        + other
+    )
+    return Valuation(
+        tuple(herds),
+        tuple(crops),
+        Amount(other, cur),
+        Amount(herd_value, cur),
+        Amount(crop_value, cur),
+        Amount(income, cur),
+    )
