@@ -17,7 +17,7 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, localcontext
+from decimal import ROUND_DOWN, Decimal, localcontext
 from typing import Any
 
 from credit.canonical import to_plain
@@ -180,10 +180,11 @@ def build_schedule(
     amortizing = list(range(grace_months + 1, months + 1))
     if kind == "seasonal":
         amortizing = [n for n in amortizing if dates[n].month in harvest_months or n == months]
-    share = quantize(loan / len(amortizing), places=places)
+    # shares round down, so the last instalment takes a non-negative remainder
+    share = (loan / len(amortizing)).quantize(q, rounding=ROUND_DOWN)
     payment = quantize(_annuity_payment(loan, rate, days[grace_months:]), places=places) if kind == "annuity" else ZERO
     flat_interest = quantize(loan * rate * Decimal(sum(days)) / DAYS_PER_YEAR, places=places)
-    flat_share = quantize(flat_interest / months, places=places)
+    flat_share = (flat_interest / months).quantize(q, rounding=ROUND_DOWN)
     balance = loan
     rows = []
     for n in range(1, months + 1):

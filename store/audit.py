@@ -1,0 +1,103 @@
+"""Persistence of the hash-chained audit log (``audit_log``) and its signed checkpoints.
+
+The table refuses UPDATE, DELETE and TRUNCATE (trigger in migration 0040); appends take a transaction
+advisory lock so two writers never fork the chain. Functions never commit: the caller's transaction
+holds the entry together with what it records.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import psycopg
+
+from credit.audit import AuditChain, AuditEntry, AuditReport, Checkpoint, sign_checkpoint, verify_chain
+
+log = logging.getLogger(__name__)
+
+_LOCK_ID = 0x46_54_41_55  # "FTAU": one audit appender at a time
+
+__all__ = ["append_entry", "load_checkpoints", "load_entries", "maybe_checkpoint", "verify_log", "write_checkpoint"]
+
+
+def append_entry(
+    conn: psycopg.Connection, *, kind: str, payload: object, created_at: datetime | None = None
+) -> AuditEntry:
+    """Append one entry linked to the last one; return it (committed with the caller's transaction).
+
+    Raises:
+        credit.AuditError: the kind is empty or the payload cannot be serialised canonically.
+    """
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
+    row = conn.execute("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    chain = AuditChain(last_seq=row[0], last_hash=row[1]) if row else AuditChain()
+    when = (created_at or datetime.now(UTC)).astimezone(UTC)
+    entry = chain.append(kind=kind, payload=payload, created_at=when)
+    conn.execute(
+        "INSERT INTO audit_log (seq, kind, created_at, payload, prev_hash, entry_hash) VALUES (%s, %s, %s, %s, %s, %s)",
+        (entry.seq, entry.kind, entry.created_at, entry.payload_json, entry.prev_hash, entry.entry_hash),
+    )
+    log.debug("audit entry %d %s %s", entry.seq, entry.kind, entry.entry_hash[:12])
+    return entry
+
+
+def load_entries(conn: psycopg.Connection, *, after_seq: int = 0) -> list[AuditEntry]:
+    """Every entry after ``after_seq``, in sequence order."""
+    rows = conn.execute(
+        "SELECT seq, kind, created_at, payload, prev_hash, entry_hash FROM audit_log WHERE seq > %s ORDER BY seq",
+        (after_seq,),
+    ).fetchall()
+    return [AuditEntry(r[0], r[1], r[2].astimezone(UTC), r[3], r[4], r[5]) for r in rows]
+
+
+def load_checkpoints(conn: psycopg.Connection) -> list[Checkpoint]:
+    """Every checkpoint, in sequence order."""
+    rows = conn.execute(
+        "SELECT seq, entry_hash, signed_at, public_key, signature FROM audit_checkpoints ORDER BY seq"
+    ).fetchall()
+    return [Checkpoint(r[0], r[1], r[2].astimezone(UTC), bytes(r[3]), bytes(r[4])) for r in rows]
+
+
+def write_checkpoint(
+    conn: psycopg.Connection, *, private_key: bytes, signed_at: datetime | None = None
+) -> Checkpoint | None:
+    """Sign the last entry's hash and store the checkpoint; None when the log is empty or already checkpointed.
+
+    Raises:
+        credit.AuditError: ``private_key`` is not a raw 32-byte Ed25519 key.
+    """
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
+    row = conn.execute(
+        "SELECT seq, kind, created_at, payload, prev_hash, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return None
+    if conn.execute("SELECT 1 FROM audit_checkpoints WHERE seq = %s", (row[0],)).fetchone():
+        return None
+    entry = AuditEntry(row[0], row[1], row[2].astimezone(UTC), row[3], row[4], row[5])
+    cp = sign_checkpoint(entry, private_key=private_key, signed_at=(signed_at or datetime.now(UTC)).astimezone(UTC))
+    conn.execute(
+        "INSERT INTO audit_checkpoints (seq, entry_hash, signed_at, public_key, signature) VALUES (%s, %s, %s, %s, %s)",
+        (cp.seq, cp.entry_hash, cp.signed_at, cp.public_key, cp.signature),
+    )
+    log.info("audit checkpoint at entry %d (%s)", cp.seq, cp.entry_hash[:12])
+    return cp
+
+
+def maybe_checkpoint(conn: psycopg.Connection, *, private_key: bytes | None, every: int = 100) -> Checkpoint | None:
+    """Write a checkpoint when ``every`` entries have been appended since the last one (and a key is given)."""
+    if private_key is None:
+        return None
+    last = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchone()
+    last_cp = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_checkpoints").fetchone()
+    if last is None or last_cp is None or last[0] - last_cp[0] < every:
+        return None
+    return write_checkpoint(conn, private_key=private_key)
+
+
+def verify_log(conn: psycopg.Connection, *, public_key: bytes | None) -> AuditReport:
+    """Verify the stored log and checkpoints (see :func:`credit.audit.verify_chain`)."""
+    report = verify_chain(load_entries(conn), load_checkpoints(conn), public_key=public_key)
+    log.info("verified audit log: %d entries, %d problems", report.entries, len(report.problems))
+    return report

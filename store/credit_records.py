@@ -1,0 +1,408 @@
+"""Load a farm's frozen production record from the database, and store and replay credit decisions.
+
+:func:`load_farm_record` reads every input of a decision over ``[as_of - window_days, as_of)`` into
+:class:`credit.FarmRecord`: device-backed daily herd maxima, frame hashes, daily sensor summaries
+(rounded to 4 decimals at this door, so the record hashes the same after a round trip), per-device
+coverage (sequence numbers and gaps from ingest when its tables exist), fields with the latest remote
+sensing estimate (when that table exists), cooperative deliveries and the farm's loan history.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from credit.audit import AuditEntry
+from credit.canonical import canonical_json
+from credit.decision import Decision, decide_limit
+from credit.money import Amount, D
+from credit.policy import Policy, load_policy
+from credit.record import (
+    Delivery,
+    DeviceCoverage,
+    FarmRecord,
+    FieldRecord,
+    FrameSeen,
+    HerdDay,
+    NdviPoint,
+    PastLoan,
+    SensorDay,
+)
+from store.audit import append_entry
+from store.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+_Q4 = Decimal("0.0001")
+_Q7 = Decimal("0.0000001")
+
+__all__ = [
+    "DecisionNotFoundError",
+    "FarmNotFoundError",
+    "PolicyConflictError",
+    "StoredDecision",
+    "load_decision",
+    "load_farm_record",
+    "record_decision",
+    "register_policy",
+    "replay_decision",
+]
+
+
+class FarmNotFoundError(StoreError, LookupError):
+    """No farm has the given id."""
+
+
+class DecisionNotFoundError(StoreError, LookupError):
+    """No credit decision has the given id."""
+
+
+class PolicyConflictError(StoreError, ValueError):
+    """A policy version is already stored with a different text."""
+
+
+@dataclass(frozen=True)
+class StoredDecision:
+    """A decision as stored: the frozen record, the canonical output text, and the policy text."""
+
+    decision_id: UUID
+    farm_id: UUID
+    record: FarmRecord
+    output: str
+    output_hash: str
+    policy_text: str
+    audit_seq: int
+
+
+def _exists(conn: psycopg.Connection, table: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+    return bool(row and row[0])
+
+
+def _ring(geometry: Any) -> tuple[tuple[Decimal, Decimal], ...]:
+    geom = json.loads(geometry) if isinstance(geometry, str) else geometry
+    coords = (geom or {}).get("coordinates") or []
+    kind = (geom or {}).get("type")
+    ring = coords[0] if kind == "Polygon" and coords else coords[0][0] if kind == "MultiPolygon" and coords else []
+    return tuple((D(str(x)).quantize(_Q7), D(str(y)).quantize(_Q7)) for x, y, *_ in ring)
+
+
+def _devices(conn: psycopg.Connection, farm: str, start: datetime, end: datetime) -> tuple[DeviceCoverage, ...]:
+    devices = conn.execute("SELECT id, status, last_seen_at FROM devices WHERE farm_id = %s", (farm,)).fetchall()
+    has_messages, has_gaps = _exists(conn, "ingest_messages"), _exists(conn, "device_gaps")
+    out = []
+    for device_id, status, last_seen in devices:
+        days_row = conn.execute(
+            """SELECT count(DISTINCT d), max(t) FROM (
+                   SELECT (time AT TIME ZONE 'UTC')::date AS d, time AS t FROM sensor_readings
+                   WHERE device_id = %(d)s AND farm_id = %(f)s AND time >= %(s)s AND time < %(e)s
+                   UNION ALL
+                   SELECT (time AT TIME ZONE 'UTC')::date, time FROM livestock_counts
+                   WHERE device_id = %(d)s AND farm_id = %(f)s AND time >= %(s)s AND time < %(e)s) x""",
+            {"d": device_id, "f": farm, "s": start, "e": end},
+        ).fetchone()
+        days, last_data = days_row or (0, None)
+        if has_messages:
+            m = conn.execute(
+                """SELECT count(*), coalesce(max(seq) - min(seq) + 1, 0), min(seq), max(seq) FROM ingest_messages
+                   WHERE device_id = %s AND farm_id = %s AND device_time >= %s AND device_time < %s""",
+                (device_id, farm, start, end),
+            ).fetchone()
+            messages, expected, lo, hi = m if m else (0, 0, None, None)
+        else:
+            m = conn.execute(
+                """SELECT count(DISTINCT message_id) FROM sensor_readings
+                   WHERE device_id = %s AND farm_id = %s AND time >= %s AND time < %s""",
+                (device_id, farm, start, end),
+            ).fetchone()
+            messages = expected = m[0] if m else 0
+            lo = hi = None
+        missing = max(expected - messages, 0)
+        if has_gaps and lo is not None:
+            g = conn.execute(
+                """SELECT coalesce(sum(least(seq_to, %s) - greatest(seq_from, %s) + 1), 0) FROM device_gaps
+                   WHERE device_id = %s AND closed_at IS NULL AND seq_to >= %s AND seq_from <= %s""",
+                (hi, lo, device_id, lo, hi),
+            ).fetchone()
+            missing = max(missing, int(g[0]) if g else 0)
+        pos = conn.execute(
+            """SELECT round((percentile_cont(0.5) WITHIN GROUP (ORDER BY value)
+                             FILTER (WHERE metric = 'gps_lat_deg'))::numeric, 6),
+                      round((percentile_cont(0.5) WITHIN GROUP (ORDER BY value)
+                             FILTER (WHERE metric = 'gps_lon_deg'))::numeric, 6)
+               FROM sensor_readings WHERE device_id = %s AND farm_id = %s AND time >= %s AND time < %s
+                 AND metric IN ('gps_lat_deg', 'gps_lon_deg')""",
+            (device_id, farm, start, end),
+        ).fetchone()
+        seen = max((t for t in (last_seen, last_data) if t is not None), default=None)
+        seen = min(seen, end) if seen is not None else None
+        out.append(
+            DeviceCoverage(
+                device_id,
+                status,
+                int(messages),
+                int(expected),
+                int(missing),
+                int(days or 0),
+                seen.astimezone(UTC) if seen else None,
+                pos[0] if pos else None,
+                pos[1] if pos else None,
+            )
+        )
+    return tuple(out)
+
+
+def _fields(conn: psycopg.Connection, farm: str, end: datetime) -> tuple[FieldRecord, ...]:
+    rows = conn.execute(
+        "SELECT id, declared_crop, declared_area_ha, geometry FROM fields WHERE farm_id = %s", (farm,)
+    ).fetchall()
+    has_rs = _exists(conn, "crop_area_estimates")
+    out = []
+    for field_id, crop, area, geometry in rows:
+        cropped, clear, ndvi, flags = None, 0, (), ()
+        if has_rs:
+            est = conn.execute(
+                """SELECT cropped_ha, clear_observations, ndvi_series, flags FROM crop_area_estimates
+                   WHERE field_id = %s AND estimated_at < %s ORDER BY estimated_at DESC, id DESC LIMIT 1""",
+                (field_id, end),
+            ).fetchone()
+            if est:
+                cropped = est[0].quantize(_Q4) if est[0] is not None else None
+                clear = int(est[1])
+                series = est[2] if isinstance(est[2], list) else json.loads(est[2] or "[]")
+                ndvi = tuple(
+                    NdviPoint(date.fromisoformat(p["date"]), D(str(p["ndvi"])).quantize(_Q4))
+                    for p in series
+                    if p.get("ndvi") is not None
+                )
+                flags = tuple(sorted(est[3] or ()))
+        out.append(
+            FieldRecord(
+                str(field_id),
+                crop,
+                area.quantize(_Q4) if area is not None else None,
+                cropped,
+                clear,
+                _ring(geometry),
+                ndvi,
+                flags,
+            )
+        )
+    return tuple(out)
+
+
+def _history(conn: psycopg.Connection, farm: str, end: datetime) -> tuple[PastLoan, ...]:
+    from credit.servicing import loan_status
+    from store.loans import load_payments, load_schedule
+
+    out = []
+    for (loan_id,) in conn.execute(
+        "SELECT id FROM loans WHERE farm_id = %s AND start_date < %s ORDER BY id", (farm, end.date())
+    ).fetchall():
+        schedule = load_schedule(conn, loan_id=loan_id)
+        payments = [p for p in load_payments(conn, loan_id=loan_id) if p.paid_on < end.date()]
+        status = loan_status(schedule=schedule, payments=payments, as_of=end.date())
+        out.append(
+            PastLoan(
+                str(loan_id), status.instalments_due, status.instalments_on_time, status.days_past_due, status.closed
+            )
+        )
+    return tuple(out)
+
+
+def load_farm_record(
+    conn: psycopg.Connection, *, farm_id: UUID | str, as_of: datetime, window_days: int = 60
+) -> FarmRecord:
+    """Read the frozen production record of ``farm_id`` over ``[as_of - window_days, as_of)``.
+
+    Raises:
+        FarmNotFoundError: no farm has ``farm_id``.
+        credit.RecordError: ``as_of`` has no time zone, the window is out of range, or the data names an
+            unknown species.
+    """
+    from credit.errors import RecordError
+
+    if as_of.tzinfo is None:
+        raise RecordError(f"as_of={as_of!r} has no time zone; pass a timezone-aware UTC datetime")
+    as_of = as_of.astimezone(UTC)
+    start = as_of - timedelta(days=window_days)
+    try:
+        farm = str(UUID(str(farm_id)))
+    except ValueError:
+        raise FarmNotFoundError(f"farm_id={farm_id!r} is not a valid id; use the farm's UUID") from None
+    row = conn.execute("SELECT region, declared_herd FROM farms WHERE id = %s", (farm,)).fetchone()
+    if row is None:
+        raise FarmNotFoundError(f"farm_id={farm_id} does not exist; list farms with the API or create it first")
+    region, declared = row
+    herd = conn.execute(
+        """SELECT (time AT TIME ZONE 'UTC')::date, species, max(count), count(*) FROM livestock_counts
+           WHERE farm_id = %s AND time >= %s AND time < %s AND method <> 'declared' AND device_id IS NOT NULL
+           GROUP BY 1, 2""",
+        (farm, start, as_of),
+    ).fetchall()
+    frames = conn.execute(
+        """SELECT time, device_id, phash, frame_sha256 FROM livestock_counts
+           WHERE farm_id = %s AND time >= %s AND time < %s AND phash IS NOT NULL AND device_id IS NOT NULL""",
+        (farm, start, as_of),
+    ).fetchall()
+    sensors = conn.execute(
+        """SELECT (time AT TIME ZONE 'UTC')::date, device_id, metric, count(*),
+                  round(avg(value)::numeric, 4), round(min(value)::numeric, 4), round(max(value)::numeric, 4),
+                  round(coalesce(stddev_pop(value), 0)::numeric, 4)
+           FROM sensor_readings WHERE farm_id = %s AND time >= %s AND time < %s
+             AND metric NOT IN ('gps_lat_deg', 'gps_lon_deg') GROUP BY 1, 2, 3""",
+        (farm, start, as_of),
+    ).fetchall()
+    deliveries = conn.execute(
+        """SELECT delivered_on, product, quantity, unit, amount, currency FROM coop_deliveries
+           WHERE farm_id = %s AND delivered_on >= %s AND delivered_on < %s""",
+        (farm, start.date(), as_of.date()),
+    ).fetchall()
+    record = FarmRecord(
+        farm_id=farm,
+        as_of=as_of,
+        window_days=window_days,
+        region=region,
+        declared_herd=tuple((str(k), int(v)) for k, v in (declared or {}).items()),
+        herd_days=tuple(HerdDay(d, s, int(m), int(n)) for d, s, m, n in herd),
+        frames=tuple(FrameSeen(t.astimezone(UTC), dev, ph, sha) for t, dev, ph, sha in frames),
+        sensor_days=tuple(SensorDay(d, dev, m, int(n), a, lo, hi, sd) for d, dev, m, n, a, lo, hi, sd in sensors),
+        devices=_devices(conn, farm, start, as_of),
+        fields=_fields(conn, farm, as_of),
+        deliveries=tuple(
+            Delivery(d, p, q.quantize(Decimal("0.001")), u, Amount(a.quantize(Decimal("0.01")), c.strip()))
+            for d, p, q, u, a, c in deliveries
+        ),
+        repayments=_history(conn, farm, as_of),
+    )
+    log.info(
+        "loaded record of farm %s: %d herd days, %d sensor days, %d devices, %d fields (hash %s)",
+        farm,
+        len(record.herd_days),
+        len(record.sensor_days),
+        len(record.devices),
+        len(record.fields),
+        record.record_hash()[:12],
+    )
+    return record
+
+
+def register_policy(conn: psycopg.Connection, *, policy: Policy) -> AuditEntry | None:
+    """Store a policy version once (and audit it); return the new audit entry, or None if already stored.
+
+    Raises:
+        PolicyConflictError: the version is stored with a different text.
+    """
+    row = conn.execute("SELECT sha256 FROM credit_policies WHERE version = %s", (policy.version,)).fetchone()
+    if row is not None:
+        if row[0] != policy.sha256:
+            raise PolicyConflictError(
+                f"policy version {policy.version!r} is already stored with another text; bump `version` in the file"
+            )
+        return None
+    entry = append_entry(
+        conn,
+        kind="policy.registered",
+        payload={"version": policy.version, "sha256": policy.sha256, "text": policy.text},
+    )
+    conn.execute(
+        "INSERT INTO credit_policies (version, sha256, body) VALUES (%s, %s, %s)",
+        (policy.version, policy.sha256, policy.text),
+    )
+    log.info("registered credit policy %s (%s)", policy.version, policy.sha256[:12])
+    return entry
+
+
+def record_decision(
+    conn: psycopg.Connection, *, decision: Decision, record: FarmRecord, policy: Policy
+) -> tuple[UUID, AuditEntry]:
+    """Store a decision with its frozen record and an audit entry; return the decision id and the entry.
+
+    Raises:
+        StoreError: the decision does not belong to ``record`` or ``policy``.
+        PolicyConflictError: the policy version is stored with a different text.
+    """
+    if decision.record_hash != record.record_hash() or decision.policy_sha256 != policy.sha256:
+        raise StoreError("decision does not match the record or policy it is stored with; decide again")
+    register_policy(conn, policy=policy)
+    output = canonical_json(decision)
+    output_hash = decision.output_hash()
+    entry = append_entry(
+        conn,
+        kind="credit.decision",
+        payload={
+            "farm_id": record.farm_id,
+            "as_of": record.as_of,
+            "record_hash": decision.record_hash,
+            "policy_version": policy.version,
+            "policy_sha256": policy.sha256,
+            "output_hash": output_hash,
+            "status": decision.status,
+            "limit": decision.limit,
+            "score": decision.score,
+            "fraud_score": decision.fraud_score,
+            "verification_score": decision.verification_score,
+        },
+    )
+    row = conn.execute(
+        """INSERT INTO credit_decisions (farm_id, as_of, window_days, policy_version, record_hash, record, output,
+               output_hash, status, limit_amount, currency, score, verification_score, fraud_score, audit_seq)
+           VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+        (
+            record.farm_id,
+            record.as_of,
+            record.window_days,
+            policy.version,
+            decision.record_hash,
+            canonical_json(record),
+            output,
+            output_hash,
+            decision.status,
+            decision.limit.number,
+            decision.limit.currency,
+            decision.score,
+            decision.verification_score,
+            decision.fraud_score,
+            entry.seq,
+        ),
+    ).fetchone()
+    assert row is not None
+    log.info(
+        "recorded decision %s for farm %s: %s %s (audit %d)",
+        row[0],
+        record.farm_id,
+        decision.status,
+        decision.limit,
+        entry.seq,
+    )
+    return row[0], entry
+
+
+def load_decision(conn: psycopg.Connection, *, decision_id: UUID | str) -> StoredDecision:
+    """A stored decision with its frozen record and policy text.
+
+    Raises:
+        DecisionNotFoundError: no decision has ``decision_id``.
+    """
+    row = conn.execute(
+        """SELECT d.id, d.farm_id, d.record, d.output, d.output_hash, p.body, d.audit_seq
+           FROM credit_decisions d JOIN credit_policies p ON p.version = d.policy_version WHERE d.id = %s""",
+        (str(decision_id),),
+    ).fetchone()
+    if row is None:
+        raise DecisionNotFoundError(f"decision_id={decision_id} does not exist")
+    return StoredDecision(row[0], row[1], FarmRecord.from_plain(row[2]), row[3], row[4], row[5], row[6])
+
+
+def replay_decision(conn: psycopg.Connection, *, decision_id: UUID | str) -> tuple[str, str]:
+    """Recompute a stored decision from its frozen record and policy; return ``(stored, recomputed)`` JSON texts."""
+    stored = load_decision(conn, decision_id=decision_id)
+    recomputed = decide_limit(stored.record, load_policy(stored.policy_text))
+    return stored.output, canonical_json(recomputed)
