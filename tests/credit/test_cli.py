@@ -1,0 +1,67 @@
+import json
+import subprocess
+import sys
+
+import psycopg
+
+from tests.credit.farms_db import make_farm
+
+CLI = [sys.executable, "-m", "farmtrust.cli"]
+
+
+def run(*args):
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_schedule_json_and_bad_input():
+    out = run(
+        "credit",
+        "schedule",
+        "--principal",
+        "120000",
+        "--rate",
+        "18%",
+        "--months",
+        "12",
+        "--type",
+        "seasonal",
+        "--harvest-months",
+        "7,8",
+        "--start",
+        "2025-01-31",
+        "--json",
+    )
+    assert out.returncode == 0, out.stderr
+    plain = json.loads(out.stdout)
+    assert plain["kind"] == "seasonal" and plain["rate"] == "0.18"
+    assert sum(float(i["principal"]) for i in plain["instalments"]) == 120000
+    for args, message in [
+        (["--principal", "0", "--rate", "0.1", "--months", "6"], "principal=0 must be greater than zero"),
+        (["--principal", "100", "--rate", "abc", "--months", "6"], "--rate 'abc' is not a number"),
+        (["--principal", "100", "--rate", "0.1", "--months", "6", "--type", "seasonal"], "harvest_months is empty"),
+    ]:
+        bad = run("credit", "schedule", *args)
+        assert bad.returncode == 1 and message in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_limit_and_audit_verify_against_a_database(fresh_db_url, tmp_path):
+    with psycopg.connect(fresh_db_url) as conn:
+        farm = make_farm(conn)
+        conn.commit()
+    out = run("credit", "limit", farm, "--as-of", "2025-06-30", "--json", "--record", "--db-url", fresh_db_url)
+    assert out.returncode == 0, out.stderr
+    decision = json.loads(out.stdout)
+    assert decision["status"] == "approved" and decision["decision_id"]
+    text = run("credit", "limit", farm, "--as-of", "2025-06-30", "--db-url", fresh_db_url)
+    assert "approved" in text.stdout and "repayment_capacity" in text.stdout
+    key = tmp_path / "cp.key"
+    assert run("audit", "checkpoint", "--key", str(key), "--db-url", fresh_db_url).returncode == 0
+    ok = run("audit", "verify", "--public-key", str(key.with_suffix(".pub")), "--db-url", fresh_db_url)
+    assert ok.returncode == 0 and "audit log intact" in ok.stdout
+    with psycopg.connect(fresh_db_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+        conn.execute("UPDATE audit_log SET payload = replace(payload, 'approved', 'declined')")
+    bad = run("audit", "verify", "--public-key", str(key.with_suffix(".pub")), "--db-url", fresh_db_url)
+    assert bad.returncode == 1 and "edited" in bad.stdout
+    missing = run("credit", "limit", "00000000-0000-0000-0000-000000000000", "--db-url", fresh_db_url)
+    assert missing.returncode == 1 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
