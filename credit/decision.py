@@ -157,7 +157,7 @@ def _decide(record: FarmRecord, policy: Policy, *, explain: bool) -> Decision:
     cur = policy.currency
     zero = Amount(ZERO, cur)
     missing = _missing(record, policy)
-    base = dict(
+    base: dict[str, Any] = dict(
         farm_id=record.farm_id,
         as_of=record.as_of,
         record_hash=record.record_hash(),
@@ -196,7 +196,7 @@ def _decide(record: FarmRecord, policy: Policy, *, explain: bool) -> Decision:
     coverage = quantize(
         policy.herd_ltv * valuation.herd_value.number + policy.crop_advance_rate * valuation.crop_value.number
     )
-    factors = (
+    factors: tuple[Factor, ...] = (
         Factor("product_cap", policy.product_cap, None, f"the product lends at most {policy.product_cap}"),
         Factor(
             "repayment_capacity",
@@ -227,10 +227,10 @@ def _decide(record: FarmRecord, policy: Policy, *, explain: bool) -> Decision:
         ),
         Factor("verification_multiplier", None, verification.score, f"verification score {verification.score}"),
     )
-    reasons = list(card.reasons)
+    adverse = list(card.reasons)
     if limit == ZERO:
         status = DECLINED
-        reasons.insert(
+        adverse.insert(
             0,
             Reason(
                 "limit_zero",
@@ -241,7 +241,7 @@ def _decide(record: FarmRecord, policy: Policy, *, explain: bool) -> Decision:
         )
     elif fraud.score >= policy.param("fraud", "refer_at"):
         status = REFERRED
-        reasons.insert(
+        adverse.insert(
             0,
             Reason(
                 "fraud_review",
@@ -263,7 +263,7 @@ def _decide(record: FarmRecord, policy: Policy, *, explain: bool) -> Decision:
         multiplier=band.multiplier,
         binding_factor=binding.name,
         factors=factors,
-        reasons=tuple(reasons),
+        reasons=tuple(adverse),
         points=card.lines,
         verification=verification.components,
         fraud_signals=fraud.signals,

@@ -82,7 +82,7 @@ class Amount(NamedTuple):
         if self.currency != other.currency:
             raise MoneyError(f"cannot combine {self} with {other}: currencies differ; convert first")
 
-    def __add__(self, other: object) -> Amount:  # type: ignore[override]
+    def __add__(self, other: object) -> Amount:
         if not isinstance(other, Amount):
             return NotImplemented
         self._check(other)

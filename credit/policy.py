@@ -185,7 +185,8 @@ class Policy:
 
     def param(self, group: str, name: str) -> Decimal:
         """A numeric parameter of the ``fraud``, ``early_warning`` or ``revolving`` group."""
-        return dict(getattr(self, group))[name]
+        table: dict[str, Decimal] = dict(getattr(self, group))
+        return table[name]
 
     def band_for(self, score: int) -> ScoreBand:
         """The score band that ``score`` falls in."""

@@ -92,14 +92,14 @@ def score_verification(record: FarmRecord, policy: Policy, valuation: Valuation)
     )
     declared = [(h, policy.species_terms(h.species)) for h in valuation.herds if h.declared]
     if declared:
-        total = sum(Decimal(h.declared or 0) * t.price_per_head for h, t in declared)
-        agree = sum(min(Decimal(h.head), Decimal(h.declared or 0)) * t.price_per_head for h, t in declared)
+        total = sum((Decimal(h.declared or 0) * t.price_per_head for h, t in declared), ZERO)
+        agree = sum((min(Decimal(h.head), Decimal(h.declared or 0)) * t.price_per_head for h, t in declared), ZERO)
         text = ", ".join(f"{h.species} {h.head} counted of {h.declared} declared" for h, _ in declared)
         parts.append(("herd_agreement", _ratio(agree, total), text))
         water = daily_water_l(record)
         if water is not None:
-            low = sum(Decimal(h.declared or 0) * t.water_l_per_head_day[0] for h, t in declared)
-            high = sum(Decimal(h.declared or 0) * t.water_l_per_head_day[1] for h, t in declared)
+            low = sum((Decimal(h.declared or 0) * t.water_l_per_head_day[0] for h, t in declared), ZERO)
+            high = sum((Decimal(h.declared or 0) * t.water_l_per_head_day[1] for h, t in declared), ZERO)
             if water < low:
                 value = _ratio(water, low)
             elif water > high:
@@ -116,8 +116,8 @@ def score_verification(record: FarmRecord, policy: Policy, valuation: Valuation)
             )
     fields = [f for f in record.fields if f.declared_area_ha]
     if fields:
-        declared_ha = sum((f.declared_area_ha or ZERO) for f in fields)
-        observed = sum(min(f.cropped_ha or ZERO, f.declared_area_ha or ZERO) for f in fields)
+        declared_ha = sum(((f.declared_area_ha or ZERO) for f in fields), ZERO)
+        observed = sum((min(f.cropped_ha or ZERO, f.declared_area_ha or ZERO) for f in fields), ZERO)
         parts.append(
             ("area_agreement", _ratio(observed, declared_ha), f"{observed} ha observed of {declared_ha} ha declared")
         )

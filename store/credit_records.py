@@ -166,7 +166,10 @@ def _fields(conn: psycopg.Connection, farm: str, end: datetime) -> tuple[FieldRe
     has_rs = _exists(conn, "crop_area_estimates")
     out = []
     for field_id, crop, area, geometry in rows:
-        cropped, clear, ndvi, flags = None, 0, (), ()
+        cropped: Decimal | None = None
+        clear = 0
+        ndvi: tuple[NdviPoint, ...] = ()
+        flags: tuple[str, ...] = ()
         if has_rs:
             est = conn.execute(
                 """SELECT cropped_ha, clear_observations, ndvi_series, flags FROM crop_area_estimates
