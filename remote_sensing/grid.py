@@ -1,0 +1,180 @@
+"""The pixel grid of a scene stack, and windowed reads of any band onto it (rasterio stays in here)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from affine import Affine
+
+from remote_sensing.errors import SceneError, SceneMismatchError, SceneNotFoundError
+from remote_sensing.scenes import Scene, SceneBand
+
+__all__ = ["Grid", "Window", "read_band", "scene_grid"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Grid:
+    """A north-up raster grid: CRS (WKT), affine transform and size in pixels."""
+
+    crs_wkt: str
+    transform: tuple[float, float, float, float, float, float]
+    width: int
+    height: int
+
+    @property
+    def affine(self) -> Affine:
+        """The transform as an :class:`affine.Affine`."""
+        return Affine(*self.transform)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(xmin, ymin, xmax, ymax) in the grid's CRS."""
+        a, _, c, _, e, f = self.transform
+        return (c, f + e * self.height, c + a * self.width, f)
+
+    @property
+    def cell_area(self) -> float:
+        """Area of one pixel in CRS units squared (m2 for a projected CRS)."""
+        return abs(self.transform[0] * self.transform[4])
+
+    def window_of(self, bounds: tuple[float, float, float, float]) -> Window | None:
+        """The pixel window covering ``bounds`` (xmin, ymin, xmax, ymax), clipped to the grid; None if outside."""
+        a, _, c, _, e, f = self.transform
+        col0 = max(0, math.floor((bounds[0] - c) / a))
+        col1 = min(self.width, math.ceil((bounds[2] - c) / a))
+        row0 = max(0, math.floor((bounds[3] - f) / e))
+        row1 = min(self.height, math.ceil((bounds[1] - f) / e))
+        if col1 <= col0 or row1 <= row0:
+            return None
+        return Window(row_off=row0, col_off=col0, height=row1 - row0, width=col1 - col0)
+
+    def window_bounds(self, window: Window) -> tuple[float, float, float, float]:
+        """(xmin, ymin, xmax, ymax) of ``window``."""
+        a, _, c, _, e, f = self.transform
+        return (
+            c + a * window.col_off,
+            f + e * (window.row_off + window.height),
+            c + a * (window.col_off + window.width),
+            f + e * window.row_off,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Window:
+    """A rectangle of pixels: offsets and size."""
+
+    row_off: int
+    col_off: int
+    height: int
+    width: int
+
+    def union(self, other: Window) -> Window:
+        """The smallest window holding both."""
+        r0, c0 = min(self.row_off, other.row_off), min(self.col_off, other.col_off)
+        r1 = max(self.row_off + self.height, other.row_off + other.height)
+        c1 = max(self.col_off + self.width, other.col_off + other.width)
+        return Window(row_off=r0, col_off=c0, height=r1 - r0, width=c1 - c0)
+
+
+def _open(band: SceneBand, scene: Scene):  # noqa: ANN202 (a rasterio dataset)
+    import rasterio
+    from rasterio.errors import RasterioIOError
+
+    try:
+        return rasterio.open(band.href)
+    except RasterioIOError as exc:
+        raise SceneNotFoundError(
+            f"Scene {scene.scene_id}: cannot open {band.href} ({exc}); check the asset href and that the file exists."
+        ) from None
+
+
+def scene_grid(scene: Scene) -> Grid:
+    """Return the grid of the scene's red band, after checking the other bands agree with it.
+
+    Raises:
+        SceneNotFoundError: a band file cannot be opened.
+        SceneMismatchError: a band has another CRS than red, does not overlap it, or the grid is rotated.
+    """
+    with _open(scene.bands["red"], scene) as ds:
+        if ds.crs is None:
+            raise SceneMismatchError(
+                f"Scene {scene.scene_id}: {scene.bands['red'].href} has no CRS; georeference it (gdal_edit.py -a_srs)."
+            )
+        t = ds.transform
+        if t.b != 0 or t.d != 0 or t.e >= 0:
+            raise SceneMismatchError(f"Scene {scene.scene_id}: the grid of {ds.name} is rotated or flipped ({t}).")
+        grid = Grid(crs_wkt=ds.crs.to_wkt(), transform=tuple(t)[:6], width=ds.width, height=ds.height)  # type: ignore[arg-type]
+        red_crs, red_bounds = ds.crs, ds.bounds
+    for name, band in scene.bands.items():
+        if name == "red":
+            continue
+        with _open(band, scene) as ds:
+            if band.index > ds.count:
+                raise SceneMismatchError(
+                    f"Scene {scene.scene_id}: band {name} asks for band {band.index} of {band.href}, "
+                    f"which has {ds.count}; fix the band index."
+                )
+            if ds.crs != red_crs:
+                raise SceneMismatchError(
+                    f"Scene {scene.scene_id}: band {name} is in {ds.crs} but red is in {red_crs}; "
+                    "all bands of one scene must share a CRS (reproject the band first)."
+                )
+            b = ds.bounds
+            if (
+                b.left >= red_bounds.right
+                or b.right <= red_bounds.left
+                or b.bottom >= red_bounds.top
+                or b.top <= red_bounds.bottom
+            ):
+                raise SceneMismatchError(
+                    f"Scene {scene.scene_id}: band {name} bounds {tuple(b)} do not overlap "
+                    f"red bounds {tuple(red_bounds)}; the assets belong to different places."
+                )
+    return grid
+
+
+def read_band(*, scene: Scene, name: str, grid: Grid, window: Window) -> tuple[np.ndarray, np.ndarray]:
+    """Read one band of ``scene`` over ``window`` of ``grid``, resampled (nearest) when its own grid differs.
+
+    Returns:
+        (values as float32 after scale and offset, valid mask: not nodata and finite), both (height, width).
+    """
+    import rasterio.windows
+    from rasterio.enums import Resampling
+    from rasterio.vrt import WarpedVRT
+
+    band = scene.bands[name]
+    win = rasterio.windows.Window(window.col_off, window.row_off, window.width, window.height)
+    with _open(band, scene) as ds:
+        same = ds.width == grid.width and ds.height == grid.height and tuple(ds.transform)[:6] == grid.transform
+        if same:
+            raw = ds.read(band.index, window=win)
+        else:
+            if ds.crs is None:
+                raise SceneError(f"Scene {scene.scene_id}: {band.href} has no CRS; georeference it.")
+            with WarpedVRT(
+                ds,
+                crs=ds.crs,
+                transform=grid.affine,
+                width=grid.width,
+                height=grid.height,
+                resampling=Resampling.nearest,
+                src_nodata=band.nodata if band.nodata is not None else ds.nodata,
+                nodata=band.nodata if band.nodata is not None else ds.nodata,
+            ) as vrt:
+                raw = vrt.read(band.index, window=win)
+        nodata = band.nodata if band.nodata is not None else ds.nodata
+    valid = np.ones(raw.shape, dtype=bool) if nodata is None else raw != nodata
+    if raw.dtype.kind == "f":
+        valid &= np.isfinite(raw)
+    if name in ("scl", "qa_pixel"):
+        return raw, valid
+    values = raw.astype(np.float32)
+    if band.scale != 1.0 or band.offset != 0.0:
+        values = values * np.float32(band.scale) + np.float32(band.offset)
+    return values, valid
