@@ -16,9 +16,9 @@ from remote_sensing.errors import (
     ThresholdsError,
 )
 from remote_sensing.evaluate import Accuracy, ReferenceParcel, accuracy
-from remote_sensing.extract import EQUAL_AREA_CRS, field_stats, iter_field_stats
+from remote_sensing.extract import field_stats, iter_field_stats
 from remote_sensing.fields import FieldBoundary, fields_from_geojson, geometries_in_crs, read_fields
-from remote_sensing.result import METHOD_VERSION, DatePoint, FieldCropArea, Flag
+from remote_sensing.result import DatePoint, FieldCropArea, Flag
 from remote_sensing.scenes import (
     Scene,
     SceneBand,
@@ -30,8 +30,6 @@ from remote_sensing.scenes import (
 )
 
 __all__ = [
-    "EQUAL_AREA_CRS",
-    "METHOD_VERSION",
     "Accuracy",
     "BandMapError",
     "DatePoint",
