@@ -1,0 +1,79 @@
+"""Devices as ingest sees them: a short-lived cache of public keys and status, and registration."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import psycopg
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    """What ingest needs to know about a registered device."""
+
+    device_id: str
+    farm_id: str
+    public_key: bytes
+    status: str
+
+
+class DeviceRegistry:
+    """Caches ``devices`` rows for ``ttl_s`` seconds, so a revocation takes effect within that time."""
+
+    def __init__(self, *, ttl_s: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        """Start with an empty cache."""
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._cache: dict[str, tuple[float, DeviceRecord | None]] = {}
+
+    def lookup(self, conn: psycopg.Connection, device_ids: Iterable[str]) -> dict[str, DeviceRecord | None]:
+        """Return each device's record (None when unknown), querying only the stale or missing ones."""
+        now = self._clock()
+        wanted = set(device_ids)
+        stale = [d for d in wanted if d not in self._cache or now - self._cache[d][0] > self.ttl_s]
+        if stale:
+            rows = conn.execute(
+                "SELECT id, farm_id::text, public_key, status FROM devices WHERE id = ANY(%s)", (stale,)
+            ).fetchall()
+            found = {r[0]: DeviceRecord(r[0], r[1], bytes(r[2]), r[3]) for r in rows}
+            for d in stale:
+                self._cache[d] = (now, found.get(d))
+        return {d: self._cache[d][1] for d in wanted}
+
+    def forget(self) -> None:
+        """Drop the cache (after a registration in the same process)."""
+        self._cache.clear()
+
+
+def ensure_farm(conn: psycopg.Connection, *, farm_id: uuid.UUID | str, name: str) -> None:
+    """Create the farm row if it is missing."""
+    conn.execute("INSERT INTO farms (id, name) VALUES (%s, %s) ON CONFLICT (id) DO NOTHING", (str(farm_id), name))
+
+
+def register_device(conn: psycopg.Connection, *, device_id: str, farm_id: uuid.UUID | str, public_key: bytes) -> None:
+    """Register (or re-key and re-activate) a device of ``farm_id`` with its raw 32-byte Ed25519 key.
+
+    Raises:
+        ValueError: the key is not 32 bytes.
+    """
+    if len(public_key) != 32:
+        raise ValueError(f"public_key must be the raw 32-byte Ed25519 key, got {len(public_key)} bytes")
+    conn.execute(
+        """
+        INSERT INTO devices (id, farm_id, public_key, status) VALUES (%s, %s, %s, 'active')
+        ON CONFLICT (id) DO UPDATE SET farm_id = EXCLUDED.farm_id, public_key = EXCLUDED.public_key, status = 'active'
+        """,
+        (device_id, str(farm_id), public_key),
+    )
+    log.info("registered device %s of farm %s", device_id, farm_id)
+
+
+def revoke_device(conn: psycopg.Connection, *, device_id: str) -> None:
+    """Mark a device revoked; ingest quarantines its messages from then on."""
+    conn.execute("UPDATE devices SET status = 'revoked' WHERE id = %s", (device_id,))

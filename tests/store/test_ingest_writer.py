@@ -1,0 +1,267 @@
+"""The batch writer against a real PostgreSQL: exactly-once, gaps, quarantine, frames, counts, counters."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from edge.keys import DeviceKey
+from edge.protocol import (
+    MessageKind,
+    build_envelope,
+    encode_binary,
+    encode_json,
+    reading_dict,
+    sha256_hex,
+    topic_for,
+)
+from store.ingest_devices import ensure_farm, register_device, revoke_device
+from store.ingest_validate import Inbound
+from store.ingest_writer import IngestCounters, IngestWriter, read_counters, save_counters
+from tests.edge.dbutil import cloned_db
+
+NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+
+class Device:
+    """A registered test device that builds signed payloads."""
+
+    def __init__(self, conn, name="dev-1", farm_id=None, key=None):
+        self.farm_id = farm_id or uuid.uuid4()
+        self.device_id = f"{name}-{uuid.uuid4().hex[:6]}"
+        self.key = key or DeviceKey.generate()
+        ensure_farm(conn, farm_id=self.farm_id, name="test farm")
+        register_device(conn, device_id=self.device_id, farm_id=self.farm_id, public_key=self.key.public_raw)
+
+    def envelope(self, kind, seq, body, **kw):
+        return build_envelope(
+            kind=kind,
+            farm_id=self.farm_id,
+            device_id=self.device_id,
+            seq=seq,
+            body=body,
+            signer=self.key,
+            device_time=kw.pop("device_time", NOW),
+            **kw,
+        )
+
+    def telemetry(self, seq, values=(21.5, 22.0), metric="barn_temperature_c", at=NOW, **kw):
+        readings = [reading_dict(metric=metric, value=v, time=at - timedelta(seconds=i)) for i, v in enumerate(values)]
+        env = self.envelope(MessageKind.TELEMETRY, seq, {"readings": readings}, **kw)
+        return self.inbound(MessageKind.TELEMETRY, encode_json(env))
+
+    def inbound(self, kind, payload, topic=None):
+        return Inbound(topic or topic_for(farm_id=self.farm_id, device_id=self.device_id, kind=kind), payload, NOW)
+
+
+@pytest.fixture
+def fresh_url(admin_url, template_db):
+    with cloned_db(admin_url, template_db) as url:
+        yield url
+
+
+@pytest.fixture
+def db(fresh_url):
+    with psycopg.connect(fresh_url) as conn:
+        yield conn
+
+
+@pytest.fixture
+def writer(tmp_path):
+    return IngestWriter(frame_dir=tmp_path / "frames", evidence_dir=tmp_path / "evidence", clock=lambda: NOW)
+
+
+def readings(conn, device_id):
+    return conn.execute("SELECT count(*) FROM sensor_readings WHERE device_id = %s", (device_id,)).fetchone()[0]
+
+
+def gaps(conn, device_id, open_only=True):
+    sql = "SELECT seq_from, seq_to FROM device_gaps WHERE device_id = %s"
+    sql += " AND closed_at IS NULL" if open_only else ""
+    return conn.execute(sql + " ORDER BY seq_from", (device_id,)).fetchall()
+
+
+def test_batch_stores_readings_once_and_redelivery_is_a_duplicate(db, writer):
+    dev = Device(db)
+    db.commit()
+    batch = [dev.telemetry(0), dev.telemetry(1, values=(1.0, 2.0, 3.0))]
+    result = writer.write_batch(db, batch)
+    assert (result.stored, result.readings, result.duplicate) == (2, 5, 0)
+    again = writer.write_batch(db, [*batch, batch[0]])
+    assert (again.stored, again.duplicate, again.readings) == (0, 3, 0)
+    assert readings(db, dev.device_id) == 5
+    assert db.execute("SELECT count(*) FROM ingest_messages").fetchone()[0] == 2
+
+
+def test_gaps_are_recorded_and_filled_by_late_messages(db, writer):
+    dev = Device(db)
+    db.commit()
+    writer.write_batch(db, [dev.telemetry(0), dev.telemetry(5), dev.telemetry(9)])
+    assert gaps(db, dev.device_id) == [(1, 4), (6, 8)]
+    writer.write_batch(db, [dev.telemetry(1), dev.telemetry(3), dev.telemetry(7)])
+    assert gaps(db, dev.device_id) == [(2, 2), (4, 4), (6, 6), (8, 8)]
+    writer.write_batch(db, [dev.telemetry(2), dev.telemetry(4), dev.telemetry(6), dev.telemetry(8)])
+    assert gaps(db, dev.device_id) == []
+    assert len(gaps(db, dev.device_id, open_only=False)) == 4  # closed, kept for history
+    assert readings(db, dev.device_id) == 20
+
+
+def test_replayed_sequence_under_a_new_message_id_is_quarantined(db, writer):
+    dev = Device(db)
+    db.commit()
+    writer.write_batch(db, [dev.telemetry(0), dev.telemetry(1)])
+    result = writer.write_batch(db, [dev.telemetry(1, values=(30.0,))])
+    assert result.quarantined == {"replay": 1}
+    assert readings(db, dev.device_id) == 4
+
+
+def _bad_cases(db):
+    dev = Device(db)
+    other_farm_dev = Device(db, name="other")
+    revoked = Device(db, name="revoked")
+    revoke_device(db, device_id=revoked.device_id)
+    stranger_key = DeviceKey.generate()
+    unknown = Device.__new__(Device)
+    unknown.farm_id, unknown.device_id, unknown.key = dev.farm_id, "never-registered", stranger_key
+    forged = Device.__new__(Device)
+    forged.farm_id, forged.device_id, forged.key = dev.farm_id, dev.device_id, stranger_key
+    tel = lambda d, seq, **kw: d.telemetry(seq, **kw)  # noqa: E731
+    good = json.loads(dev.telemetry(3).payload)
+    wrong_type = dict(good, seq="three")
+    env_other = other_farm_dev.envelope(
+        MessageKind.TELEMETRY, 0, {"readings": [reading_dict(metric="humidity_pct", value=50, time=NOW)]}
+    )
+    env_other["farm_id"] = str(dev.farm_id)
+    cases = {
+        "bad_signature": tel(forged, 10),
+        "unknown_device": tel(unknown, 0),
+        "revoked_device": tel(revoked, 0),
+        "malformed": dev.inbound(MessageKind.TELEMETRY, b'{"schema_version": 1, "seq": '),
+        "invalid_schema": dev.inbound(MessageKind.TELEMETRY, json.dumps(wrong_type).encode()),
+        "oversize": dev.inbound(MessageKind.TELEMETRY, b" " * (1_048_576 + 1)),
+        "future_timestamp": tel(dev, 11, device_time=NOW + timedelta(minutes=6)),
+        "out_of_range": tel(dev, 12, metric="humidity_pct", values=(140.0,)),
+        "unknown_metric": tel(dev, 13, metric="moon_phase"),
+        "bad_topic": dev.inbound(
+            MessageKind.TELEMETRY, dev.telemetry(14).payload, topic="farmtrust/v1/not-a-uuid/x/telemetry"
+        ),
+        # Device of another farm signs correctly but publishes under this farm's topic.
+        "farm_mismatch": Inbound(
+            topic_for(farm_id=dev.farm_id, device_id=other_farm_dev.device_id, kind=MessageKind.TELEMETRY),
+            encode_json(
+                build_envelope(
+                    kind=MessageKind.TELEMETRY,
+                    farm_id=dev.farm_id,
+                    device_id=other_farm_dev.device_id,
+                    seq=0,
+                    body=env_other["body"],
+                    signer=other_farm_dev.key,
+                    device_time=NOW,
+                )
+            ),
+            NOW,
+        ),
+    }
+    return dev, cases
+
+
+def test_each_bad_input_is_quarantined_with_its_reason_and_nothing_is_stored(db, writer):
+    _dev, cases = _bad_cases(db)
+    db.commit()
+    result = writer.write_batch(db, list(cases.values()))
+    assert result.stored == 0
+    assert dict(result.quarantined) == {reason: 1 for reason in cases}
+    rows = db.execute("SELECT reason, topic, payload FROM ingest_quarantine").fetchall()
+    assert sorted(r[0] for r in rows) == sorted(cases)
+    by_reason = {r[0]: bytes(r[2]) for r in rows}
+    for reason, item in cases.items():
+        assert by_reason[reason] == item.payload
+    assert db.execute("SELECT count(*) FROM sensor_readings").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM ingest_messages").fetchone()[0] == 0
+
+
+def test_frame_is_content_addressed_announced_and_stored_once(db, writer, fresh_url, tmp_path):
+    dev = Device(db)
+    db.commit()
+    jpeg = b"\xff\xd8\xff\xe0fake-jpeg-bytes\xff\xd9"
+    body = {
+        "camera_id": "gate",
+        "captured_at": "2026-05-01T11:59:00Z",
+        "sha256": sha256_hex(jpeg),
+        "bytes": len(jpeg),
+        "width": 4,
+        "height": 2,
+    }
+    payload = encode_binary(dev.envelope(MessageKind.FRAME, 0, body), jpeg)
+    with psycopg.connect(fresh_url, autocommit=True) as listener:
+        listener.execute("LISTEN farmtrust_frames")
+        result = writer.write_batch(db, [dev.inbound(MessageKind.FRAME, payload)])
+        assert result.frames == [sha256_hex(jpeg)]
+        notes = list(listener.notifies(timeout=5, stop_after=1))
+    assert notes[0].payload == sha256_hex(jpeg)
+    row = db.execute("SELECT path, status, bytes FROM frames").fetchone()
+    assert row == (f"{sha256_hex(jpeg)[:2]}/{sha256_hex(jpeg)}.jpg", "pending", len(jpeg))
+    assert (tmp_path / "frames" / row[0]).read_bytes() == jpeg
+    tampered = payload[:-3] + b"zz\xd9"
+    bad = writer.write_batch(db, [dev.inbound(MessageKind.FRAME, tampered)])
+    assert bad.quarantined == {"hash_mismatch": 1}
+
+
+def test_count_message_writes_livestock_counts_and_evidence(db, writer, tmp_path):
+    dev = Device(db)
+    db.commit()
+    thumb = b"\xff\xd8thumbnail\xff\xd9"
+    body = {
+        "camera_id": "pen",
+        "captured_at": "2026-05-01T11:58:00Z",
+        "counts": {"sheep": 14, "goat": 2},
+        "model_sha256": hashlib.sha256(b"model").hexdigest(),
+        "frame_sha256": hashlib.sha256(b"frame").hexdigest(),
+        "phash": "ffd8a0c0e0f0f8fc",
+        "sha256": sha256_hex(thumb),
+        "bytes": len(thumb),
+    }
+    writer.write_batch(
+        db, [dev.inbound(MessageKind.COUNT, encode_binary(dev.envelope(MessageKind.COUNT, 0, body), thumb))]
+    )
+    rows = db.execute("SELECT species, count, method, evidence_path FROM livestock_counts ORDER BY species").fetchall()
+    assert [(r[0], r[1], r[2]) for r in rows] == [("goat", 2, "edge_snapshot"), ("sheep", 14, "edge_snapshot")]
+    assert (tmp_path / "evidence" / rows[0][3]).read_bytes() == thumb
+
+
+def test_status_is_upserted_and_counters_are_summed_across_workers(db, writer):
+    dev = Device(db)
+    db.commit()
+    body = {
+        "online": True,
+        "spool_depth": 7,
+        "spool_bytes": 900,
+        "last_seq": 41,
+        "clock_skew_s": None,
+        "dropped": {"frame": 2},
+        "spool_policy": "x",
+    }
+    result = writer.write_batch(
+        db,
+        [
+            dev.inbound(
+                MessageKind.STATUS,
+                encode_json(dev.envelope(MessageKind.STATUS, 41, body, device_time=NOW - timedelta(seconds=3))),
+            )
+        ],
+    )
+    assert result.stored == 1
+    row = db.execute("SELECT spool_depth, last_seq, dropped, clock_skew_s FROM device_status").fetchone()
+    assert row == (7, 41, {"frame": 2}, 3.0)
+    counters = IngestCounters()
+    counters.add(result)
+    save_counters(db, worker_id="a", counters=counters)
+    save_counters(db, worker_id="b", counters=counters)
+    total = read_counters(db)
+    assert (total["workers"], total["received"], total["stored"]) == (2, 2, 2)
+    assert sum(total["batch_latency_ms"]["counts"]) == 2
