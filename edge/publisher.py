@@ -165,6 +165,8 @@ class Publisher:
         self.acked += 1
 
     def _connect(self) -> None:
+        # Until CONNACK (or a disconnect) arrives, the next attempt waits at least a keepalive period.
+        self._next_attempt = self._clock() + max(self.backoff.next_delay(), float(self.options.keepalive_s))
         try:
             if not self._started:
                 kwargs: dict[str, Any] = {}
@@ -182,7 +184,7 @@ class Publisher:
     def step(self, *, timeout_s: float = 0.01) -> None:
         """Run the network once, reconnect if due, and publish what the window and rate allow."""
         now = self._clock()
-        if not self.connected and now >= self._next_attempt and (not self._started or not self.client.is_connected()):
+        if not self.connected and now >= self._next_attempt:
             self._connect()
         if self._started:
             rc = self.client.loop(timeout=timeout_s)
