@@ -87,16 +87,18 @@ def _empty_result(
     )
 
 
-def _clear_mask(scene: Scene, grid: Grid, window: Window, valid: np.ndarray, thresholds: Thresholds) -> np.ndarray:
+def _clear_mask(
+    scene: Scene, grid: Grid, window: Window, pixels: np.ndarray, valid: np.ndarray, thresholds: Thresholds
+) -> np.ndarray:
     mask_band = scene.mask_band
     if mask_band == "scl":
-        scl, _ = read_band(scene=scene, name="scl", grid=grid, window=window)
+        scl, _ = read_band(scene=scene, name="scl", grid=grid, window=window, pixels=pixels)
         return valid & clear_from_scl(scl)
     if mask_band == "qa_pixel":
-        qa, _ = read_band(scene=scene, name="qa_pixel", grid=grid, window=window)
+        qa, _ = read_band(scene=scene, name="qa_pixel", grid=grid, window=window, pixels=pixels)
         return valid & clear_from_qa_pixel(qa)
     if "blue" in scene.bands:
-        blue, blue_ok = read_band(scene=scene, name="blue", grid=grid, window=window)
+        blue, blue_ok = read_band(scene=scene, name="blue", grid=grid, window=window, pixels=pixels)
         return valid & blue_ok & clear_from_blue(blue, cloud_blue_min=thresholds.cloud_blue_min)
     return valid
 
@@ -130,11 +132,9 @@ def _process_block(
     ndvi_mean = np.full((len(scenes), n), np.nan)
     evi_mean = np.full((len(scenes), n), np.nan)
     for t, scene in enumerate(scenes):
-        red, red_ok = read_band(scene=scene, name="red", grid=grid, window=window)
-        nir, nir_ok = read_band(scene=scene, name="nir", grid=grid, window=window)
-        valid = red_ok & nir_ok
-        clear = _clear_mask(scene, grid, window, valid, thresholds).reshape(-1)[pixels]
-        r, v = red.reshape(-1)[pixels], nir.reshape(-1)[pixels]
+        r, red_ok = read_band(scene=scene, name="red", grid=grid, window=window, pixels=pixels)
+        v, nir_ok = read_band(scene=scene, name="nir", grid=grid, window=window, pixels=pixels)
+        clear = _clear_mask(scene, grid, window, pixels, red_ok & nir_ok, thresholds)
         index = ndvi(red=r, nir=v)
         clear &= np.isfinite(index)
         acc.add(ndvi=index, clear=clear)
@@ -145,8 +145,8 @@ def _process_block(
         with np.errstate(invalid="ignore", divide="ignore"):
             ndvi_mean[t] = np.bincount(seg, weights=cw * safe, minlength=n) / sum_cw
             if "blue" in scene.bands:
-                blue, _ = read_band(scene=scene, name="blue", grid=grid, window=window)
-                e = evi(blue=blue.reshape(-1)[pixels], red=r, nir=v)
+                blue, _ = read_band(scene=scene, name="blue", grid=grid, window=window, pixels=pixels)
+                e = evi(blue=blue, red=r, nir=v)
                 e = np.where(clear & np.isfinite(e), e, 0.0)[inverse]
                 evi_mean[t] = np.bincount(seg, weights=cw * e, minlength=n) / sum_cw
     log.debug("Block %s: %d field(s), %d pixel(s), %d scene(s)", window, n, len(pixels), len(scenes))

@@ -138,11 +138,50 @@ def scene_grid(scene: Scene) -> Grid:
     return grid
 
 
-def read_band(*, scene: Scene, name: str, grid: Grid, window: Window) -> tuple[np.ndarray, np.ndarray]:
+def _coarser_factor(band_t: tuple, grid_t: tuple) -> int | None:
+    """Return k when the band's pixels are exactly k x k grid pixels on the same origin (20 m SCL on 10 m)."""
+    a, _, c, _, e, f = band_t
+    k = a / grid_t[0]
+    if k < 1 or abs(k - round(k)) > 1e-9 or abs(e / grid_t[4] - k) > 1e-9:
+        return None
+    if abs(c - grid_t[2]) > 1e-6 * abs(a) or abs(f - grid_t[5]) > 1e-6 * abs(a):
+        return None
+    return round(k)
+
+
+def _read_coarser(ds, index: int, window: Window, k: int) -> np.ndarray:  # noqa: ANN001 (a rasterio dataset)
+    """Read the covering window of a k-times coarser band and repeat its pixels (nearest, exact)."""
+    import rasterio.windows
+
+    r0, c0 = window.row_off // k, window.col_off // k
+    r1 = min(ds.height, -(-(window.row_off + window.height) // k))
+    c1 = min(ds.width, -(-(window.col_off + window.width) // k))
+    raw = ds.read(index, window=rasterio.windows.Window(c0, r0, c1 - c0, r1 - r0), boundless=False)
+    big = raw.repeat(k, axis=0).repeat(k, axis=1)
+    top, left = window.row_off - r0 * k, window.col_off - c0 * k
+    out = np.zeros((window.height, window.width), dtype=raw.dtype)
+    if ds.nodata is not None:
+        out[:] = ds.nodata
+    part = big[top : top + window.height, left : left + window.width]
+    out[: part.shape[0], : part.shape[1]] = part
+    return out
+
+
+def read_band(
+    *, scene: Scene, name: str, grid: Grid, window: Window, pixels: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Read one band of ``scene`` over ``window`` of ``grid``, resampled (nearest) when its own grid differs.
 
+    Args:
+        scene: the scene.
+        name: band name (``red``, ``nir``, ``scl``...).
+        grid: the stack's grid.
+        window: the block's window on ``grid``.
+        pixels: flat indices into the window; when given, only those pixels are returned (1-D).
+
     Returns:
-        (values as float32 after scale and offset, valid mask: not nodata and finite), both (height, width).
+        (values as float32 after scale and offset; raw values for ``scl``/``qa_pixel``, valid mask:
+        not nodata and finite), both (height, width), or 1-D over ``pixels``.
     """
     import rasterio.windows
     from rasterio.enums import Resampling
@@ -152,8 +191,11 @@ def read_band(*, scene: Scene, name: str, grid: Grid, window: Window) -> tuple[n
     win = rasterio.windows.Window(window.col_off, window.row_off, window.width, window.height)
     with _open(band, scene) as ds:
         same = ds.width == grid.width and ds.height == grid.height and tuple(ds.transform)[:6] == grid.transform
+        factor = _coarser_factor(tuple(ds.transform)[:6], grid.transform) if not same and ds.crs else None
         if same:
             raw = ds.read(band.index, window=win)
+        elif factor is not None:
+            raw = _read_coarser(ds, band.index, window, factor)
         else:
             if ds.crs is None:
                 raise SceneError(f"Scene {scene.scene_id}: {band.href} has no CRS; georeference it.")
@@ -169,6 +211,8 @@ def read_band(*, scene: Scene, name: str, grid: Grid, window: Window) -> tuple[n
             ) as vrt:
                 raw = vrt.read(band.index, window=win)
         nodata = band.nodata if band.nodata is not None else ds.nodata
+    if pixels is not None:
+        raw = raw.reshape(-1)[pixels]
     valid = np.ones(raw.shape, dtype=bool) if nodata is None else raw != nodata
     if raw.dtype.kind == "f":
         valid &= np.isfinite(raw)

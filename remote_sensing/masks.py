@@ -17,8 +17,14 @@ probability, 10 thin cirrus, 11 snow.
 _QA_REJECT_BITS = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5)
 
 
+_SCL_LUT = np.zeros(256, dtype=bool)
+_SCL_LUT[list(SCL_CLEAR_CLASSES)] = True
+
+
 def clear_from_scl(scl: np.ndarray) -> np.ndarray:
     """Return True where the Sentinel-2 scene classification is vegetation, bare soil or water."""
+    if scl.dtype == np.uint8:
+        return _SCL_LUT[scl]  # a table lookup is several times faster than isin on a whole window
     return np.isin(scl, SCL_CLEAR_CLASSES)
 
 
