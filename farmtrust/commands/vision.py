@@ -1,0 +1,254 @@
+"""``farmtrust vision``: train, count, evaluate and export the livestock detector; run the worker."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from farmtrust.commands._common import DbUrl, load_settings
+from farmtrust.console import console
+
+if TYPE_CHECKING:
+    from farmtrust.settings import Settings
+    from vision.model import LivestockModel
+
+app = typer.Typer(help="Livestock detection and counting.", no_args_is_help=True)
+
+ModelOpt = Annotated[
+    Path | None,
+    typer.Option("--model", envvar="FARMTRUST_VISION__MODEL_PATH", help="weights; default the bundled model"),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object as the last line")]
+SHARED_BASE = Path("../shared/data/vision/weights/yolov8n_coco_dequant_unfused.pt")
+
+
+class Mode(StrEnum):
+    """Counting mode."""
+
+    snapshot = "snapshot"
+    line = "line"
+    tiled = "tiled"
+
+
+def _model(path: Path | None) -> LivestockModel:
+    from vision.model import LivestockModel
+
+    settings = load_settings()
+    return LivestockModel.from_path(path or settings.vision.model_path, thresholds_file=settings.vision.thresholds_file)
+
+
+@app.command()
+def train(
+    data_yaml: Annotated[Path, typer.Argument(help="ultralytics detect dataset yaml (classes cattle, sheep, pig)")],
+    base: Annotated[Path, typer.Option("--base", help="unfused COCO YOLO weights to start from")] = SHARED_BASE,
+    epochs: Annotated[int, typer.Option("--epochs", min=1)] = 12,
+    imgsz: Annotated[int, typer.Option("--imgsz", min=32, help="training size in pixels")] = 416,
+    points: Annotated[
+        list[Path] | None, typer.Option("--points", help="point-labelled folder (images/ + points/) to add")
+    ] = None,
+    work_dir: Annotated[Path, typer.Option("--work-dir", help="runs and converted sets")] = Path(
+        "/tmp/farmtrust-train"
+    ),
+    publish_to: Annotated[Path | None, typer.Option("--publish", help="copy best weights here, with a card")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=0)] = 1,
+    device: Annotated[str, typer.Option("--device", help="cpu or a CUDA index")] = "cpu",
+) -> None:
+    """Fine-tune the livestock detector from COCO weights, with farm-camera augmentation."""
+    from vision.datasets import build_training_set
+    from vision.training import publish
+    from vision.training import train as run_training
+
+    data = data_yaml
+    if points:
+        data = build_training_set(box_yaml=data_yaml, point_sets=points, out_dir=work_dir / "data")
+    run = run_training(
+        data=data, base=base, epochs=epochs, imgsz=imgsz, project=work_dir / "runs", workers=workers, device=device
+    )
+    console.print(f"best weights: {run.weights}  metrics: {json.dumps(run.metrics)}")
+    if publish_to:
+        card = publish(run, target=publish_to)
+        console.print(f"published {publish_to} with card {card}")
+
+
+@app.command()
+def count(
+    sources: Annotated[list[str], typer.Argument(help="images, folders, videos or rtsp:// URLs")],
+    model: ModelOpt = None,
+    mode: Annotated[Mode, typer.Option("--mode")] = Mode.snapshot,
+    save: Annotated[Path | None, typer.Option("--save", help="folder for annotated evidence thumbnails")] = None,
+    line: Annotated[
+        str | None, typer.Option("--line", help="gate line x1,y1,x2,y2 in pixels; default the horizontal middle")
+    ] = None,
+    stride: Annotated[int, typer.Option("--stride", min=1, help="keep every n-th video frame")] = 1,
+    max_frames: Annotated[
+        int | None, typer.Option("--max-frames", help="stop a video or stream after n frames")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Count livestock per species in images, folders, videos and streams."""
+    from rich.progress import track
+
+    from vision.counting import LineCounter, tiled_detections, window_count
+    from vision.evidence import phash, sha256_hex, thumbnail
+    from vision.sources import expand_sources, is_video, iter_frames
+
+    detector = _model(model)
+    files = expand_sources(sources)
+    report: dict[str, object] = {"model_sha256": detector.identity.sha256, "mode": mode.value, "sources": {}}
+    for source in track(files, description="counting", console=console, disable=as_json):
+        frames = iter_frames(source, stride=stride, max_frames=max_frames)
+        per_frame: list[dict[str, int]] = []
+        counter: LineCounter | None = None
+        entry: dict[str, object] = {}
+        for frame in frames:
+            if mode is Mode.tiled:
+                found = tiled_detections(
+                    frame.image,
+                    detect=lambda t: detector.detect([t])[0],
+                    slice_px=detector.imgsz,
+                    overlap_px=detector.imgsz // 5,
+                )
+            else:
+                found = detector.detect([frame.image])[0]
+            if mode is Mode.line:
+                if counter is None:
+                    h, w = frame.image.shape[:2]
+                    xy = [float(v) for v in line.split(",")] if line else [0, h / 2, w, h / 2]
+                    counter = LineCounter(start=(xy[0], xy[1]), end=(xy[2], xy[3]))
+                counter.update(found)
+            per_frame.append(found.counts())
+            if save:
+                save.mkdir(parents=True, exist_ok=True)
+                (save / f"{Path(source).stem}_{frame.index:06d}.jpg").write_bytes(thumbnail(frame.image, found))
+            if not is_video(source):
+                data = Path(source).read_bytes()
+                entry.update(frame_sha256=sha256_hex(data), phash=phash(frame.image))
+        species = sorted({s for c in per_frame for s in c} | set(detector.species))
+        if counter is not None:
+            entry.update(in_counts=counter.in_counts, out_counts=counter.out_counts)
+        if len(per_frame) > 1:
+            windows = {s: window_count([c.get(s, 0) for c in per_frame]) for s in species}
+            entry["counts"] = {s: w.count for s, w in windows.items()}
+            entry["spread"] = {s: w.spread for s, w in windows.items()}
+        else:
+            entry["counts"] = {s: (per_frame[0].get(s, 0) if per_frame else 0) for s in species}
+        entry["frames"] = len(per_frame)
+        report["sources"][source] = entry  # type: ignore[index]
+        if not as_json:
+            console.print(
+                f"{source}: {entry['counts']}"
+                + (f" in {entry['in_counts']} out {entry['out_counts']}" if counter else "")
+            )
+    if as_json:
+        print(json.dumps(report))  # noqa: T201
+
+
+@app.command("eval")
+def evaluate(
+    datasets: Annotated[list[Path], typer.Argument(help="dataset yaml (boxes) or folder with images/ and points/")],
+    model: ModelOpt = None,
+    split: Annotated[str, typer.Option("--split", help="val, train or all")] = "val",
+    write_thresholds: Annotated[
+        Path | None, typer.Option("--write-thresholds", help="choose per-species thresholds here and save JSON")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Per set and species: images, true and predicted count, count MAE, MAPE, and mAP50 where boxes exist."""
+    from rich.table import Table
+
+    from vision.evaluation import choose_thresholds, load_sets, predict_sets, score_set
+
+    detector = _model(model)
+    sets = [s for d in datasets for s in load_sets(d, split=split)]
+    results = list(predict_sets(detector, sets))
+    thresholds = detector.thresholds
+    if write_thresholds:
+        thresholds = choose_thresholds(results)
+        write_thresholds.write_text(
+            json.dumps(
+                {
+                    "thresholds": thresholds,
+                    "chosen_on": [s.name for s in sets],
+                    "split": split,
+                    "model_sha256": detector.identity.sha256,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+    scores = {labelled.name: score_set(labelled, found, thresholds) for labelled, found in results}
+    table = Table("set", "species", "images", "true", "pred", "MAE", "MAPE %", "mAP50")
+    for name, score in scores.items():
+        for species, m in score["species"].items():  # type: ignore[attr-defined]
+            table.add_row(
+                name,
+                species,
+                *(str(m[k]) for k in ("images", "true_count", "pred_count", "count_mae", "count_mape", "map50")),
+            )
+    if not as_json:
+        console.print(table)
+    else:
+        print(json.dumps({"model_sha256": detector.identity.sha256, "thresholds": thresholds, "sets": scores}))  # noqa: T201
+
+
+@app.command()
+def export(
+    model: ModelOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="only onnx")] = "onnx",
+    output: Annotated[Path | None, typer.Option("--output", help="target .onnx; default beside the weights")] = None,
+) -> None:
+    """Export the detector for on-device counting with onnxruntime (no torch on the device)."""
+    from vision.errors import ModelLoadError
+
+    if fmt != "onnx":
+        raise ModelLoadError(f"Export format {fmt!r} is not supported; use --format onnx")
+    detector = _model(model)
+    target = output or detector.identity.path.with_suffix(".onnx")
+    console.print(f"exported {detector.export_onnx(target=target)}")
+
+
+@app.command()
+def worker(
+    db_url: DbUrl = None,
+    model: ModelOpt = None,
+    once: Annotated[bool, typer.Option("--once", help="count what is pending, then stop")] = False,
+) -> None:
+    """Count the frames ingest announces and write livestock_counts."""
+    from farmtrust.services import local_stack
+
+    settings = load_settings(db_url=db_url)
+    detector = _model(model)
+    with local_stack(settings) as stack:
+        _work(stack.db_url, settings, detector, once=once)
+
+
+def _work(url: str, settings: Settings, detector: LivestockModel, *, once: bool) -> None:
+    import threading
+
+    from farmtrust.workers.vision import VisionWorker
+
+    vision_worker = VisionWorker(
+        db_url=url,
+        model=detector,
+        frame_dir=settings.frame_dir,
+        evidence_dir=settings.evidence_dir,
+        batch_size=settings.vision.batch_size,
+    )
+    if once:
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            total = 0
+            while (result := vision_worker.run_round(conn)).counted + result.quarantined:
+                total += result.counted + result.quarantined
+        console.print(f"processed {total} frames")
+        return
+    stop = threading.Event()
+    try:
+        vision_worker.run(stop=stop)
+    except KeyboardInterrupt:
+        stop.set()

@@ -1,0 +1,157 @@
+"""Livestock count rows, and the frame queue the vision worker drains.
+
+Frames come from ingest's ``frames`` table (migration 0010, see docs/CONTRACTS.md). Workers claim
+pending frames with ``FOR UPDATE SKIP LOCKED`` so several of them split the work, write one
+``livestock_counts`` row per species and frame, and mark the frame ``counted`` or ``quarantined``
+in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+import psycopg
+
+log = logging.getLogger(__name__)
+
+FRAMES_CHANNEL = "farmtrust_frames"
+
+
+@dataclass(frozen=True)
+class CountRow:
+    """One row of ``livestock_counts``."""
+
+    time: datetime
+    farm_id: UUID
+    species: str
+    count: int
+    method: str
+    device_id: str | None = None
+    camera_id: str | None = None
+    spread: float | None = None
+    model_sha256: str | None = None
+    frame_sha256: str | None = None
+    phash: str | None = None
+    evidence_path: str | None = None
+    flags: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class PendingFrame:
+    """A frame row claimed for counting."""
+
+    sha256: str
+    farm_id: UUID
+    device_id: str
+    camera_id: str
+    captured_at: datetime
+    path: str
+    bytes: int
+
+
+_COLUMNS = (
+    "time, farm_id, device_id, camera_id, species, count, method, spread, model_sha256, frame_sha256, "
+    "phash, evidence_path, flags"
+)
+
+
+def write_counts(*, conn: psycopg.Connection, rows: list[CountRow]) -> int:
+    """Insert count rows; return how many were written."""
+    if not rows:
+        return 0
+    with conn.cursor() as cur:
+        cur.executemany(
+            f"INSERT INTO livestock_counts ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (
+                    r.time,
+                    r.farm_id,
+                    r.device_id,
+                    r.camera_id,
+                    r.species,
+                    r.count,
+                    r.method,
+                    r.spread,
+                    r.model_sha256,
+                    r.frame_sha256,
+                    r.phash,
+                    r.evidence_path,
+                    list(r.flags),
+                )
+                for r in rows
+            ],
+        )
+    log.info("wrote %d livestock count rows", len(rows))
+    return len(rows)
+
+
+def claim_pending_frames(*, conn: psycopg.Connection, limit: int) -> list[PendingFrame]:
+    """Lock up to ``limit`` pending frames, oldest first, skipping frames other workers hold.
+
+    Call inside a transaction; the locks last until it ends.
+    """
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT sha256, farm_id, device_id, camera_id, captured_at, path, bytes FROM frames "
+            "WHERE status = 'pending' ORDER BY received_at LIMIT %s FOR UPDATE SKIP LOCKED",
+            (limit,),
+        )
+        return [PendingFrame(*row) for row in cur.fetchall()]
+
+
+def mark_frame(*, conn: psycopg.Connection, sha256: str, status: str, reason: str | None = None) -> None:
+    """Set a frame's status to ``counted`` or ``quarantined`` (with a reason).
+
+    Raises:
+        ValueError: ``status`` is neither.
+    """
+    if status not in {"counted", "quarantined"}:
+        raise ValueError(f"status must be 'counted' or 'quarantined', got {status!r}")
+    conn.execute("UPDATE frames SET status = %s, status_reason = %s WHERE sha256 = %s", (status, reason, sha256))
+
+
+def recycled_frames(
+    *, conn: psycopg.Connection, farm_id: UUID, phash: str, frame_sha256: str, max_bits: int
+) -> list[str]:
+    """Earlier frames of the same farm whose perceptual hash is within ``max_bits`` of ``phash``.
+
+    A match means a re-sent or recycled photo: the count should not count as new evidence.
+    """
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT DISTINCT frame_sha256 FROM livestock_counts WHERE farm_id = %s AND phash IS NOT NULL "
+            "AND frame_sha256 IS DISTINCT FROM %s "
+            "AND length(replace((('x' || phash)::bit(64) # ('x' || %s)::bit(64))::text, '0', '')) <= %s "
+            "LIMIT 10",
+            (farm_id, frame_sha256, phash, max_bits),
+        )
+        return [row[0] for row in cur.fetchall()]
+
+
+def counts_for_frame(*, conn: psycopg.Connection, frame_sha256: str) -> list[CountRow]:
+    """The count rows written for one frame, by species."""
+    with conn.cursor() as cur:
+        cur.execute(
+            f"SELECT {_COLUMNS} FROM livestock_counts WHERE frame_sha256 = %s ORDER BY species", (frame_sha256,)
+        )
+        return [
+            CountRow(
+                time=r[0],
+                farm_id=r[1],
+                device_id=r[2],
+                camera_id=r[3],
+                species=r[4],
+                count=r[5],
+                method=r[6],
+                spread=r[7],
+                model_sha256=r[8],
+                frame_sha256=r[9],
+                phash=r[10],
+                evidence_path=r[11],
+                flags=tuple(r[12]),
+            )
+            for r in cur.fetchall()
+        ]

@@ -1,0 +1,138 @@
+"""Fine-tune a YOLO detector on livestock with ultralytics, and write a model card beside the weights."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from vision.errors import DatasetError, ModelLoadError
+
+log = logging.getLogger(__name__)
+
+# Farm cameras look down (chutes, drones, fisheye ceilings), at night in IR, and through wide lenses:
+# flips both ways, full rotation range for overhead views, some grey-scale images for IR/thermal,
+# and mild perspective for fisheye distortion.
+FARM_AUGMENTATION: dict[str, float] = {
+    "fliplr": 0.5,
+    "flipud": 0.5,
+    "degrees": 90.0,
+    "perspective": 0.0005,
+    "hsv_s": 0.5,
+    "hsv_v": 0.5,
+    "bgr": 0.0,
+    "mosaic": 1.0,
+    "scale": 0.5,
+}
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """Where a finished training run left its weights, and what it measured."""
+
+    weights: Path
+    metrics: dict[str, float]
+    epochs: int
+    imgsz: int
+    base: Path
+    data: Path
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def train(
+    *,
+    data: Path,
+    base: Path,
+    epochs: int,
+    imgsz: int,
+    project: Path,
+    name: str = "livestock",
+    batch: int = 16,
+    workers: int = 1,
+    device: str = "cpu",
+) -> TrainingRun:
+    """Fine-tune ``base`` on the ultralytics dataset yaml ``data``.
+
+    Args:
+        data: ultralytics detect dataset yaml.
+        base: starting weights (use an unfused checkpoint so every tensor transfers).
+        epochs: training epochs.
+        imgsz: square training size in pixels.
+        project: folder for ultralytics' run directory.
+        name: run name inside ``project``.
+        batch: images per batch.
+        workers: dataloader worker processes.
+        device: ``cpu`` or a CUDA index.
+
+    Raises:
+        ModelLoadError: ``base`` does not exist.
+        DatasetError: ``data`` does not exist.
+    """
+    if not base.exists():
+        raise ModelLoadError(f"Base weights {base} do not exist; pass --base with a YOLO .pt file")
+    if not data.exists():
+        raise DatasetError(f"Dataset yaml {data} does not exist")
+    from ultralytics import YOLO
+
+    model = YOLO(str(base))
+    model.train(
+        data=str(data),
+        epochs=epochs,
+        imgsz=imgsz,
+        batch=batch,
+        workers=workers,
+        device=device,
+        project=str(project),
+        name=name,
+        exist_ok=True,
+        plots=False,
+        verbose=False,
+        patience=max(5, epochs),
+        cos_lr=True,
+        close_mosaic=max(1, epochs // 5),
+        **FARM_AUGMENTATION,
+    )
+    run_dir = project / name
+    best = run_dir / "weights" / "best.pt"
+    metrics: dict[str, float] = {}
+    results_csv = run_dir / "results.csv"
+    if results_csv.exists():
+        lines = results_csv.read_text().strip().splitlines()
+        header = [h.strip() for h in lines[0].split(",")]
+        last = [v.strip() for v in lines[-1].split(",")]
+        metrics = {k: float(v) for k, v in zip(header, last, strict=False) if k.startswith("metrics/")}
+    return TrainingRun(best, metrics, epochs, imgsz, base, data)
+
+
+def publish(run: TrainingRun, *, target: Path, card_extra: dict[str, object] | None = None) -> Path:
+    """Copy a run's best weights to ``target`` and write ``target``'s model card JSON beside it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(run.weights, target)
+    card = {
+        "weights": target.name,
+        "sha256": file_sha256(target),
+        "base": run.base.name,
+        "base_sha256": file_sha256(run.base),
+        "data": str(run.data),
+        "epochs": run.epochs,
+        "imgsz": run.imgsz,
+        "augmentation": FARM_AUGMENTATION,
+        "validation_metrics": run.metrics,
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **(card_extra or {}),
+    }
+    card_path = target.with_suffix(".card.json")
+    card_path.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+    return card_path
