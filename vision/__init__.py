@@ -7,13 +7,11 @@ from vision.counting import LineCounter, WindowCount, tiled_detections, window_c
 from vision.detections import Detections
 from vision.errors import DatasetError, ImageError, ModelLoadError, VisionError
 from vision.evidence import hamming, phash, sha256_hex, thumbnail
-from vision.images import MAX_PIXELS, decode_image, read_image
+from vision.images import decode_image, read_image
 from vision.model import LivestockModel, ModelIdentity, default_model_path, file_sha256, load_thresholds
-from vision.species import SPECIES, species_of_names
+from vision.species import species_of_names
 
 __all__ = [
-    "MAX_PIXELS",
-    "SPECIES",
     "DatasetError",
     "Detections",
     "ImageError",
