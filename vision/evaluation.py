@@ -17,7 +17,7 @@ import numpy as np
 import yaml
 
 from vision.counting import _iou
-from vision.datasets import _scene_split, iter_point_images
+from vision.datasets import SPECIES_CLASSES, _scene_split, iter_point_images
 from vision.detections import Detections
 from vision.errors import DatasetError
 from vision.images import read_image
@@ -50,7 +50,7 @@ def _names(spec: dict) -> list[str]:
     return [names[k] for k in sorted(names)] if isinstance(names, dict) else list(names)
 
 
-def _box_set(folder: Path, names: list[str]) -> LabelledSet:
+def _box_set(folder: Path, names: list[str], name: str | None = None) -> LabelledSet:
     images = []
     for img in sorted(p for p in folder.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"}):
         label = Path(str(img.parent).replace("/images", "/labels", 1)) / f"{img.stem}.txt"
@@ -69,21 +69,28 @@ def _box_set(folder: Path, names: list[str]) -> LabelledSet:
             ]
         )
         images.append(LabelledImage(img, tuple(names[int(r[0])] for r in rows), xyxy))
-    name = folder.parent.parent.name if folder.parent.name == "images" else folder.name
+    if name is None:
+        name = folder.parent.parent.name if folder.parent.name == "images" else folder.name
     return LabelledSet(name, tuple(images))
 
 
 def load_sets(dataset: Path, *, split: str = "val", point_species: str = "cattle") -> list[LabelledSet]:
-    """Read the labelled sets of a dataset yaml or a point folder.
+    """Read the labelled sets of a dataset yaml, a box folder or a point folder.
 
     Args:
-        dataset: ultralytics yaml, or a folder with ``images/`` and ``points/``.
+        dataset: ultralytics yaml; a folder with ``images/<split>`` and ``labels/<split>`` (unified ids
+            0 cattle, 1 sheep, 2 pig); or a folder with ``images/`` and ``points/``.
         split: ``val`` or ``train`` for yamls and scene-split point folders; ``all`` for every image.
         point_species: species of the animals in a point folder.
 
     Raises:
         DatasetError: the path is neither, or a listed folder is missing.
     """
+    if dataset.is_dir() and (dataset / "labels").is_dir():
+        folder = dataset / "images" / split if split != "all" else dataset / "images"
+        if not folder.is_dir():
+            raise DatasetError(f"Dataset {dataset} has no images/{split} folder; pass --split all or another split")
+        return [_box_set(folder, list(SPECIES_CLASSES), name=dataset.name)]
     if dataset.is_dir():
         items = iter_point_images(dataset)
         if split != "all":

@@ -1,0 +1,82 @@
+import uuid
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+
+from store.counts import CountRow, claim_pending_frames, counts_for_frame, mark_frame, recycled_frames, write_counts
+from tests.vision.framesdb import add_frame
+
+
+def test_write_and_read_back_counts(conn):
+    farm = uuid.uuid4()
+    at = datetime(2026, 5, 1, 6, 0, tzinfo=UTC)
+    rows = [
+        CountRow(
+            time=at,
+            farm_id=farm,
+            species="cattle",
+            count=12,
+            method="snapshot",
+            frame_sha256="f" * 64,
+            phash="0123456789abcdef",
+            model_sha256="m" * 64,
+            camera_id="c1",
+            flags=("recycled_photo",),
+        ),
+        CountRow(time=at, farm_id=farm, species="pig", count=0, method="snapshot", frame_sha256="f" * 64),
+    ]
+    assert write_counts(conn=conn, rows=rows) == 2
+    back = counts_for_frame(conn=conn, frame_sha256="f" * 64)
+    assert [(r.species, r.count, r.flags) for r in back] == [("cattle", 12, ("recycled_photo",)), ("pig", 0, ())]
+    assert back[0].time == at and back[0].model_sha256 == "m" * 64
+
+
+def test_count_must_not_be_negative(conn):
+    row = CountRow(time=datetime.now(UTC), farm_id=uuid.uuid4(), species="cattle", count=-1, method="snapshot")
+    with pytest.raises(psycopg.errors.CheckViolation):
+        write_counts(conn=conn, rows=[row])
+
+
+def test_recycled_frames_match_within_hamming_distance(conn):
+    farm = uuid.uuid4()
+    base = CountRow(
+        time=datetime.now(UTC),
+        farm_id=farm,
+        species="cattle",
+        count=3,
+        method="snapshot",
+        frame_sha256="a" * 64,
+        phash="ffff0000ffff0000",
+    )
+    write_counts(conn=conn, rows=[base])
+    near = "ffff0000ffff0007"  # 3 bits differ
+    far = "0000ffff0000ffff"
+    assert recycled_frames(conn=conn, farm_id=farm, phash=near, frame_sha256="b" * 64, max_bits=6) == ["a" * 64]
+    assert recycled_frames(conn=conn, farm_id=farm, phash=far, frame_sha256="b" * 64, max_bits=6) == []
+    # the same frame is not its own recycled copy, and other farms do not match
+    assert recycled_frames(conn=conn, farm_id=farm, phash=near, frame_sha256="a" * 64, max_bits=6) == []
+    assert recycled_frames(conn=conn, farm_id=uuid.uuid4(), phash=near, frame_sha256="b" * 64, max_bits=6) == []
+
+
+def test_two_workers_claim_disjoint_frames(fresh_db_url, tmp_path):
+    farm = uuid.uuid4()
+    with psycopg.connect(fresh_db_url, autocommit=True) as setup:
+        shas = {add_frame(setup, tmp_path, f"frame {i}".encode(), farm_id=farm) for i in range(5)}
+    with psycopg.connect(fresh_db_url) as one, psycopg.connect(fresh_db_url) as two:
+        first = claim_pending_frames(conn=one, limit=3)
+        second = claim_pending_frames(conn=two, limit=3)
+        assert len(first) == 3 and len(second) == 2
+        assert {f.sha256 for f in first} | {f.sha256 for f in second} == shas
+        for f in first:
+            mark_frame(conn=one, sha256=f.sha256, status="counted")
+        one.commit()
+        two.rollback()
+    with psycopg.connect(fresh_db_url) as check:
+        statuses = dict(check.execute("SELECT status, count(*) FROM frames GROUP BY status").fetchall())
+    assert statuses == {"counted": 3, "pending": 2}
+
+
+def test_mark_frame_refuses_unknown_status(conn):
+    with pytest.raises(ValueError, match="status must be"):
+        mark_frame(conn=conn, sha256="x", status="done")
