@@ -54,14 +54,16 @@ def phash(image: np.ndarray) -> str:
     return f"{int(''.join('1' if b else '0' for b in bits), 2):016x}"
 
 
-def _letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float, tuple[float, float]]:
+def _letterbox(image: np.ndarray, size: int, *, rect: bool) -> tuple[np.ndarray, float, tuple[float, float]]:
+    """Resize to fit ``size`` and pad: to a square, or (``rect``) to the smallest stride-32 rectangle."""
     height, width = image.shape[:2]
     scale = min(size / height, size / width)
     new_w, new_h = round(width * scale), round(height * scale)
+    out_w, out_h = (new_w + (-new_w) % 32, new_h + (-new_h) % 32) if rect else (size, size)
     resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    pad_x, pad_y = (size - new_w) / 2, (size - new_h) / 2
+    pad_x, pad_y = (out_w - new_w) / 2, (out_h - new_h) / 2
     top, left = round(pad_y - 0.1), round(pad_x - 0.1)
-    canvas = np.full((size, size, 3), 114, dtype=np.uint8)
+    canvas = np.full((out_h, out_w, 3), 114, dtype=np.uint8)
     canvas[top : top + new_h, left : left + new_w] = resized
     return canvas, scale, (left, top)
 
@@ -78,7 +80,8 @@ class OnnxCounter:
         if not self.species_of:
             raise ConfigError(f"Model {path} has no livestock class in its ONNX metadata (names={names})")
         shape = session.get_inputs()[0].shape  # type: ignore[attr-defined]
-        self.imgsz = int(shape[2]) if isinstance(shape[2], int) else 640
+        self.rect = not isinstance(shape[2], int)  # a dynamic export takes stride-32 rectangles
+        self.imgsz = int(shape[2]) if not self.rect else int(ast.literal_eval(meta.get("imgsz", "[640]"))[0])
         self._input = session.get_inputs()[0].name  # type: ignore[attr-defined]
         self.model_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
         self.thresholds = thresholds
@@ -113,7 +116,7 @@ class OnnxCounter:
 
     def detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Boxes (xyxy px, (N, 4)), scores (N,) and species of one BGR image, above the species thresholds."""
-        canvas, scale, (left, top) = _letterbox(image, self.imgsz)
+        canvas, scale, (left, top) = _letterbox(image, self.imgsz, rect=self.rect)
         blob = cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB).transpose(2, 0, 1)[None].astype(np.float32) / 255.0
         out = self._session.run(None, {self._input: blob})[0][0].T  # type: ignore[attr-defined]  # (N, 4 + nc)
         scores_all = out[:, 4:]

@@ -142,14 +142,17 @@ class LivestockModel:
         return [d.above(self.thresholds, default=DEFAULT_THRESHOLD) for d in self.predict(images)]
 
     def export_onnx(self, *, target: Path) -> Path:
-        """Export to ONNX (static ``imgsz`` input) with the thresholds JSON beside it.
+        """Export to ONNX (dynamic input size, trained at ``imgsz``) with the thresholds JSON beside it.
+
+        The input is dynamic so the device can letterbox a frame to the smallest stride-32 rectangle, as
+        ultralytics does, instead of a full square (a 16:9 frame then costs about half the compute).
 
         Raises:
             ModelLoadError: the loaded model is not a PyTorch ``.pt``.
         """
         if self.identity.path.suffix != ".pt":
             raise ModelLoadError(f"Model file {self.identity.path} is not a .pt; only PyTorch weights export")
-        out = Path(self._yolo.export(format="onnx", imgsz=self.imgsz, simplify=False, opset=17, dynamic=False))
+        out = Path(self._yolo.export(format="onnx", imgsz=self.imgsz, simplify=False, opset=17, dynamic=True))
         target.parent.mkdir(parents=True, exist_ok=True)
         if out.resolve() != target.resolve():
             out.replace(target)
