@@ -25,7 +25,6 @@ from edge.protocol import (
     Signer,
     build_envelope,
     encode_binary,
-    encode_json,
     reading_dict,
     sha256_hex,
     topic_for,
@@ -119,7 +118,7 @@ class Agent:
         """This device's topic for ``kind``."""
         return topic_for(farm_id=self.farm_id, device_id=self.device_id, kind=kind)
 
-    def _envelope(self, kind: MessageKind, seq: int, body: dict[str, Any], now: datetime | None) -> dict[str, Any]:
+    def _envelope(self, kind: MessageKind, seq: int, body: dict[str, Any], now: datetime | None) -> bytes:
         return build_envelope(
             kind=kind,
             farm_id=self.farm_id,
@@ -136,7 +135,7 @@ class Agent:
         return self.spool.append(
             kind=MessageKind.TELEMETRY.value,
             topic=self.topic(MessageKind.TELEMETRY),
-            make_payload=lambda seq: encode_json(self._envelope(MessageKind.TELEMETRY, seq, body, now)),
+            make_payload=lambda seq: self._envelope(MessageKind.TELEMETRY, seq, body, now),
         )
 
     def emit_frame(
@@ -191,16 +190,14 @@ class Agent:
     def status_payload(self, *, online: bool) -> bytes:
         """A signed status message; it repeats the last data sequence and consumes none (not part of coverage)."""
         seq = max(self.spool.last_seq, 0)
-        return encode_json(self._envelope(MessageKind.STATUS, seq, self.status_body(online=online), None))
+        return self._envelope(MessageKind.STATUS, seq, self.status_body(online=online), None)
 
     def emit_status(self) -> None:
         """Spool a retained status message."""
         self.spool.append(
             kind=MessageKind.STATUS.value,
             topic=self.topic(MessageKind.STATUS),
-            make_payload=lambda seq: encode_json(
-                self._envelope(MessageKind.STATUS, seq, self.status_body(online=True), None)
-            ),
+            make_payload=lambda seq: self._envelope(MessageKind.STATUS, seq, self.status_body(online=True), None),
             retain=True,
             takes_seq=False,
         )

@@ -4,9 +4,10 @@ Topics are ``farmtrust/v1/{farm_id}/{device_id}/{kind}``. Telemetry and status m
 JSON object each. Frames and on-device counts are binary: ``b"FTB1"``, a 4-byte big-endian header
 length, the signed JSON header, then the raw JPEG bytes (never base64). Every JSON object (the
 header, for binary messages) carries ``schema_version``, a UUIDv7 ``message_id``, the per-device
-``seq``, the UTC ``device_time`` and ``signature``: Ed25519 over :func:`canonical_bytes`, which is
-the object without its ``signature`` key serialised with sorted keys, no spaces and UTF-8. Binary
-messages sign the blob through the ``sha256`` in their body.
+``seq``, the UTC ``device_time`` and, as its LAST member, ``signature``: base64 Ed25519 over the
+exact bytes of the object with that member removed (``{...,"signature":"S"}`` → ``{...}``), so the
+server verifies the bytes the device wrote without re-serialising them (see :func:`signed_bytes`).
+Binary messages sign the blob through the ``sha256`` in their body.
 """
 
 from __future__ import annotations
@@ -261,10 +262,31 @@ Message = Annotated[TelemetryMessage | FrameMessage | CountMessage | StatusMessa
 _MESSAGE = TypeAdapter(Message)
 
 
+_SIG_KEY = b',"signature":"'
+
+
 def canonical_bytes(obj: dict[str, Any]) -> bytes:
-    """Return the bytes that are signed: ``obj`` minus ``signature``, sorted keys, compact, UTF-8."""
+    """Serialise ``obj`` without its ``signature`` member: compact JSON, UTF-8 (the bytes a device signs)."""
     unsigned = {k: v for k, v in obj.items() if k != "signature"}
-    return json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return json.dumps(unsigned, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def attach_signature(unsigned: bytes, signature: bytes) -> bytes:
+    """Append ``signature`` as the last member of the JSON object ``unsigned``."""
+    return unsigned[:-1] + _SIG_KEY + base64.b64encode(signature) + b'"}'
+
+
+def signed_bytes(payload: bytes) -> bytes:
+    """Return the bytes the signature covers: ``payload`` with its trailing ``signature`` member removed.
+
+    Raises:
+        ProtocolError: (``invalid_schema``) the object does not end with a ``signature`` member.
+    """
+    body = payload.rstrip()
+    at = body.rfind(_SIG_KEY)
+    if at < 0 or not body.endswith(b'"}') or b'"' in body[at + len(_SIG_KEY) : -2]:
+        raise ProtocolError('The JSON object must end with its "signature" member', reason="invalid_schema")
+    return body[:at] + b"}"
 
 
 def _iso(value: datetime) -> str:
@@ -281,8 +303,8 @@ def build_envelope(
     signer: Signer,
     device_time: datetime | None = None,
     message_id: uuid.UUID | None = None,
-) -> dict[str, Any]:
-    """Return a signed envelope as a JSON-ready dict (datetimes in ``body`` must already be strings)."""
+) -> bytes:
+    """Return a signed envelope as wire JSON bytes (datetimes in ``body`` must already be ISO strings)."""
     obj: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "message_id": str(message_id or uuid7()),
@@ -293,19 +315,13 @@ def build_envelope(
         "device_time": _iso(device_time or datetime.now(UTC)),
         "body": body,
     }
-    obj["signature"] = base64.b64encode(signer.sign(canonical_bytes(obj))).decode()
-    return obj
+    unsigned = canonical_bytes(obj)
+    return attach_signature(unsigned, signer.sign(unsigned))
 
 
-def encode_json(envelope: dict[str, Any]) -> bytes:
-    """Serialise a signed telemetry or status envelope for the wire."""
-    return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def encode_binary(envelope: dict[str, Any], blob: bytes) -> bytes:
+def encode_binary(envelope: bytes, blob: bytes) -> bytes:
     """Serialise a signed frame or count header followed by its JPEG ``blob``."""
-    header = encode_json(envelope)
-    return BINARY_MAGIC + struct.pack(">I", len(header)) + header + blob
+    return BINARY_MAGIC + struct.pack(">I", len(envelope)) + envelope + blob
 
 
 def reading_dict(*, metric: str, value: float, time: datetime, unit: str | None = None) -> dict[str, Any]:
@@ -352,22 +368,18 @@ def decode(payload: bytes) -> Decoded:
             raise ProtocolError(f"JSON payload of {len(payload)} bytes exceeds {MAX_JSON_BYTES}", reason="oversize")
         header = payload
     try:
-        obj = json.loads(header)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProtocolError(f"Payload is not JSON: {exc}", reason="malformed") from None
-    if not isinstance(obj, dict):
-        raise ProtocolError(f"Payload must be a JSON object, got {type(obj).__name__}", reason="invalid_schema")
-    if obj.get("schema_version") != SCHEMA_VERSION:
-        raise ProtocolError(
-            f"schema_version is {obj.get('schema_version')!r}; this server reads {SCHEMA_VERSION}",
-            reason="unsupported_version",
-        )
-    try:
         message = _MESSAGE.validate_json(header)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
+        if first["type"] == "json_invalid":
+            raise ProtocolError(f"Payload is not JSON: {first['msg']}", reason="malformed") from None
+        if any(e["loc"] and e["loc"][-1] == "schema_version" for e in exc.errors()):
+            raise ProtocolError(
+                f"schema_version is not {SCHEMA_VERSION}, the version this server reads", reason="unsupported_version"
+            ) from None
         raise ProtocolError(f"Field {where}: {first['msg']}", reason="invalid_schema") from None
+    signed = signed_bytes(header)
     try:
         signature = base64.b64decode(message.signature, validate=True)
     except (binascii.Error, ValueError):
@@ -379,7 +391,7 @@ def decode(payload: bytes) -> Decoded:
             raise ProtocolError("Attached JPEG does not match the signed sha256/bytes", reason="hash_mismatch")
     elif blob is not None:
         raise ProtocolError(f"A {message.kind} message must be plain JSON", reason="malformed")
-    return Decoded(message, canonical_bytes(obj), signature, blob)
+    return Decoded(message, signed, signature, blob)
 
 
 def verify(decoded: Decoded, public_key: bytes) -> None:

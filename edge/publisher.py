@@ -24,6 +24,9 @@ from edge.spool import Spool
 
 log = logging.getLogger(__name__)
 
+NO_MATCHING_SUBSCRIBERS = 0x10
+"""MQTT 5 PUBACK reason: accepted, but no subscription matched (the message went nowhere)."""
+
 
 @dataclass(frozen=True)
 class MqttOptions:
@@ -134,7 +137,10 @@ class Publisher:
         self.backoff = Backoff()
         self._next_attempt = 0.0
         self._started = False
-        self._inflight: dict[int, tuple[int, float]] = {}  # mid -> (spool id, sent at)
+        self._inflight: dict[int, tuple[int, float, bool]] = {}  # mid -> (spool id, sent at, retained)
+        self.unrouted_retry_s = 1.0
+        self.unrouted = 0
+        self._hold_until = 0.0
         self._tokens = backlog_rate_per_s
         self._last_refill = clock()
         self.acked = 0
@@ -157,6 +163,13 @@ class Publisher:
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, props: Any) -> None:
         item = self._inflight.pop(mid, None)
         if item is None:
+            return
+        if getattr(reason, "value", 0) == NO_MATCHING_SUBSCRIBERS and not item[2]:
+            # MQTT 5: the broker routed the message to nobody (e.g. the ingest's shared subscription is not back
+            # after a broker restart). Keep it and try again shortly instead of trusting a PUBACK to nowhere.
+            self.unrouted += 1
+            self._hold_until = self._clock() + self.unrouted_retry_s
+            log.info("device %s: no subscriber for spool message %d; retrying", self.client_id, item[0])
             return
         if getattr(reason, "is_failure", False):
             log.warning("device %s: broker refused message %d: %s; kept in the spool", self.client_id, item[0], reason)
@@ -194,13 +207,15 @@ class Publisher:
             self._drain(now)
 
     def _drain(self, now: float) -> None:
-        stale = [mid for mid, (_sid, sent) in self._inflight.items() if now - sent > self.ack_timeout_s]
+        if now < self._hold_until:
+            return
+        stale = [mid for mid, (_sid, sent, _r) in self._inflight.items() if now - sent > self.ack_timeout_s]
         for mid in stale:
             del self._inflight[mid]
         room = self.max_inflight - len(self._inflight)
         if room <= 0 or self.spool.depth == 0:
             return
-        busy = {sid for sid, _sent in self._inflight.values()}
+        busy = {sid for sid, _sent, _r in self._inflight.values()}
         entries = self.spool.live(since=now - self.live_window_s, limit=room, exclude=busy)
         self._tokens = min(self.backlog_rate_per_s, self._tokens + (now - self._last_refill) * self.backlog_rate_per_s)
         self._last_refill = now
@@ -213,7 +228,7 @@ class Publisher:
             info = self.client.publish(entry.topic, entry.payload, qos=1, retain=entry.retain)
             if info.rc == mqtt.MQTT_ERR_NO_CONN:
                 break
-            self._inflight[info.mid] = (entry.id, now)
+            self._inflight[info.mid] = (entry.id, now, entry.retain)
         if entries:
             log.debug(
                 "device %s published %d messages (spool depth %d)", self.client_id, len(entries), self.spool.depth

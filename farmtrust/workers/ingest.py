@@ -105,6 +105,7 @@ class IngestWorker:
         self.client = self._make_client()
         self._conn: psycopg.Connection | None = None
         self.on_batch: Callable[[BatchResult], None] | None = None
+        self.db_failures = 0
 
     def _make_client(self) -> mqtt.Client:
         v5 = self.mqtt.protocol == MqttProtocol.V5
@@ -152,6 +153,11 @@ class IngestWorker:
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         token = (self._generation, message.mid, message.qos)
         self.inbox.put(Inbound(message.topic, bytes(message.payload), datetime.now(UTC), token))
+
+    @property
+    def connections(self) -> int:
+        """How many times the broker accepted this worker's connection (reconnects included)."""
+        return self._generation
 
     def connect(self) -> None:
         """Connect to the broker and start paho's network thread (it reconnects by itself)."""
@@ -201,6 +207,7 @@ class IngestWorker:
             try:
                 return self.writer.write_batch(self._db(), batch)
             except psycopg.OperationalError as exc:
+                self.db_failures += 1
                 if self._conn is not None:
                     self._conn.close()
                 self._conn = None

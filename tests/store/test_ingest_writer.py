@@ -15,7 +15,6 @@ from edge.protocol import (
     MessageKind,
     build_envelope,
     encode_binary,
-    encode_json,
     reading_dict,
     sha256_hex,
     topic_for,
@@ -31,7 +30,8 @@ NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 class Device:
     """A registered test device that builds signed payloads."""
 
-    def __init__(self, conn, name="dev-1", farm_id=None, key=None):
+    def __init__(self, conn, name="dev-1", farm_id=None, key=None, now=NOW):
+        self.now = now
         self.farm_id = farm_id or uuid.uuid4()
         self.device_id = f"{name}-{uuid.uuid4().hex[:6]}"
         self.key = key or DeviceKey.generate()
@@ -46,17 +46,18 @@ class Device:
             seq=seq,
             body=body,
             signer=self.key,
-            device_time=kw.pop("device_time", NOW),
+            device_time=kw.pop("device_time", self.now),
             **kw,
         )
 
-    def telemetry(self, seq, values=(21.5, 22.0), metric="barn_temperature_c", at=NOW, **kw):
+    def telemetry(self, seq, values=(21.5, 22.0), metric="barn_temperature_c", at=None, **kw):
+        at = at or self.now
         readings = [reading_dict(metric=metric, value=v, time=at - timedelta(seconds=i)) for i, v in enumerate(values)]
         env = self.envelope(MessageKind.TELEMETRY, seq, {"readings": readings}, **kw)
-        return self.inbound(MessageKind.TELEMETRY, encode_json(env))
+        return self.inbound(MessageKind.TELEMETRY, (env))
 
     def inbound(self, kind, payload, topic=None):
-        return Inbound(topic or topic_for(farm_id=self.farm_id, device_id=self.device_id, kind=kind), payload, NOW)
+        return Inbound(topic or topic_for(farm_id=self.farm_id, device_id=self.device_id, kind=kind), payload, self.now)
 
 
 @pytest.fixture
@@ -120,23 +121,33 @@ def test_replayed_sequence_under_a_new_message_id_is_quarantined(db, writer):
     assert readings(db, dev.device_id) == 4
 
 
-def _bad_cases(db):
-    dev = Device(db)
-    other_farm_dev = Device(db, name="other")
-    revoked = Device(db, name="revoked")
+def test_same_message_long_after_it_was_stored_is_a_replay(db, tmp_path):
+    dev = Device(db, now=datetime.now(UTC))
+    db.commit()
+    clock = [datetime.now(UTC)]
+    writer = IngestWriter(frame_dir=tmp_path / "f", evidence_dir=tmp_path / "e", clock=lambda: clock[0])
+    message = dev.telemetry(0)
+    assert writer.write_batch(db, [message]).stored == 1
+    assert writer.write_batch(db, [message]).duplicate == 1  # a broker redelivery
+    clock[0] += timedelta(hours=1)
+    assert writer.write_batch(db, [message]).quarantined == {"replay": 1}
+    assert readings(db, dev.device_id) == 2
+
+
+def _bad_cases(db, now=NOW):
+    dev = Device(db, now=now)
+    other_farm_dev = Device(db, name="other", now=now)
+    revoked = Device(db, name="revoked", now=now)
     revoke_device(db, device_id=revoked.device_id)
     stranger_key = DeviceKey.generate()
     unknown = Device.__new__(Device)
-    unknown.farm_id, unknown.device_id, unknown.key = dev.farm_id, "never-registered", stranger_key
+    unknown.farm_id, unknown.device_id, unknown.key, unknown.now = dev.farm_id, "never-registered", stranger_key, now
     forged = Device.__new__(Device)
-    forged.farm_id, forged.device_id, forged.key = dev.farm_id, dev.device_id, stranger_key
+    forged.farm_id, forged.device_id, forged.key, forged.now = dev.farm_id, dev.device_id, stranger_key, now
     tel = lambda d, seq, **kw: d.telemetry(seq, **kw)  # noqa: E731
     good = json.loads(dev.telemetry(3).payload)
     wrong_type = dict(good, seq="three")
-    env_other = other_farm_dev.envelope(
-        MessageKind.TELEMETRY, 0, {"readings": [reading_dict(metric="humidity_pct", value=50, time=NOW)]}
-    )
-    env_other["farm_id"] = str(dev.farm_id)
+    other_body = {"readings": [reading_dict(metric="humidity_pct", value=50, time=now)]}
     cases = {
         "bad_signature": tel(forged, 10),
         "unknown_device": tel(unknown, 0),
@@ -144,7 +155,7 @@ def _bad_cases(db):
         "malformed": dev.inbound(MessageKind.TELEMETRY, b'{"schema_version": 1, "seq": '),
         "invalid_schema": dev.inbound(MessageKind.TELEMETRY, json.dumps(wrong_type).encode()),
         "oversize": dev.inbound(MessageKind.TELEMETRY, b" " * (1_048_576 + 1)),
-        "future_timestamp": tel(dev, 11, device_time=NOW + timedelta(minutes=6)),
+        "future_timestamp": tel(dev, 11, device_time=now + timedelta(minutes=6)),
         "out_of_range": tel(dev, 12, metric="humidity_pct", values=(140.0,)),
         "unknown_metric": tel(dev, 13, metric="moon_phase"),
         "bad_topic": dev.inbound(
@@ -153,18 +164,18 @@ def _bad_cases(db):
         # Device of another farm signs correctly but publishes under this farm's topic.
         "farm_mismatch": Inbound(
             topic_for(farm_id=dev.farm_id, device_id=other_farm_dev.device_id, kind=MessageKind.TELEMETRY),
-            encode_json(
+            (
                 build_envelope(
                     kind=MessageKind.TELEMETRY,
                     farm_id=dev.farm_id,
                     device_id=other_farm_dev.device_id,
                     seq=0,
-                    body=env_other["body"],
+                    body=other_body,
                     signer=other_farm_dev.key,
-                    device_time=NOW,
+                    device_time=now,
                 )
             ),
-            NOW,
+            now,
         ),
     }
     return dev, cases
@@ -251,7 +262,7 @@ def test_status_is_upserted_and_counters_are_summed_across_workers(db, writer):
         [
             dev.inbound(
                 MessageKind.STATUS,
-                encode_json(dev.envelope(MessageKind.STATUS, 41, body, device_time=NOW - timedelta(seconds=3))),
+                (dev.envelope(MessageKind.STATUS, 41, body, device_time=NOW - timedelta(seconds=3))),
             )
         ],
     )

@@ -1,0 +1,213 @@
+"""End to end through a real broker and PostgreSQL: exactly-once delivery, faults, bad input."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+import paho.mqtt.client as mqtt
+import psycopg
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+from edge.publisher import MqttOptions
+from edge.simulate import SimOptions, build_agents, fleet, simulate
+from farmtrust.services import start_broker
+from farmtrust.settings import MqttProtocol, MqttSettings
+from farmtrust.workers.ingest import IngestOptions, IngestWorker, subscription_topic
+from store.ingest_devices import ensure_farm, register_device
+from store.migrations import migrate
+from tests.edge.dbutil import cloned_db
+from tests.edge.services import Mosquitto, RestartablePostgres
+
+
+@pytest.fixture
+def db(admin_url, template_db):
+    with cloned_db(admin_url, template_db) as url:
+        yield url
+
+
+def register(db_url, devices):
+    with psycopg.connect(db_url) as conn:
+        for dev in devices:
+            ensure_farm(conn, farm_id=dev.farm_id, name="sim farm")
+            register_device(conn, device_id=dev.device_id, farm_id=dev.farm_id, public_key=dev.key.public_raw)
+
+
+class Running:
+    """An ingest worker on its own thread."""
+
+    def __init__(self, db_url, mqtt_url, protocol, folder, worker_id="w-test"):
+        self.worker = IngestWorker(
+            db_url=db_url,
+            mqtt_settings=MqttSettings(url=mqtt_url, protocol=protocol),
+            frame_dir=folder / "frames",
+            evidence_dir=folder / "evidence",
+            options=IngestOptions(worker_id=worker_id, max_wait_s=0.02, counters_every_s=0.5),
+        )
+        self.worker.connect()
+        assert self.worker.wait_subscribed(10)
+        self.thread = threading.Thread(target=self.worker.run, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.worker.stop()
+        self.thread.join(20)
+        assert not self.thread.is_alive()
+
+
+def wait_for(db_url, sql, expected, timeout_s=60.0):
+    deadline = time.monotonic() + timeout_s
+    value = None
+    while time.monotonic() < deadline:
+        with psycopg.connect(db_url) as conn:
+            value = conn.execute(sql).fetchone()[0]
+        if value >= expected:
+            return value
+        time.sleep(0.1)
+    return value
+
+
+def assert_exactly_once(db_url, report, devices):
+    """Every simulated reading is stored once, every device's sequence is complete, nothing quarantined."""
+    stored = wait_for(db_url, "SELECT count(*) FROM sensor_readings", report.readings)
+    time.sleep(0.5)  # a late duplicate would show up now
+    with psycopg.connect(db_url) as conn:
+        rows, distinct = conn.execute(
+            "SELECT count(*), count(DISTINCT (device_id, metric, time)) FROM sensor_readings"
+        ).fetchone()
+        assert (rows, distinct) == (report.readings, report.readings), stored
+        per_device = dict(
+            conn.execute(
+                "SELECT device_id, count(*) FROM ingest_messages WHERE kind = 'telemetry' GROUP BY 1"
+            ).fetchall()
+        )
+        assert per_device == {d.device_id: report.per_device[d.device_id] for d in devices}
+        seqs = conn.execute(
+            "SELECT device_id, min(seq), max(seq), count(*) FROM ingest_messages WHERE kind = 'telemetry' GROUP BY 1"
+        ).fetchall()
+        for _dev, low, high, count in seqs:
+            assert (low, high) == (0, count - 1)
+        assert conn.execute("SELECT count(*) FROM device_gaps WHERE closed_at IS NULL").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM ingest_quarantine").fetchone()[0] == 0
+
+
+def run_fleet(tmp_path, mqtt_url, protocol, devices, *, duration_s=2.0, during=None):
+    options = SimOptions(
+        duration_s=duration_s,
+        messages_per_s=10,
+        readings_per_message=12,
+        spool_dir=tmp_path / "spool",
+        synchronous="NORMAL",
+        drain_timeout_s=60,
+    )
+    agents = build_agents(devices, mqtt=MqttOptions.from_url(mqtt_url, protocol=protocol.value), options=options)
+    if during is not None:
+        threading.Timer(duration_s / 2, during).start()
+    report = simulate(agents, options=options)
+    for agent in agents:
+        agent.close()
+    assert report.left_in_spool == 0
+    return report
+
+
+@pytest.mark.parametrize("broker", ["mosquitto", "amqtt"])
+def test_stream_is_stored_exactly_once_under_mqtt5_and_311(tmp_path, db, broker):
+    url, protocol, _kind, proc = start_broker(tmp_path / "broker", prefer=broker)
+    devices = fleet(farms=2, devices=2, seed=11)
+    register(db, devices)
+    worker = Running(db, url, protocol, tmp_path)
+    try:
+        report = run_fleet(tmp_path, url, protocol, devices)
+        assert_exactly_once(db, report, devices)
+    finally:
+        worker.stop()
+        proc.terminate()
+        proc.wait(5)
+    with psycopg.connect(db) as conn:
+        counters = conn.execute("SELECT counters FROM ingest_counters WHERE worker_id = 'w-test'").fetchone()[0]
+        assert counters["readings_stored"] == report.readings
+        status = conn.execute("SELECT count(*) FROM device_status").fetchone()[0]
+    assert status == len(devices)
+
+
+def test_two_workers_share_the_load_under_mqtt5(tmp_path, db):
+    url, protocol, _kind, proc = start_broker(tmp_path / "broker", prefer="mosquitto")
+    assert subscription_topic(protocol, share_group="ingest").startswith("$share/ingest/")
+    devices = fleet(farms=1, devices=4, seed=12)
+    register(db, devices)
+    workers = [Running(db, url, protocol, tmp_path, worker_id=f"w-{i}") for i in range(2)]
+    try:
+        report = run_fleet(tmp_path, url, protocol, devices)
+        assert_exactly_once(db, report, devices)
+    finally:
+        for w in workers:
+            w.stop()
+        proc.terminate()
+        proc.wait(5)
+    stored = [w.worker.counters.stored for w in workers]
+    assert all(n > 0 for n in stored), stored
+
+
+def test_broker_restart_in_the_middle_of_a_stream_loses_and_duplicates_nothing(tmp_path, db):
+    broker = Mosquitto(tmp_path / "broker").start()
+    devices = fleet(farms=1, devices=3, seed=13)
+    register(db, devices)
+    worker = Running(db, broker.url, MqttProtocol.V5, tmp_path)
+    try:
+        report = run_fleet(tmp_path, broker.url, MqttProtocol.V5, devices, duration_s=3.0, during=broker.restart)
+        assert_exactly_once(db, report, devices)
+        assert worker.worker.connections >= 2  # it really lost the broker and came back
+    finally:
+        worker.stop()
+        broker.stop()
+
+
+def test_postgres_restart_in_the_middle_of_a_stream_loses_and_duplicates_nothing(tmp_path):
+    pg = RestartablePostgres(tmp_path / "pg")
+    try:
+        with psycopg.connect(pg.url, autocommit=True) as conn:
+            migrate(conn)
+        url, protocol, _kind, proc = start_broker(tmp_path / "broker", prefer="mosquitto")
+        devices = fleet(farms=1, devices=3, seed=14)
+        register(pg.url, devices)
+        worker = Running(pg.url, url, protocol, tmp_path)
+        try:
+            report = run_fleet(tmp_path, url, protocol, devices, duration_s=3.0, during=pg.restart)
+            assert_exactly_once(pg.url, report, devices)
+            assert worker.worker.db_failures >= 1  # it really lost the database and retried
+        finally:
+            worker.stop()
+            proc.terminate()
+            proc.wait(5)
+    finally:
+        pg.close()
+
+
+def test_bad_inputs_through_the_broker_are_each_quarantined(tmp_path, db):
+    from tests.store.test_ingest_writer import _bad_cases
+
+    with psycopg.connect(db) as conn:
+        _dev, cases = _bad_cases(conn, now=datetime.now(UTC))
+        conn.commit()
+    url, protocol, _kind, proc = start_broker(tmp_path / "broker", prefer="mosquitto")
+    worker = Running(db, url, protocol, tmp_path)
+    try:
+        client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
+        client.connect("127.0.0.1", int(url.rsplit(":", 1)[1]))
+        client.loop_start()
+        for item in cases.values():
+            client.publish(item.topic, item.payload, qos=1).wait_for_publish(10)
+        client.disconnect()
+        client.loop_stop()
+        assert wait_for(db, "SELECT count(*) FROM ingest_quarantine", len(cases)) == len(cases)
+    finally:
+        worker.stop()
+        proc.terminate()
+        proc.wait(5)
+    with psycopg.connect(db) as conn:
+        reasons = sorted(r[0] for r in conn.execute("SELECT reason FROM ingest_quarantine"))
+        assert reasons == sorted(cases)
+        assert conn.execute("SELECT count(*) FROM sensor_readings").fetchone()[0] == 0
+    assert dict(worker.worker.counters.quarantined) == {reason: 1 for reason in cases}
