@@ -155,3 +155,36 @@ def counts_for_frame(*, conn: psycopg.Connection, frame_sha256: str) -> list[Cou
             )
             for r in cur.fetchall()
         ]
+
+
+def window_counts(
+    *, conn: psycopg.Connection, farm_id: UUID, start: datetime, end: datetime, percentile: float = 0.5
+) -> list[CountRow]:
+    """Robust per-camera, per-species counts over ``[start, end)`` from the snapshot rows.
+
+    The count is the ``percentile`` (0.5: the median) of the frame counts, rounded, and ``spread`` the
+    inter-quartile range, so one bad frame cannot move a herd record. Frames flagged as recycled photos
+    are left out. The rows have ``method = 'window'`` and ``time = end``; write them with :func:`write_counts`.
+
+    Raises:
+        ValueError: ``percentile`` is outside 0..1 or the window is empty or reversed.
+    """
+    if not 0 <= percentile <= 1:
+        raise ValueError(f"percentile must be within 0..1, got {percentile}")
+    if end <= start:
+        raise ValueError(f"window end {end.isoformat()} must be after its start {start.isoformat()}")
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT camera_id, species, percentile_cont(%s) WITHIN GROUP (ORDER BY count), "
+            "percentile_cont(0.75) WITHIN GROUP (ORDER BY count) "
+            "- percentile_cont(0.25) WITHIN GROUP (ORDER BY count), "
+            "min(device_id), min(model_sha256), count(*) "
+            "FROM livestock_counts WHERE farm_id = %s AND method = 'snapshot' AND time >= %s AND time < %s "
+            "AND NOT ('recycled_photo' = ANY(flags)) GROUP BY camera_id, species ORDER BY camera_id, species",
+            (percentile, farm_id, start, end),
+        )
+        return [
+            CountRow(time=end, farm_id=farm_id, device_id=device, camera_id=camera, species=species,
+                     count=round(value), method="window", spread=float(spread), model_sha256=model)
+            for camera, species, value, spread, device, model, _ in cur.fetchall()
+        ]  # fmt: skip

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,9 +116,15 @@ def train(
 
 
 def publish(run: TrainingRun, *, target: Path, card_extra: dict[str, object] | None = None) -> Path:
-    """Copy a run's best weights to ``target`` and write ``target``'s model card JSON beside it."""
+    """Write a run's best weights to ``target`` (optimizer stripped, fp16: a few MB) and its model card beside it.
+
+    Returns:
+        The path of the card JSON (``<stem>.card.json``); ``MODEL_CARD.md`` is written in the same folder.
+    """
+    from ultralytics.utils.torch_utils import strip_optimizer
+
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(run.weights, target)
+    strip_optimizer(str(run.weights), s=str(target))
     card = {
         "weights": target.name,
         "sha256": file_sha256(target),
@@ -133,6 +138,42 @@ def publish(run: TrainingRun, *, target: Path, card_extra: dict[str, object] | N
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **(card_extra or {}),
     }
-    card_path = target.with_suffix(".card.json")
+    card_path = target.with_name(f"{target.stem}.card.json")
     card_path.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+    (target.parent / "MODEL_CARD.md").write_text(model_card_markdown(card))
     return card_path
+
+
+def model_card_markdown(card: dict[str, object]) -> str:
+    """Render a card (as written by :func:`publish`) as Markdown; ``evaluation`` holds ``vision eval`` JSON."""
+    lines = [
+        f"# Model card: {card['weights']}",
+        "",
+        f"- sha256: `{card['sha256']}`",
+        f"- fine-tuned from `{card['base']}` (sha256 `{card['base_sha256']}`), {card['epochs']} epochs at "
+        f"imgsz {card['imgsz']}, trained {card['trained_at']}",
+        f"- classes: {card.get('classes', 'cattle, sheep, pig')}",
+        f"- data: {card.get('data_description', card['data'])}",
+        f"- augmentation: {card['augmentation']}",
+        f"- ultralytics validation (last epoch): {card['validation_metrics']}",
+        "",
+    ]
+    evaluation = card.get("evaluation")
+    if isinstance(evaluation, dict):
+        lines += [
+            "## Per set and species (validation splits, `farmtrust vision eval`)",
+            "",
+            "| set | species | images | true | predicted | count MAE | MAPE % | mAP50 |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for name, result in evaluation.get("sets", {}).items():
+            for species, m in result["species"].items():
+                lines.append(
+                    f"| {name} | {species} | {m['images']} | {m['true_count']} | {m['pred_count']} | "
+                    f"{m['count_mae']} | {m['count_mape']} | {m['map50'] if m['map50'] is not None else '-'} |"
+                )
+        lines.append("")
+    for key in ("thresholds", "limitations", "licence"):
+        if key in card:
+            lines += [f"## {key.capitalize()}", "", str(card[key]), ""]
+    return "\n".join(lines)

@@ -80,3 +80,55 @@ def test_two_workers_claim_disjoint_frames(fresh_db_url, tmp_path):
 def test_mark_frame_refuses_unknown_status(conn):
     with pytest.raises(ValueError, match="status must be"):
         mark_frame(conn=conn, sha256="x", status="done")
+
+
+def test_window_count_is_robust_to_one_bad_frame_and_skips_recycled(conn):
+    from datetime import timedelta
+
+    from store.counts import window_counts
+
+    farm = uuid.uuid4()
+    start = datetime(2026, 5, 1, 6, 0, tzinfo=UTC)
+    frame_counts = [30, 31, 30, 2, 30, 29, 31]  # one frame where the camera saw almost nothing
+    rows = [
+        CountRow(
+            time=start + timedelta(minutes=i),
+            farm_id=farm,
+            species="cattle",
+            count=c,
+            method="snapshot",
+            camera_id="c1",
+            model_sha256="m" * 64,
+        )
+        for i, c in enumerate(frame_counts)
+    ]
+    rows.append(
+        CountRow(
+            time=start + timedelta(minutes=8),
+            farm_id=farm,
+            species="cattle",
+            count=500,
+            method="snapshot",
+            camera_id="c1",
+            flags=("recycled_photo",),
+        )
+    )
+    rows.append(
+        CountRow(
+            time=start + timedelta(hours=2),
+            farm_id=farm,
+            species="cattle",
+            count=900,
+            method="snapshot",
+            camera_id="c1",
+        )
+    )  # outside the window
+    write_counts(conn=conn, rows=rows)
+    [window] = window_counts(conn=conn, farm_id=farm, start=start, end=start + timedelta(hours=1))
+    assert (window.species, window.count, window.method, window.camera_id) == ("cattle", 30, "window", "c1")
+    assert window.spread == pytest.approx(1.0)
+    assert window.time == start + timedelta(hours=1) and window.model_sha256 == "m" * 64
+    high = window_counts(conn=conn, farm_id=farm, start=start, end=start + timedelta(hours=1), percentile=0.9)
+    assert high[0].count == 31
+    with pytest.raises(ValueError, match="must be after its start"):
+        window_counts(conn=conn, farm_id=farm, start=start, end=start)
