@@ -248,9 +248,11 @@ class Agent:
         else:
             self.emit_frame(camera_id=job.section.camera_id, jpeg=jpeg, captured_at=at, width=width, height=height)
 
-    def close(self) -> None:
-        """Spool what is pending, disconnect and close the spool."""
+    def close(self, *, flush_timeout_s: float = 5.0) -> None:
+        """Spool what is pending, try briefly to deliver the spool, disconnect and close the spool."""
         self.flush_telemetry()
+        if self.publisher.connected and flush_timeout_s > 0:
+            self.publisher.flush(timeout_s=flush_timeout_s)
         self.publisher.close()
         for job in self.cameras:
             if hasattr(job.source, "close"):

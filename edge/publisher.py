@@ -1,8 +1,9 @@
 """Publishing from the spool: QoS 1, delete on PUBACK, reconnect with exponential backoff and jitter.
 
 The publisher is single-threaded: :meth:`Publisher.step` runs the paho network loop once, reconnects
-when the backoff has elapsed and moves spooled messages onto the wire, live ones (newest first) ahead
-of the backlog, which drains oldest first at a bounded rate.
+when the backoff has elapsed and moves spooled messages onto the wire: live ones (created since the
+current connection came up) ahead of the backlog (created before it, while offline), which drains
+oldest first, in sequence order, at a bounded rate.
 """
 
 from __future__ import annotations
@@ -101,7 +102,6 @@ class Publisher:
         will: ``(topic, payload)`` published retained by the broker if this client vanishes.
         max_inflight: messages published but not yet acknowledged.
         backlog_rate_per_s: the most backlog messages sent per second, so a reconnect does not flood the link.
-        live_window_s: messages younger than this are live and go first.
         ack_timeout_s: a message unacknowledged this long is sent again (the server drops duplicates).
         client: a paho client to use instead of a new one (tests).
     """
@@ -115,7 +115,6 @@ class Publisher:
         will: tuple[str, bytes] | None = None,
         max_inflight: int = 64,
         backlog_rate_per_s: float = 50.0,
-        live_window_s: float = 10.0,
         ack_timeout_s: float = 30.0,
         client: mqtt.Client | None = None,
         clock: Callable[[], float] = time.time,
@@ -123,7 +122,7 @@ class Publisher:
         """Prepare the client; nothing connects until :meth:`step`."""
         self.spool, self.options, self.client_id = spool, options, client_id
         self.max_inflight, self.backlog_rate_per_s = max_inflight, backlog_rate_per_s
-        self.live_window_s, self.ack_timeout_s = live_window_s, ack_timeout_s
+        self.ack_timeout_s = ack_timeout_s
         self._clock = clock
         self.client = client or make_client(options, client_id=client_id)
         self.client.max_inflight_messages_set(max(max_inflight, 1))
@@ -141,6 +140,7 @@ class Publisher:
         self.unrouted_retry_s = 1.0
         self.unrouted = 0
         self._hold_until = 0.0
+        self._connected_since = 0.0
         self._tokens = backlog_rate_per_s
         self._last_refill = clock()
         self.acked = 0
@@ -148,6 +148,7 @@ class Publisher:
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any = None) -> None:
         if not reason.is_failure:
             self.connected = True
+            self._connected_since = self._clock()  # anything older is backlog
             self.backoff.reset()
             log.info("device %s connected to %s:%d", self.client_id, self.options.host, self.options.port)
         else:
@@ -216,12 +217,12 @@ class Publisher:
         if room <= 0 or self.spool.depth == 0:
             return
         busy = {sid for sid, _sent, _r in self._inflight.values()}
-        entries = self.spool.live(since=now - self.live_window_s, limit=room, exclude=busy)
+        entries = self.spool.live(since=self._connected_since, limit=room, exclude=busy)
         self._tokens = min(self.backlog_rate_per_s, self._tokens + (now - self._last_refill) * self.backlog_rate_per_s)
         self._last_refill = now
         backlog_room = min(room - len(entries), int(self._tokens))
         if backlog_room > 0:
-            backlog = self.spool.backlog(before=now - self.live_window_s, limit=backlog_room, exclude=busy)
+            backlog = self.spool.backlog(before=self._connected_since, limit=backlog_room, exclude=busy)
             self._tokens -= len(backlog)
             entries.extend(backlog)
         for entry in entries:

@@ -172,8 +172,8 @@ class Spool:
             )
 
     def live(self, *, since: float, limit: int, exclude: set[int]) -> list[SpoolEntry]:
-        """Newest-first messages created at or after ``since`` (live data goes ahead of backlog)."""
-        return self._select("WHERE created_at >= ? ORDER BY id DESC", (since,), limit, exclude)
+        """Messages created at or after ``since``, oldest first (live data goes ahead of backlog)."""
+        return self._select("WHERE created_at >= ? ORDER BY id", (since,), limit, exclude)
 
     def backlog(self, *, before: float, limit: int, exclude: set[int]) -> list[SpoolEntry]:
         """Oldest-first messages created before ``before`` (the backlog, in sequence order)."""

@@ -30,7 +30,7 @@ def keygen(
     key = DeviceKey.generate()
     key.save(out)
     console.print(f"private key: {out}")
-    console.print(f"public key (hex): {key.public_raw.hex()}")
+    typer.echo(f"public key (hex): {key.public_raw.hex()}")  # never wrapped: scripts read it
     console.print("register it: farmtrust edge register --device-id ID --farm-id FARM --public-key HEX")
 
 
