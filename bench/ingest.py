@@ -29,8 +29,9 @@ from edge.publisher import MqttOptions
 from edge.sensors import SimulatedDriver
 from edge.simulate import SimOptions, build_agents, fleet
 from farmtrust.services import start_broker, start_embedded_postgres
+from store.ingest_copy import READINGS_COPY_SQL
 from store.ingest_devices import ensure_farm, register_device
-from store.ingest_writer import READINGS_COPY, READINGS_TYPES
+from store.ingest_writer import READINGS_TYPES
 from store.migrations import migrate
 
 log = logging.getLogger("bench.ingest")
@@ -84,7 +85,7 @@ def _baseline(db_url: str, rows: list[tuple[Any, ...]], *, batch_rows: int) -> f
     with psycopg.connect(db_url) as conn:
         started = time.perf_counter()
         for i in range(0, len(rows), batch_rows):
-            with conn.transaction(), conn.cursor().copy(READINGS_COPY) as copy:
+            with conn.transaction(), conn.cursor().copy(READINGS_COPY_SQL) as copy:
                 copy.set_types(READINGS_TYPES)
                 for row in rows[i : i + batch_rows]:
                     copy.write_row(row)
@@ -165,6 +166,7 @@ def run(
             if time.monotonic() - t0 > duration_s * 20 + 120:
                 break
         expected_messages = sent
+        publish_s = time.monotonic() - t0
         deadline = time.monotonic() + 120
         with psycopg.connect(db_url, autocommit=True) as conn:
             while time.monotonic() < deadline:
@@ -205,6 +207,8 @@ def run(
             "lost": total_readings - distinct,
             "duplicated": n_rows - distinct,
             "quarantined": quarantined[0] if quarantined else 0,
+            "publish_s": round(publish_s, 2),
+            "pipeline_s": round(seconds, 2),
         }
     finally:
         stop.set()
@@ -227,7 +231,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=40.0, help="telemetry messages per device per second")
     parser.add_argument("--readings-per-message", type=int, default=1000)
     parser.add_argument("--duration", type=float, default=None, help="seconds of publishing (default 5, or 20)")
-    parser.add_argument("--workers", type=int, default=1, help="ingest worker processes (shared subscription)")
+    parser.add_argument("--workers", type=int, default=2, help="ingest worker processes (shared subscription)")
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

@@ -141,6 +141,7 @@ class Publisher:
         self.unrouted = 0
         self._hold_until = 0.0
         self._connected_since = 0.0
+        self._acked_ids: list[int] = []
         self._tokens = backlog_rate_per_s
         self._last_refill = clock()
         self.acked = 0
@@ -175,7 +176,7 @@ class Publisher:
         if getattr(reason, "is_failure", False):
             log.warning("device %s: broker refused message %d: %s; kept in the spool", self.client_id, item[0], reason)
             return
-        self.spool.delete(item[0])
+        self._acked_ids.append(item[0])
         self.acked += 1
 
     def _connect(self) -> None:
@@ -202,6 +203,9 @@ class Publisher:
             self._connect()
         if self._started:
             rc = self.client.loop(timeout=timeout_s)
+            if self._acked_ids:  # one spool transaction for all PUBACKs of this round
+                self.spool.delete_many(self._acked_ids)
+                self._acked_ids = []
             if rc != mqtt.MQTT_ERR_SUCCESS and not self.connected and self._next_attempt <= now:
                 self._next_attempt = now + self.backoff.next_delay()
         if self.connected:
@@ -247,3 +251,6 @@ class Publisher:
         if self._started:
             self.client.disconnect()
             self.client.loop(timeout=0.1)
+        if self._acked_ids:
+            self.spool.delete_many(self._acked_ids)
+            self._acked_ids = []

@@ -187,6 +187,19 @@ class Spool:
         out = [SpoolEntry(r[0], r[1], r[2], bytes(r[3]), r[4], r[5], bool(r[6])) for r in rows if r[0] not in exclude]
         return out[:limit]
 
+    def delete_many(self, entry_ids: list[int]) -> None:
+        """Remove several acknowledged messages in one transaction."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for entry_id in entry_ids:
+                self.delete(entry_id)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            row = self._db.execute("SELECT coalesce(sum(length(payload)), 0), count(*) FROM spool").fetchone()
+            self._bytes, self._depth = int(row[0]), int(row[1])
+            raise
+
     def delete(self, entry_id: int) -> None:
         """Remove a message once the broker acknowledged it."""
         row = self._db.execute("DELETE FROM spool WHERE id = ? RETURNING length(payload)", (entry_id,)).fetchone()

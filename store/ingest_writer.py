@@ -34,6 +34,7 @@ from edge.protocol import (
     TelemetryMessage,
 )
 from store.frames import put_blob
+from store.ingest_copy import READINGS_COPY_SQL, encode_readings
 from store.ingest_devices import DeviceRegistry
 from store.ingest_validate import Accepted, Inbound, Rejected, check, parse
 
@@ -41,11 +42,8 @@ log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS_MS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 """Upper bounds (ms) of the batch-latency histogram kept in the counters."""
-READINGS_COPY = (
-    "COPY sensor_readings (time, farm_id, device_id, metric, value, unit, message_id) FROM STDIN (FORMAT BINARY)"
-)
 READINGS_TYPES = ["timestamptz", "uuid", "text", "text", "float8", "text", "uuid"]
-"""Binary COPY of readings: about 10 % faster than text on the benchmark (bench/ingest.py uses the same)."""
+"""Column types of the binary COPY of readings (what ``write_row`` callers such as the benchmark baseline set)."""
 
 
 @dataclass
@@ -346,13 +344,10 @@ class IngestWriter:
         result.stored += len(stored)
         telemetry = [a.decoded.message for a in stored if isinstance(a.decoded.message, TelemetryMessage)]
         if telemetry:
-            with conn.cursor().copy(READINGS_COPY) as copy:
-                copy.set_types(READINGS_TYPES)
-                for m in telemetry:
-                    farm, dev, mid = m.farm_id, m.device_id, m.message_id
-                    for r in m.body.readings:
-                        copy.write_row((r.time, farm, dev, r.metric, r.value, r.unit, mid))
-                    result.readings += len(m.body.readings)
+            data, rows = encode_readings(telemetry)
+            with conn.cursor().copy(READINGS_COPY_SQL) as copy:
+                copy.write(data)
+            result.readings += rows
         for a in stored:
             m = a.decoded.message
             if isinstance(m, FrameMessage):

@@ -1,0 +1,51 @@
+"""Binary COPY rows for ``sensor_readings``, encoded directly (about 3x less Python per row than ``write_row``).
+
+PostgreSQL's binary COPY format: a signature and header, per row a 16-bit field count and each field
+as a 32-bit length plus its bytes in the type's binary form, then a ``-1`` trailer. ``timestamptz``
+is microseconds since 2000-01-01 UTC, ``uuid`` its 16 bytes, ``float8`` an IEEE double, ``text`` UTF-8.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+from edge.protocol import TelemetryMessage
+
+READINGS_COPY_SQL = (
+    "COPY sensor_readings (time, farm_id, device_id, metric, value, unit, message_id) FROM STDIN (FORMAT BINARY)"
+)
+_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
+_TRAILER = b"\xff\xff"
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_ROW_START = struct.Struct(">hiq")  # 7 fields; time: length 8, int64 microseconds
+_VALUE = struct.Struct(">id")  # float8: length 8, double
+
+
+def _text(value: str) -> bytes:
+    data = value.encode()
+    return struct.pack(">i", len(data)) + data
+
+
+def encode_readings(messages: Iterable[TelemetryMessage]) -> tuple[bytes, int]:
+    """Return the binary COPY stream for every reading of ``messages`` and the number of rows."""
+    out = bytearray(_SIGNATURE)
+    texts: dict[str, bytes] = {}
+    rows = 0
+    for m in messages:
+        farm_device = b"\x00\x00\x00\x10" + m.farm_id.bytes + _text(m.device_id)
+        message_id = b"\x00\x00\x00\x10" + m.message_id.bytes
+        for r in m.body.readings:
+            metric = texts.get(r.metric) or texts.setdefault(r.metric, _text(r.metric))
+            unit = texts.get(r.unit) or texts.setdefault(r.unit, _text(r.unit))
+            out += _ROW_START.pack(7, 8, (r.time - _PG_EPOCH) // _MICROSECOND)
+            out += farm_device
+            out += metric
+            out += _VALUE.pack(8, r.value)
+            out += unit
+            out += message_id
+            rows += 1
+    out += _TRAILER
+    return bytes(out), rows
