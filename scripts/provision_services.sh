@@ -70,9 +70,23 @@ pg_up || { log "PostgreSQL did not come up"; exit 1; }
 if ! command -v mosquitto >/dev/null 2>&1; then
   log "installing Mosquitto"; apt_quiet update; apt_quiet install -y mosquitto
 fi
+MQ_CONF=/etc/mosquitto/mosquitto.conf
+restart_mosquitto=0
+# Ingest acknowledges late (after the database commit), so a burst of backlog from many devices
+# queues at the broker: Mosquitto's default queue of 1000 messages per client would drop QoS 1
+# messages beyond it. Raise it (the edge spool keeps a message until PUBACK, the broker must too).
+if [ -f "$MQ_CONF" ] && ! grep -q "^max_queued_messages" "$MQ_CONF"; then
+  log "raising Mosquitto's per-client queue in $MQ_CONF"
+  printf '\n# FarmTrust: late-acking ingest needs a deep per-client queue\nmax_queued_messages 1000000\nmax_inflight_messages 0\n' >> "$MQ_CONF"
+  restart_mosquitto=1
+fi
+if [ $restart_mosquitto = 1 ] && pgrep -x mosquitto >/dev/null; then
+  pkill -x mosquitto || true
+  for _ in $(seq 20); do pgrep -x mosquitto >/dev/null || break; sleep 0.25; done
+fi
 if ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
-  log "starting Mosquitto"; mosquitto -d -c /etc/mosquitto/mosquitto.conf
-  sleep 0.5
+  log "starting Mosquitto"; mosquitto -d -c "$MQ_CONF"
+  for _ in $(seq 20); do (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null && break; sleep 0.25; done
 fi
 # --- Chromium (Debian's package) for the dashboard's browser tests -----------------------------
 if ! command -v chromium >/dev/null 2>&1; then

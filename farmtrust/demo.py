@@ -1,0 +1,332 @@
+"""``farmtrust demo``: the whole pipeline on one machine, from signed device data to a loan.
+
+Steps (each shows progress): start or use the services, migrate, seed a cooperative, a lender and
+member farms with real field boundaries, stream 60 days of signed telemetry and real herd photos
+through MQTT into ingest, count the animals with the vision model, estimate each field's cropped
+area from a real Sentinel-2 season, decide a credit limit per farm, open a seasonal loan, post a
+repayment, let one farm's herd drop raise an early warning, and verify the audit chain.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from farmtrust.demo_seed import DemoCast, DemoFarm, seed_cast, sheep_frames
+from farmtrust.settings import Settings
+
+log = logging.getLogger(__name__)
+
+REPO_SAMPLE = Path(__file__).resolve().parent.parent / "tests" / "data" / "remote_sensing" / "flanders_2018"
+WINDOW_DAYS = 60
+
+# Flemish LPIS crop names -> the credit policy's crops (None: no crop of the policy, not valued).
+CROP_OF = {"Maize": "maize", "Potatoes": "potato", "Permanent grass crops": "grass", "Other leguminous crops": "beans"}
+
+
+@dataclass
+class DemoReport:
+    """Everything the demo produced, read back from the store for the report."""
+
+    stack: dict[str, str] = field(default_factory=dict)
+    farms: list[dict[str, Any]] = field(default_factory=list)
+    herd: list[dict[str, Any]] = field(default_factory=list)
+    crops: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    loan: dict[str, Any] = field(default_factory=dict)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    audit: dict[str, Any] = field(default_factory=dict)
+    ingest: dict[str, Any] = field(default_factory=dict)
+    api_keys: dict[str, str] = field(default_factory=dict)
+
+
+def _parcels() -> list[dict[str, Any]]:
+    """The sample's LPIS parcels as GeoJSON features in EPSG:4326 (largest first)."""
+    import geopandas as gpd
+
+    frame = gpd.read_file(REPO_SAMPLE / "ref_parcels.geojson").to_crs(4326)
+    frame = frame.sort_values("ref_area_ha", ascending=False)
+    return json.loads(frame.to_json())["features"]
+
+
+def seed_fields(conn: psycopg.Connection, cast: DemoCast) -> None:
+    """Share the sample's parcels among the farms; the third farm declares 60 % more area than it has."""
+    parcels = [p for p in _parcels() if p["properties"]["ref_area_ha"] >= 0.2]
+    for index, parcel in enumerate(parcels):
+        farm = cast.farms[index % len(cast.farms)]
+        props = parcel["properties"]
+        area = Decimal(str(props["ref_area_ha"])).quantize(Decimal("0.0001"))
+        if farm is cast.farms[2]:
+            area = (area * Decimal("1.6")).quantize(Decimal("0.0001"))
+        conn.execute(
+            """INSERT INTO fields (farm_id, external_id, name, geometry, declared_crop, declared_area_ha)
+               VALUES (%s, %s, %s, %s, %s, %s)""",
+            (
+                farm.farm_id,
+                f"{props['parcel_id']}",
+                f"{props['ct_name']} #{props['parcel_id']}",
+                json.dumps(parcel["geometry"]),
+                CROP_OF.get(props["ct_name"]),
+                area,
+            ),
+        )
+
+
+def plan_frames(cast: DemoCast, *, now: datetime) -> tuple[dict[str, list], list]:
+    """Which real photo each farm's camera sends on which day; and the later herd-drop photos of farm 2.
+
+    Farm 1 photographs its flock (8-11 sheep) every few days; farm 2's flock (4-5 sheep) is counted
+    over the window and drops to 1-2 sheep after the decision; farm 3 shows 1-2 sheep while declaring 12.
+    """
+    from farmtrust.demo_feed import FramePlan
+
+    photos = sheep_frames()
+    big = [p for p, n in photos if n >= 8]
+    mid = [p for p, n in photos if 4 <= n <= 5]
+    small = [p for p, n in photos if n <= 2]
+    f1, f2, f3 = cast.farms
+    plans: dict[str, list] = {str(f.farm_id): [] for f in cast.farms}
+
+    def spread(farm: DemoFarm, paths: list[Path], *, first_day: int, every: int) -> None:
+        for i, path in enumerate(paths):
+            at = (now - timedelta(days=first_day - i * every)).replace(hour=10, minute=0, second=0, microsecond=0)
+            plans[str(farm.farm_id)].append(FramePlan(at, path))
+
+    spread(f1, big, first_day=50, every=10)
+    spread(f2, mid, first_day=45, every=9)
+    spread(f3, small[:5], first_day=40, every=8)
+    drop = [FramePlan(now - timedelta(minutes=30 - i), path) for i, path in enumerate(small[5:8])]
+    return plans, drop
+
+
+def _count_frames(settings: Settings, *, db_url: str) -> int:
+    """Run the vision worker over every pending frame; return how many it counted."""
+    from farmtrust.workers.vision import VisionWorker
+    from vision.model import LivestockModel
+
+    model = LivestockModel.from_path(settings.vision.model_path, thresholds_file=settings.vision.thresholds_file)
+    worker = VisionWorker(
+        db_url=db_url, model=model, frame_dir=settings.frame_dir, evidence_dir=settings.evidence_dir, batch_size=8
+    )
+    counted = 0
+    with psycopg.connect(db_url) as conn:
+        while True:
+            result = worker.run_round(conn)
+            counted += result.counted
+            if result.counted + result.quarantined == 0:
+                return counted
+
+
+def _estimate_crops(conn: psycopg.Connection, cast: DemoCast) -> None:
+    from remote_sensing.scenes import load_scenes
+    from store.crop_areas import estimate_farm_crop_areas
+
+    scenes = load_scenes([REPO_SAMPLE / "stac" / "items.json"])
+    for farm in cast.farms:
+        estimate_farm_crop_areas(conn, farm_id=farm.farm_id, scenes=scenes)
+
+
+def _decide(conn: psycopg.Connection, cast: DemoCast, *, now: datetime, policy: Any) -> dict[str, Any]:
+    from credit import decide_limit
+    from store.credit_records import load_farm_record, record_decision, register_policy
+
+    register_policy(conn, policy=policy)
+    out = {}
+    for farm in cast.farms:
+        record = load_farm_record(conn, farm_id=farm.farm_id, as_of=now, window_days=WINDOW_DAYS)
+        decision = decide_limit(record, policy, as_of=now)
+        decision_id, entry = record_decision(conn, decision=decision, record=record, policy=policy)
+        out[str(farm.farm_id)] = (decision_id, decision, entry)
+    return out
+
+
+def _grant_consents(conn: psycopg.Connection, cast: DemoCast, *, now: datetime) -> None:
+    """Each farmer agreed that the lender may see their record for 90 days (when the API's tables exist)."""
+    if conn.execute("SELECT to_regclass('consents') IS NOT NULL").fetchone()[0]:  # type: ignore[index]
+        from store import tenants
+
+        for farm in cast.farms:
+            tenants.grant_consent(  # type: ignore[attr-defined]
+                conn,
+                farm_id=farm.farm_id,
+                lender_id=cast.lender_id,
+                granted_by=cast.cooperative_id,
+                expires_at=now + timedelta(days=90),
+            )
+
+
+def _checkpoint_key(settings: Settings) -> Any:
+    """The audit checkpoint key under the data dir (created on first use), as ``farmtrust audit`` uses it."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    folder = settings.data_dir / "audit"
+    key_file = folder / "checkpoint.key"
+    if key_file.exists():
+        return Ed25519PrivateKey.from_private_bytes(key_file.read_bytes())
+    folder.mkdir(parents=True, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    key_file.write_bytes(key.private_bytes_raw())
+    key_file.chmod(0o600)
+    (folder / "checkpoint.pub").write_bytes(key.public_key().public_bytes_raw())
+    return key
+
+
+def run_demo(settings: Settings, *, progress: Any, report: DemoReport, now: datetime | None = None) -> DemoReport:
+    """Run every step against the services in ``settings`` (URLs set); fill and return ``report``.
+
+    ``progress`` is a rich ``Progress``; each step is a task on it.
+    """
+    from credit import Amount, D, load_policy
+    from credit.alerts import early_warnings
+    from credit.policy import DEFAULT_POLICY_PATH
+    from farmtrust.demo_feed import IngestThread, feed, wait_stored
+    from farmtrust.demo_report import collect
+    from store.audit import verify_log, write_checkpoint
+    from store.credit_records import load_farm_record
+    from store.loans import get_loan_status, open_loan, post_repayment, raise_alerts
+    from store.migrations import migrate
+
+    assert settings.db.url is not None
+    db_url = settings.db.url
+    now = now or datetime.now(UTC)
+    run_tag = uuid.uuid4().hex[:6]
+    policy = load_policy(DEFAULT_POLICY_PATH)
+
+    step = progress.add_task("Migrating the database", total=1)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        migrate(conn)
+    progress.update(step, completed=1, description="Database migrated")
+
+    step = progress.add_task("Seeding cooperative, lender, farms, fields, devices", total=1)
+    with psycopg.connect(db_url) as conn:
+        cast = seed_cast(conn, run_tag=run_tag)
+        seed_fields(conn, cast)
+        _grant_consents(conn, cast, now=now)
+        conn.commit()
+    progress.update(step, completed=1, description=f"Seeded {len(cast.farms)} farms with fields and signed devices")
+
+    ingest = IngestThread(settings)
+    ingest.start()
+    try:
+        plans, drop = plan_frames(cast, now=now)
+        step = progress.add_task("Devices drain 60 days of signed telemetry and herd photos over MQTT", total=None)
+        spool_dir = settings.data_dir / "demo-spool" / run_tag  # the devices' spools (sequence numbers) persist
+        sent = feed(
+            cast.farms,
+            settings=settings,
+            spool_dir=spool_dir,
+            now=now,
+            days=WINDOW_DAYS,
+            frames=plans,
+            on_progress=lambda done, total: progress.update(step, completed=done, total=total),
+        )
+        stored = wait_stored(db_url, device_ids=[f.device.device_id for f in cast.farms], expected=sent)
+        progress.update(step, description=f"Ingest stored {stored} of {sent} signed messages exactly once")
+        report.ingest = {"sent": sent, "stored": stored}
+
+        step = progress.add_task("Vision model counts the animals in every photo", total=1)
+        counted = _count_frames(settings, db_url=db_url)
+        progress.update(step, completed=1, description=f"Vision counted {counted} photos")
+
+        step = progress.add_task("Remote sensing: cropped area per field from the Sentinel-2 season", total=1)
+        with psycopg.connect(db_url) as conn:
+            _estimate_crops(conn, cast)
+            conn.commit()
+        progress.update(step, completed=1, description="Cropped area estimated for every field")
+
+        step = progress.add_task("Credit engine decides a limit for each farm", total=1)
+        with psycopg.connect(db_url) as conn:
+            decided = _decide(conn, cast, now=datetime.now(UTC), policy=policy)  # after every estimate landed
+            conn.commit()
+        progress.update(step, completed=1, description=f"{len(decided)} credit decisions, each in the audit chain")
+
+        step = progress.add_task("Opening a seasonal loan and posting a repayment", total=1)
+        borrower = cast.farms[0]
+        decision_id, decision, _entry = decided[str(borrower.farm_id)]
+        with psycopg.connect(db_url) as conn:
+            if decision.status in ("approved", "referred") and decision.limit.number > 0:
+                principal = min(decision.limit.number, D("60000"))
+                opened = open_loan(
+                    conn,
+                    decision_id=decision_id,
+                    principal=Amount(principal, decision.limit.currency),
+                    rate=D("0.18"),
+                    months=12,
+                    kind="seasonal",
+                    start=now.date(),
+                    policy=policy,
+                    harvest_months=(7, 8),
+                    reviewed_by="demo credit officer" if decision.status == "referred" else None,
+                )
+                first = opened.schedule.instalments[0]
+                paid = post_repayment(
+                    conn,
+                    loan_id=opened.loan_id,
+                    idempotency_key=f"mpesa-{run_tag}-1",
+                    amount=Amount(first.total, decision.limit.currency),
+                    paid_at=datetime.combine(first.due_date, datetime.min.time(), UTC) - timedelta(days=2),
+                    policy=policy,
+                )
+                again = post_repayment(
+                    conn,
+                    loan_id=opened.loan_id,
+                    idempotency_key=f"mpesa-{run_tag}-1",
+                    amount=Amount(first.total, decision.limit.currency),
+                    paid_at=datetime.combine(first.due_date, datetime.min.time(), UTC) - timedelta(days=2),
+                    policy=policy,
+                )
+                status = get_loan_status(conn, loan_id=opened.loan_id, as_of=first.due_date, policy=policy)
+                report.loan = {
+                    "farm": borrower.name,
+                    "loan_id": str(opened.loan_id),
+                    "schedule": opened.schedule,
+                    "repayment": paid,
+                    "replayed_created": again.created,
+                    "status": status,
+                }
+            conn.commit()
+        progress.update(step, completed=1, description="Seasonal loan opened; repayment posted once (replay ignored)")
+
+        step = progress.add_task("Farm 2's camera sees a smaller flock", total=1)
+        dropper = cast.farms[1]
+        sent_drop = feed(
+            [dropper], settings=settings, spool_dir=spool_dir, now=now, days=0, frames={str(dropper.farm_id): drop}
+        )
+        before = report.ingest["stored"]
+        wait_stored(db_url, device_ids=[f.device.device_id for f in cast.farms], expected=before + sent_drop)
+        _count_frames(settings, db_url=db_url)
+        with psycopg.connect(db_url) as conn:
+            later = datetime.now(UTC)
+            for farm in cast.farms:
+                _id, decision, _e = decided[str(farm.farm_id)]
+                herds = decision.valuation.herds if decision.valuation else ()
+                baseline = {h.species: h.head for h in herds if h.head > 0}
+                record = load_farm_record(conn, farm_id=farm.farm_id, as_of=later, window_days=WINDOW_DAYS)
+                alerts = early_warnings(record=record, policy=policy, baseline_herd=baseline)
+                if alerts:
+                    raise_alerts(conn, farm_id=farm.farm_id, alerts=alerts)
+            conn.commit()
+        progress.update(step, completed=1, description="Early warnings raised from the new counts")
+    finally:
+        ingest.stop()
+
+    step = progress.add_task("Verifying the audit chain", total=1)
+    with psycopg.connect(db_url) as conn:
+        key = _checkpoint_key(settings)
+        write_checkpoint(conn, private_key=key.private_bytes_raw())
+        conn.commit()
+        audit = verify_log(conn, public_key=key.public_key().public_bytes_raw())
+    report.audit = {"ok": audit.ok, "entries": audit.entries, "problems": [str(p) for p in audit.problems]}
+    progress.update(step, completed=1, description=f"Audit chain verified: {audit.entries} entries")
+
+    with psycopg.connect(db_url) as conn:
+        collect(conn, cast=cast, decided=decided, report=report)
+    return report
