@@ -181,6 +181,15 @@ def _process_block(
     ]
 
 
+GRASSLAND_CROPS = frozenset({"grass", "grassland", "pasture", "meadow", "permanent grass", "permanent grassland"})
+"""Declared crops that are checked against observed grassland rather than annual crops (lower case)."""
+
+
+def is_grassland_crop(crop: str | None) -> bool:
+    """Whether a declared crop name means permanent grassland (pasture, meadow)."""
+    return crop is not None and crop.strip().lower() in GRASSLAND_CROPS
+
+
 def _opt(value: float) -> float | None:
     return None if not np.isfinite(value) else float(value)
 
@@ -223,7 +232,15 @@ def _result(
         low_ha, high_ha = 0.0, job.area_ha
     declared = field.declared_ha
     ratio = ratio_low = ratio_high = None
-    if declared is not None and declared > 0:
+    if declared is not None and declared > 0 and is_grassland_crop(field.declared_crop):
+        # A declared meadow or pasture is checked against the grassland it shows, not against annual crops;
+        # its band uses the same inside/boundary shares as the cropped estimate.
+        inside_share = low_ha / cropped_ha if cropped_ha > 0 else 0.8
+        low_ha, high_ha = grass_ha * inside_share, grass_ha + unknown_ha + uncovered_ha
+        ratio, ratio_low, ratio_high = grass_ha / declared, low_ha / declared, high_ha / declared
+        if not insufficient and declared - high_ha > thresholds.declared_tolerance * declared:
+            flags.append(Flag.DECLARED_EXCEEDS_OBSERVED)
+    elif declared is not None and declared > 0:
         ratio, ratio_low, ratio_high = cropped_ha / declared, low_ha / declared, high_ha / declared
         if not insufficient and declared - high_ha > thresholds.declared_tolerance * declared:
             flags.append(Flag.DECLARED_EXCEEDS_OBSERVED)

@@ -167,3 +167,25 @@ def test_dask_gives_the_same_results(results):
     assert set(out) == set(results)
     for fid, r in results.items():
         assert out[fid].cropped_ha == r.cropped_ha or np.isclose(out[fid].cropped_ha, r.cropped_ha)
+
+
+def test_declared_grassland_is_checked_against_observed_grassland():
+    """A farmer who declares a meadow is compared with the grassland seen, not with annual crops."""
+    import dataclasses
+
+    fields = read_fields(SYNTHETIC / "fields.geojson")
+    as_meadow = [dataclasses.replace(f, declared_crop="Pasture") if f.field_id == "grass" else f for f in fields]
+    by_id = {r.field_id: r for r in field_stats(fields=as_meadow, scenes=scenes_from_stac(SYNTHETIC / "items.json"))}
+    meadow = by_id["grass"]
+    assert meadow.cropped_ha == 0
+    assert meadow.ratio == pytest.approx(meadow.grassland_ha / 2.0)
+    assert meadow.ratio_low <= meadow.ratio <= meadow.ratio_high
+    assert Flag.DECLARED_EXCEEDS_OBSERVED not in meadow.flags
+    # declaring the built-up plot as pasture is still over-declared: it shows no grass either
+    as_pasture = [dataclasses.replace(f, declared_crop="grass") if f.field_id == "built" else f for f in fields]
+    built = next(
+        r
+        for r in field_stats(fields=as_pasture, scenes=scenes_from_stac(SYNTHETIC / "items.json"))
+        if r.field_id == "built"
+    )
+    assert Flag.DECLARED_EXCEEDS_OBSERVED in built.flags
