@@ -116,7 +116,8 @@ def run(
                 ensure_farm(conn, farm_id=dev.farm_id, name="bench farm")
                 register_device(conn, device_id=dev.device_id, farm_id=dev.farm_id, public_key=dev.key.public_raw)
         per_device = max(1, int(rate * duration_s))
-        start = datetime.now(UTC) - timedelta(hours=1)
+        # Readings are 10 ms apart and all in the past (a future one would rightly be quarantined).
+        start = datetime.now(UTC) - timedelta(milliseconds=10 * per_device * readings_per_message, minutes=1)
         payloads = {
             d.device_id: _messages(SimulatedDriver(seed=i), count=per_device, size=readings_per_message, start=start)
             for i, d in enumerate(sim)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from edge.agent import Agent
 from edge.keys import DeviceKey
@@ -117,7 +118,7 @@ def build_agents(devices: list[SimDevice], *, mqtt: MqttOptions, options: SimOpt
     return agents
 
 
-def make_readings(driver: SimulatedDriver, *, count: int, end: datetime, step_s: float = 1.0) -> list[dict]:
+def make_readings(driver: SimulatedDriver, *, count: int, end: datetime, step_s: float = 1.0) -> list[dict[str, Any]]:
     """Return ``count`` simulated readings ending at ``end``, cycling through the driver's metrics."""
     metrics = driver.metrics
     out = []

@@ -14,6 +14,7 @@ import bisect
 import json
 import logging
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -204,7 +205,7 @@ class IngestWriter:
         if not accepted:
             return []
         ids = [a.decoded.message.message_id for a in accepted]
-        known = dict(
+        known: dict[uuid.UUID, datetime | None] = dict(
             conn.execute(
                 "SELECT message_id, stored_at FROM ingest_messages WHERE message_id = ANY(%s)", (ids,)
             ).fetchall()
@@ -344,10 +345,10 @@ class IngestWriter:
         result.stored += len(stored)
         telemetry = [a.decoded.message for a in stored if isinstance(a.decoded.message, TelemetryMessage)]
         if telemetry:
-            data, rows = encode_readings(telemetry)
+            data, n_rows = encode_readings(telemetry)
             with conn.cursor().copy(READINGS_COPY_SQL) as copy:
                 copy.write(data)
-            result.readings += rows
+            result.readings += n_rows
         for a in stored:
             m = a.decoded.message
             if isinstance(m, FrameMessage):

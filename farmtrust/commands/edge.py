@@ -123,9 +123,9 @@ def simulate(
                 ensure_farm(conn, farm_id=dev.farm_id, name=f"Simulated farm {dev.farm_id.hex[:6]}")
                 register_device(conn, device_id=dev.device_id, farm_id=dev.farm_id, public_key=dev.key.public_raw)
         console.print(f"registered {farms} farm(s) and {len(sim)} device(s)")
-    if not settings.mqtt.url:
-        raise ConfigError("simulate needs a broker: pass --mqtt-url (or FARMTRUST_MQTT__URL)")
     m = settings.mqtt
+    if not m.url:
+        raise ConfigError("simulate needs a broker: pass --mqtt-url (or FARMTRUST_MQTT__URL)")
     options = MqttOptions.from_url(
         m.url,
         protocol=(protocol or m.protocol.value),

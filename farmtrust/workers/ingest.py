@@ -163,7 +163,7 @@ class IngestWorker:
         """Connect to the broker and start paho's network thread (it reconnects by itself)."""
         kwargs: dict[str, Any] = {}
         if self.mqtt.protocol == MqttProtocol.V5:
-            props = Properties(PacketTypes.CONNECT)
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             props.SessionExpiryInterval = self.options.session_expiry_s
             props.ReceiveMaximum = self.options.receive_maximum
             kwargs = {"clean_start": False, "properties": props}
