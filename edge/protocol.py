@@ -86,6 +86,8 @@ class QuarantineReason(StrEnum):
     """A reading names a metric that is not in :data:`METRIC_RANGES`."""
     WRONG_UNIT = "wrong_unit"
     """A reading's unit is not the unit of its metric."""
+    STORE_REJECTED = "store_rejected"
+    """The database refused a message that passed every check (e.g. a NUL character in a text field)."""
 
 
 class MetricRange(NamedTuple):

@@ -199,6 +199,39 @@ class IngestWriter:
         )
         return result
 
+    def write_batch_isolating(self, conn: psycopg.Connection, batch: list[Inbound]) -> BatchResult:
+        """Like :meth:`write_batch`, but a message the database refuses cannot block its batch forever.
+
+        When the batch fails with a data error (not a connection error), it is written again one message at
+        a time; a message that still fails is quarantined as ``store_rejected``.
+
+        Raises:
+            psycopg.OperationalError: the database is unreachable; retry the batch whole.
+        """
+        try:
+            return self.write_batch(conn, batch)
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error as exc:
+            if len(batch) == 1:
+                log.error("ingest: database refused the message on %s: %s", batch[0].topic, exc)
+                result = BatchResult(received=1)
+                with conn.transaction():
+                    rejected = [Rejected(batch[0], QuarantineReason.STORE_REJECTED.value, f"database error: {exc}")]
+                    self._quarantine(conn, rejected, result)
+                return result
+        total = BatchResult()
+        for item in batch:
+            one = self.write_batch_isolating(conn, [item])
+            total.received += one.received
+            total.stored += one.stored
+            total.duplicate += one.duplicate
+            total.readings += one.readings
+            total.quarantined.update(one.quarantined)
+            total.frames.extend(one.frames)
+            total.seconds += one.seconds
+        return total
+
     def _drop_duplicates(
         self, conn: psycopg.Connection, accepted: list[Accepted], rejected: list[Rejected], result: BatchResult
     ) -> list[Accepted]:

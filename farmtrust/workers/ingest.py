@@ -205,7 +205,7 @@ class IngestWorker:
         delay = 0.2
         while True:
             try:
-                return self.writer.write_batch(self._db(), batch)
+                return self.writer.write_batch_isolating(self._db(), batch)
             except psycopg.OperationalError as exc:
                 self.db_failures += 1
                 if self._conn is not None:

@@ -276,3 +276,22 @@ def test_status_is_upserted_and_counters_are_summed_across_workers(db, writer):
     total = read_counters(db)
     assert (total["workers"], total["received"], total["stored"]) == (2, 2, 2)
     assert sum(total["batch_latency_ms"]["counts"]) == 2
+
+
+def test_a_message_the_database_refuses_is_quarantined_without_blocking_its_batch(db, writer):
+    dev = Device(db)
+    db.commit()
+    jpeg = b"\xff\xd8nul\xff\xd9"
+    body = {
+        "camera_id": "gate\u0000",
+        "captured_at": "2026-05-01T11:59:00Z",
+        "sha256": sha256_hex(jpeg),
+        "bytes": len(jpeg),
+    }
+    poison = dev.inbound(MessageKind.FRAME, encode_binary(dev.envelope(MessageKind.FRAME, 1, body), jpeg))
+    with pytest.raises(psycopg.DataError):
+        writer.write_batch(db, [dev.telemetry(0), poison])
+    result = writer.write_batch_isolating(db, [dev.telemetry(0), poison, dev.telemetry(2)])
+    assert (result.stored, result.readings) == (2, 4)
+    assert result.quarantined == {"store_rejected": 1}
+    assert db.execute("SELECT reason FROM ingest_quarantine").fetchall() == [("store_rejected",)]
