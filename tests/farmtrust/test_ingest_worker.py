@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
@@ -211,3 +213,61 @@ def test_bad_inputs_through_the_broker_are_each_quarantined(tmp_path, db):
         assert reasons == sorted(cases)
         assert conn.execute("SELECT count(*) FROM sensor_readings").fetchone()[0] == 0
     assert dict(worker.worker.counters.quarantined) == {reason: 1 for reason in cases}
+
+
+def test_agent_with_sensors_and_a_camera_delivers_readings_and_content_addressed_frames(tmp_path, db):
+    import cv2
+    import numpy as np
+
+    from edge.agent import Agent, CameraJob
+    from edge.camera import CameraSource
+    from edge.config import CameraSection
+    from edge.keys import DeviceKey
+    from edge.publisher import Publisher
+    from edge.sensors import SimulatedDriver
+    from edge.spool import Spool
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(2):
+        image = np.full((120, 160, 3), 40 * (i + 1), np.uint8)
+        cv2.imwrite(str(folder / f"{i}.png"), image)
+    url, protocol, _kind, proc = start_broker(tmp_path / "broker", prefer="mosquitto")
+    key, farm_id = DeviceKey.generate(), uuid.uuid4()
+    with psycopg.connect(db) as conn:
+        ensure_farm(conn, farm_id=farm_id, name="camera farm")
+        register_device(conn, device_id="cam-1", farm_id=farm_id, public_key=key.public_raw)
+    worker = Running(db, url, protocol, tmp_path)
+    spool = Spool(path=tmp_path / "agent.sqlite")
+    publisher = Publisher(spool=spool, options=MqttOptions.from_url(url, protocol="5"), client_id="cam-1")
+    camera = CameraJob(CameraSection(camera_id="pen", source=str(folder), interval_s=0.3), CameraSource(str(folder)))
+    agent = Agent(
+        farm_id=farm_id,
+        device_id="cam-1",
+        signer=key,
+        spool=spool,
+        publisher=publisher,
+        sensors=[SimulatedDriver(seed=2)],
+        interval_s=0.1,
+        flush_s=0.5,
+        cameras=[camera],
+    )
+    try:
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            agent.step(timeout_s=0.02)
+        agent.close()
+        assert wait_for(db, "SELECT count(*) FROM frames", 2) >= 2
+        assert wait_for(db, "SELECT count(*) FROM sensor_readings", 6) >= 6
+    finally:
+        worker.stop()
+        proc.terminate()
+        proc.wait(5)
+    with psycopg.connect(db) as conn:
+        frames = conn.execute("SELECT sha256, path, status, camera_id FROM frames").fetchall()
+        status = conn.execute("SELECT online, spool_depth FROM device_status WHERE device_id = 'cam-1'").fetchone()
+    assert len({f[0] for f in frames}) == 2  # two distinct images, each stored once however often captured
+    for sha, path, state, camera_id in frames:
+        data = (tmp_path / "frames" / path).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == sha and state == "pending" and camera_id == "pen"
+    assert status is not None and status[0] is True
