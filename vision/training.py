@@ -108,11 +108,17 @@ def train(
     metrics: dict[str, float] = {}
     results_csv = run_dir / "results.csv"
     if results_csv.exists():
-        lines = results_csv.read_text().strip().splitlines()
-        header = [h.strip() for h in lines[0].split(",")]
-        last = [v.strip() for v in lines[-1].split(",")]
-        metrics = {k: float(v) for k, v in zip(header, last, strict=False) if k.startswith("metrics/")}
+        metrics = best_epoch_metrics(results_csv)
     return TrainingRun(best, metrics, epochs, imgsz, base, data)
+
+
+def best_epoch_metrics(results_csv: Path) -> dict[str, float]:
+    """Validation metrics of the epoch ``best.pt`` comes from (ultralytics fitness: 0.1 mAP50 + 0.9 mAP50-95)."""
+    lines = results_csv.read_text().strip().splitlines()
+    header = [h.strip() for h in lines[0].split(",")]
+    rows = [dict(zip(header, (float(v) for v in line.split(",")), strict=False)) for line in lines[1:]]
+    best = max(rows, key=lambda r: 0.1 * r.get("metrics/mAP50(B)", 0.0) + 0.9 * r.get("metrics/mAP50-95(B)", 0.0))
+    return {"epoch": best.get("epoch", 0.0)} | {k: v for k, v in best.items() if k.startswith("metrics/")}
 
 
 def publish(run: TrainingRun, *, target: Path, card_extra: dict[str, object] | None = None) -> Path:
@@ -144,6 +150,56 @@ def publish(run: TrainingRun, *, target: Path, card_extra: dict[str, object] | N
     return card_path
 
 
+def attach_evaluation(
+    card_path: Path, *, evaluation: dict[str, object], baseline: dict[str, object] | None = None
+) -> None:
+    """Add ``farmtrust vision eval --json`` results (and a baseline's) to a card; rewrite ``MODEL_CARD.md``.
+
+    Args:
+        card_path: the ``<stem>.card.json`` written by :func:`publish`.
+        evaluation: the eval JSON of the published weights (with its ``thresholds``).
+        baseline: the eval JSON of the COCO baseline on the same sets, if measured.
+
+    Raises:
+        ModelLoadError: the card is missing or does not describe the evaluated weights.
+    """
+    if not card_path.is_file():
+        raise ModelLoadError(f"Model card {card_path} does not exist; publish the weights first")
+    card = json.loads(card_path.read_text())
+    if evaluation.get("model_sha256") != card["sha256"]:
+        raise ModelLoadError(
+            f"Evaluation of model {evaluation.get('model_sha256')} does not match card {card_path} ({card['sha256']})"
+        )
+    card["evaluation"] = evaluation
+    card["thresholds"] = evaluation.get("thresholds", {})
+    if baseline is not None:
+        card["baseline_evaluation"] = baseline
+    card_path.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+    (card_path.parent / "MODEL_CARD.md").write_text(model_card_markdown(card))
+
+
+def _eval_rows(evaluation: dict[str, object], baseline: dict[str, object] | None) -> list[str]:
+    lines = [
+        "| set | species | images | true | predicted | count MAE | MAPE % | mAP50 "
+        "| COCO MAE | COCO MAPE % | COCO mAP50 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    base_sets = (baseline or {}).get("sets", {})
+    for name, result in evaluation.get("sets", {}).items():  # type: ignore[union-attr]
+        for species, m in result["species"].items():
+            b = base_sets.get(name, {}).get("species", {}).get(species, {})  # type: ignore[union-attr]
+            lines.append(
+                f"| {name} | {species} | {m['images']} | {m['true_count']} | {m['pred_count']} | "
+                f"{m['count_mae']} | {m['count_mape']} | {_dash(m['map50'])} | "
+                f"{_dash(b.get('count_mae'))} | {_dash(b.get('count_mape'))} | {_dash(b.get('map50'))} |"
+            )
+    return lines
+
+
+def _dash(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
 def model_card_markdown(card: dict[str, object]) -> str:
     """Render a card (as written by :func:`publish`) as Markdown; ``evaluation`` holds ``vision eval`` JSON."""
     lines = [
@@ -155,25 +211,21 @@ def model_card_markdown(card: dict[str, object]) -> str:
         f"- classes: {card.get('classes', 'cattle, sheep, pig')}",
         f"- data: {card.get('data_description', card['data'])}",
         f"- augmentation: {card['augmentation']}",
-        f"- ultralytics validation (last epoch): {card['validation_metrics']}",
+        f"- ultralytics validation (best epoch): {card['validation_metrics']}",
         "",
     ]
     evaluation = card.get("evaluation")
     if isinstance(evaluation, dict):
+        baseline = card.get("baseline_evaluation")
         lines += [
             "## Per set and species (validation splits, `farmtrust vision eval`)",
             "",
-            "| set | species | images | true | predicted | count MAE | MAPE % | mAP50 |",
-            "|---|---|---|---|---|---|---|---|",
+            *_eval_rows(evaluation, baseline if isinstance(baseline, dict) else None),
+            "",
         ]
-        for name, result in evaluation.get("sets", {}).items():
-            for species, m in result["species"].items():
-                lines.append(
-                    f"| {name} | {species} | {m['images']} | {m['true_count']} | {m['pred_count']} | "
-                    f"{m['count_mae']} | {m['count_mape']} | {m['map50'] if m['map50'] is not None else '-'} |"
-                )
-        lines.append("")
-    for key in ("thresholds", "limitations", "licence"):
+    if card.get("thresholds"):
+        lines += ["## Per-species confidence thresholds (chosen on validation data)", "", f"`{card['thresholds']}`", ""]
+    for key in ("limitations", "licence"):
         if key in card:
             lines += [f"## {key.capitalize()}", "", str(card[key]), ""]
     return "\n".join(lines)
