@@ -149,18 +149,17 @@ def _decide(conn: psycopg.Connection, cast: DemoCast, *, now: datetime, policy: 
 
 
 def _grant_consents(conn: psycopg.Connection, cast: DemoCast, *, now: datetime) -> None:
-    """Each farmer agreed that the lender may see their record for 90 days (when the API's tables exist)."""
-    if conn.execute("SELECT to_regclass('consents') IS NOT NULL").fetchone()[0]:  # type: ignore[index]
-        from store import tenants
+    """Each farmer agreed, through the cooperative, that the lender may see their record for 90 days."""
+    from store.tenants import grant_consent
 
-        for farm in cast.farms:
-            tenants.grant_consent(  # type: ignore[attr-defined]
-                conn,
-                farm_id=farm.farm_id,
-                lender_id=cast.lender_id,
-                granted_by=cast.cooperative_id,
-                expires_at=now + timedelta(days=90),
-            )
+    for farm in cast.farms:
+        grant_consent(
+            conn,
+            farm_id=farm.farm_id,
+            lender_id=cast.lender_id,
+            granted_by=cast.cooperative_id,
+            expires_at=now + timedelta(days=90),
+        )
 
 
 def _checkpoint_key(settings: Settings) -> Any:
@@ -210,6 +209,10 @@ def run_demo(settings: Settings, *, progress: Any, report: DemoReport, now: date
         cast = seed_cast(conn, run_tag=run_tag)
         seed_fields(conn, cast)
         _grant_consents(conn, cast, now=now)
+        from store.tenants import create_api_key
+
+        for role, org in (("cooperative", cast.cooperative_id), ("lender", cast.lender_id), ("admin", cast.admin_id)):
+            report.api_keys[role] = create_api_key(conn, organization_id=org, label="demo")[1]
         conn.commit()
     progress.update(step, completed=1, description=f"Seeded {len(cast.farms)} farms with fields and signed devices")
 

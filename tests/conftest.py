@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,9 +65,30 @@ def _db_url(admin: str, name: str) -> str:
     return with_dbname(admin, name)
 
 
+def _clone(admin_url: str, template: str, prefix: str) -> str:
+    """Create a database from ``template``; retry while a straggler (e.g. a TimescaleDB worker) holds it."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        for attempt in range(20):
+            try:
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
+                )
+                return name
+            except psycopg.errors.ObjectInUse:
+                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (template,))
+                time.sleep(0.1 * (attempt + 1))
+    raise RuntimeError(f"template database {template} stayed busy")
+
+
+def _drop(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 @pytest.fixture(scope="session")
 def template_db(admin_url: str) -> Iterator[str]:
-    """A migrated database used as the template of every test database."""
+    """A migrated database used only as the template of test databases (nobody may connect to it)."""
     from store.migrations import migrate
 
     name = f"ft_tmpl_{uuid.uuid4().hex[:8]}"
@@ -74,28 +96,28 @@ def template_db(admin_url: str) -> Iterator[str]:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     with psycopg.connect(_db_url(admin_url, name), autocommit=True) as conn:
         migrate(conn)
-    yield name
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        # TimescaleDB's scheduler connects to every database with the extension; a template must be idle
+        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(sql.Identifier(name)))
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+    yield name
+    _drop(admin_url, name)
 
 
 @pytest.fixture
 def fresh_db_url(admin_url: str, template_db: str) -> Iterator[str]:
     """URL of a new, migrated database of this test's own (dropped afterwards)."""
-    name = f"ft_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template_db))
-        )
+    name = _clone(admin_url, template_db, "ft_test")
     yield _db_url(admin_url, name)
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    _drop(admin_url, name)
 
 
 @pytest.fixture(scope="session")
-def db_url(admin_url: str, template_db: str) -> str:
+def db_url(admin_url: str, template_db: str) -> Iterator[str]:
     """URL of the shared migrated database (tests isolate themselves with ``conn``'s rollback)."""
-    return _db_url(admin_url, template_db)
+    name = _clone(admin_url, template_db, "ft_shared")
+    yield _db_url(admin_url, name)
+    _drop(admin_url, name)
 
 
 @pytest.fixture

@@ -46,6 +46,12 @@ def make_farm(conn, *, cattle: int = 12, declared: int = 12, days: int = 60, reg
                VALUES (%s, %s, %s, %s, %s, %s, %s)""",
             readings,
         )
+        # the ingest ledger: one signed message per reading, in sequence (as ingest would have stored them)
+        cur.executemany(
+            """INSERT INTO ingest_messages (message_id, farm_id, device_id, kind, seq, device_time)
+               VALUES (%s, %s, %s, 'telemetry', %s, %s)""",
+            [(r[6], farm, device, seq, r[0]) for seq, r in enumerate(sorted(readings, key=lambda r: r[0]))],
+        )
     conn.execute(
         """INSERT INTO fields (farm_id, external_id, geometry, declared_crop, declared_area_ha)
            VALUES (%s, 'F1', %s::jsonb, 'maize', 1.5)""",

@@ -1,0 +1,45 @@
+"""The FastAPI application: ``create_app(settings)``; its lifespan opens the connection pool and closes it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from farmtrust.settings import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the API for ``settings`` (whose database URL must be set)."""
+    from api.dashboard.routes import router as dashboard_router
+    from api.errors import exception_handlers
+    from api.routes import admin, farms, health, lending, records
+    from credit import load_policy
+    from credit.policy import DEFAULT_POLICY_PATH
+    from store.db import open_pool
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        assert settings.db.url, "create_app needs Settings.db.url"
+        app.state.pool = open_pool(
+            settings.db.url, min_size=settings.db.pool_min_size, max_size=settings.db.pool_max_size
+        )
+        try:
+            yield
+        finally:
+            app.state.pool.close()
+
+    app = FastAPI(
+        title="FarmTrust API",
+        version="1",
+        description="Verified farm records for cooperatives and fair, explained credit for lenders.",
+        lifespan=lifespan,
+        exception_handlers=exception_handlers(),
+    )
+    app.state.settings = settings
+    app.state.policy = load_policy(DEFAULT_POLICY_PATH)
+    for module in (health, admin, farms, records, lending):
+        app.include_router(module.router)
+    app.include_router(dashboard_router)
+    return app

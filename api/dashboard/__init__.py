@@ -1,0 +1,1 @@
+"""Server-rendered dashboard pages (Jinja2, SVG pictures drawn on the server; no JavaScript needed)."""

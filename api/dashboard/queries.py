@@ -1,0 +1,229 @@
+"""What the dashboard pages show, read straight from the store for one organization.
+
+Every query is scoped by the organization that signed in: a cooperative sees its member farms, a
+lender sees farms that granted it consent still valid, and nothing else (another tenant's farm
+simply does not exist for it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from api.dashboard.svg import MapField, Series
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    """One member farm on the cooperative's overview."""
+
+    farm_id: UUID
+    name: str
+    declared_herd: dict[str, int]
+    latest_counts: dict[str, int]
+    devices: int
+    devices_silent: int
+    coverage_days: int
+    open_alerts: int
+
+
+def member_farms(conn: psycopg.Connection, *, cooperative_id: UUID, days: int = 60) -> list[MemberRow]:
+    """The cooperative's member farms with herd, device health, data coverage and open alerts."""
+    rows = conn.execute(
+        """
+        SELECT f.id, f.name, f.declared_herd,
+          (SELECT coalesce(jsonb_object_agg(species, n), '{}'::jsonb) FROM (
+              SELECT DISTINCT ON (species) species, count AS n FROM livestock_counts lc
+              WHERE lc.farm_id = f.id ORDER BY species, time DESC) latest),
+          (SELECT count(*) FROM devices d WHERE d.farm_id = f.id AND d.status = 'active'),
+          (SELECT count(*) FROM devices d WHERE d.farm_id = f.id AND d.status = 'active'
+              AND (d.last_seen_at IS NULL OR d.last_seen_at < now() - interval '48 hours')),
+          (SELECT count(DISTINCT date_bin('1 day', time, '2000-01-01'::timestamptz)) FROM sensor_readings sr
+              WHERE sr.farm_id = f.id AND sr.time >= now() - make_interval(days => %(days)s)),
+          (SELECT count(*) FROM credit_alerts a WHERE a.farm_id = f.id AND a.resolved_at IS NULL)
+        FROM farms f WHERE f.cooperative_id = %(coop)s ORDER BY f.name
+        """,
+        {"coop": cooperative_id, "days": days},
+    ).fetchall()
+    return [MemberRow(r[0], r[1], r[2] or {}, r[3] or {}, r[4], r[5], r[6], r[7]) for r in rows]
+
+
+def farm_of_cooperative(conn: psycopg.Connection, *, cooperative_id: UUID, farm_id: UUID) -> dict[str, Any] | None:
+    """The farm if it is a member of ``cooperative_id``; None otherwise (answered as 404)."""
+    row = conn.execute(
+        "SELECT id, name, region, declared_herd FROM farms WHERE id = %s AND cooperative_id = %s",
+        (farm_id, cooperative_id),
+    ).fetchone()
+    return None if row is None else {"id": row[0], "name": row[1], "region": row[2], "declared_herd": row[3] or {}}
+
+
+def herd_series(conn: psycopg.Connection, *, farm_id: UUID, days: int = 90) -> list[Series]:
+    """Daily maximum head count per species over the last ``days`` (time-bucketed on the hypertable index)."""
+    rows = conn.execute(
+        """SELECT species, date_bin('1 day', time, '2000-01-01'::timestamptz) AS day, max(count)
+           FROM livestock_counts WHERE farm_id = %s AND time >= now() - make_interval(days => %s)
+           GROUP BY species, day ORDER BY species, day""",
+        (farm_id, days),
+    ).fetchall()
+    by_species: dict[str, list[tuple[date, float]]] = {}
+    for species, day, n in rows:
+        by_species.setdefault(species, []).append((day.date(), float(n)))
+    return [Series(species, points) for species, points in sorted(by_species.items())]
+
+
+@dataclass(frozen=True)
+class EvidenceRow:
+    """A counted frame with its evidence thumbnail."""
+
+    time: datetime
+    species: str
+    count: int
+    device_id: str | None
+    frame_sha256: str | None
+    evidence_path: str | None
+
+
+def evidence(conn: psycopg.Connection, *, farm_id: UUID, limit: int = 12) -> list[EvidenceRow]:
+    """The latest counts that carry an evidence thumbnail."""
+    rows = conn.execute(
+        """SELECT time, species, count, device_id, frame_sha256, evidence_path FROM livestock_counts
+           WHERE farm_id = %s AND evidence_path IS NOT NULL ORDER BY time DESC LIMIT %s""",
+        (farm_id, limit),
+    ).fetchall()
+    return [EvidenceRow(*r) for r in rows]
+
+
+def _table_exists(conn: psycopg.Connection, name: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
+    return bool(row and row[0])
+
+
+def field_map_rows(conn: psycopg.Connection, *, farm_id: UUID) -> list[MapField]:
+    """The farm's fields with the latest observed/declared ratio from remote sensing."""
+    has_estimates = _table_exists(conn, "crop_area_estimates")
+    ratio_sql = (
+        "(SELECT e.ratio FROM crop_area_estimates e WHERE e.field_id = fl.id ORDER BY e.estimated_at DESC LIMIT 1)"
+        if has_estimates
+        else "NULL::numeric"
+    )
+    rows = conn.execute(
+        f"SELECT coalesce(fl.name, fl.external_id, fl.id::text), fl.geometry, {ratio_sql} "
+        "FROM fields fl WHERE fl.farm_id = %s ORDER BY 1",
+        (farm_id,),
+    ).fetchall()
+    return [MapField(r[0], r[1], float(r[2]) if r[2] is not None else None) for r in rows]
+
+
+@dataclass(frozen=True)
+class CropRow:
+    """A field's latest crop-area estimate next to what was declared."""
+
+    field: str
+    declared_crop: str | None
+    declared_ha: Decimal | None
+    cropped_ha: Decimal | None
+    grassland_ha: Decimal | None
+    ratio: Decimal | None
+    flags: list[str]
+
+
+def crop_rows(conn: psycopg.Connection, *, farm_id: UUID) -> list[CropRow]:
+    """Cropped vs declared hectares per field (latest estimate)."""
+    if not _table_exists(conn, "crop_area_estimates"):
+        return []
+    rows = conn.execute(
+        """SELECT coalesce(fl.name, fl.external_id, fl.id::text), fl.declared_crop, fl.declared_area_ha,
+                  e.cropped_ha, e.grassland_ha, e.ratio, coalesce(e.flags, '{}')
+           FROM fields fl LEFT JOIN LATERAL (
+               SELECT * FROM crop_area_estimates e WHERE e.field_id = fl.id
+               ORDER BY estimated_at DESC LIMIT 1) e ON true
+           WHERE fl.farm_id = %s ORDER BY 1""",
+        (farm_id,),
+    ).fetchall()
+    return [CropRow(*r) for r in rows]
+
+
+def alerts(conn: psycopg.Connection, *, farm_ids: list[UUID]) -> list[dict[str, Any]]:
+    """Open early-warning alerts of the given farms, most recent first."""
+    rows = conn.execute(
+        """SELECT a.raised_at, f.name, a.code, a.severity, a.message
+           FROM credit_alerts a JOIN farms f ON f.id = a.farm_id
+           WHERE a.farm_id = ANY(%s) AND a.resolved_at IS NULL ORDER BY a.raised_at DESC""",
+        (farm_ids,),
+    ).fetchall()
+    return [dict(zip(("raised_at", "farm", "code", "severity", "message"), r, strict=True)) for r in rows]
+
+
+def device_health(conn: psycopg.Connection, *, farm_id: UUID) -> list[dict[str, Any]]:
+    """The farm's devices: status, last seen, messages stored, open sequence gaps."""
+    gaps = "(SELECT count(*) FROM device_gaps g WHERE g.device_id = d.id AND g.closed_at IS NULL)"
+    messages = "(SELECT count(*) FROM ingest_messages m WHERE m.device_id = d.id)"
+    if not _table_exists(conn, "device_gaps"):
+        gaps, messages = "0", "0"
+    rows = conn.execute(
+        f"SELECT d.id, d.status, d.last_seen_at, {messages}, {gaps} FROM devices d WHERE d.farm_id = %s ORDER BY d.id",
+        (farm_id,),
+    ).fetchall()
+    return [dict(zip(("device_id", "status", "last_seen_at", "messages", "open_gaps"), r, strict=True)) for r in rows]
+
+
+def lender_farm_ids(conn: psycopg.Connection, *, lender_id: UUID) -> list[UUID]:
+    """Farms whose consent to ``lender_id`` is valid now (all decided farms when no consent table exists)."""
+    if _table_exists(conn, "consents"):
+        rows = conn.execute(
+            """SELECT DISTINCT farm_id FROM consents WHERE lender_id = %s AND revoked_at IS NULL
+               AND (expires_at IS NULL OR expires_at > now())""",
+            (lender_id,),
+        ).fetchall()
+    else:
+        rows = []
+    return [r[0] for r in rows]
+
+
+def decisions(conn: psycopg.Connection, *, farm_ids: list[UUID]) -> list[dict[str, Any]]:
+    """The latest credit decision of each farm, with its output (reasons, factors, counterfactuals)."""
+    rows = conn.execute(
+        """SELECT DISTINCT ON (d.farm_id) d.id, f.name, d.decided_at, d.status, d.limit_amount, d.currency, d.score,
+                  d.verification_score, d.fraud_score, d.policy_version, d.output, d.audit_seq
+           FROM credit_decisions d JOIN farms f ON f.id = d.farm_id
+           WHERE d.farm_id = ANY(%s) ORDER BY d.farm_id, d.decided_at DESC""",
+        (farm_ids,),
+    ).fetchall()
+    import json
+
+    keys = ("id", "farm", "decided_at", "status", "limit", "currency", "score", "verification", "fraud", "policy")
+    out = []
+    for r in rows:
+        item = dict(zip(keys, r[:10], strict=True))
+        item["output"] = json.loads(r[10])
+        item["audit_seq"] = r[11]
+        out.append(item)
+    return sorted(out, key=lambda d: d["farm"])
+
+
+def loans(conn: psycopg.Connection, *, farm_ids: list[UUID]) -> list[dict[str, Any]]:
+    """Loans of the given farms with their instalments."""
+    rows = conn.execute(
+        """SELECT l.id, f.name, l.principal, l.currency, l.rate, l.months, l.kind, l.apr, l.status, l.opened_at
+           FROM loans l JOIN farms f ON f.id = l.farm_id WHERE l.farm_id = ANY(%s) ORDER BY l.opened_at""",
+        (farm_ids,),
+    ).fetchall()
+    keys = ("id", "farm", "principal", "currency", "rate", "months", "kind", "apr", "status", "opened_at")
+    out = []
+    for r in rows:
+        item = dict(zip(keys, r, strict=True))
+        item["instalments"] = conn.execute(
+            "SELECT number, due_date, principal, interest, fees, total, balance_after FROM loan_instalments "
+            "WHERE loan_id = %s ORDER BY number",
+            (r[0],),
+        ).fetchall()
+        item["paid"] = conn.execute(
+            "SELECT coalesce(sum(amount), 0) FROM repayments WHERE loan_id = %s", (r[0],)
+        ).fetchone()[0]  # type: ignore[index]
+        out.append(item)
+    return out

@@ -1,0 +1,233 @@
+"""Request and response bodies, in families (``FarmBase / FarmCreate / FarmPublic / FarmsPublic``)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class OrganizationCreate(BaseModel):
+    """A new organization (admin only)."""
+
+    kind: Literal["cooperative", "lender", "admin"]
+    name: str = Field(min_length=1, max_length=200)
+
+
+class OrganizationPublic(BaseModel):
+    """An organization."""
+
+    id: UUID
+    kind: str
+    name: str
+
+
+class ApiKeyPublic(BaseModel):
+    """A new API key: ``key`` is shown this once and never again."""
+
+    id: UUID
+    organization_id: UUID
+    key: str
+
+
+class FarmBase(BaseModel):
+    """What a cooperative says about a member farm."""
+
+    name: str = Field(min_length=1, max_length=200)
+    country: str | None = Field(default=None, max_length=2)
+    region: str | None = Field(default=None, max_length=100)
+    declared_herd: dict[str, int] = Field(default_factory=dict, description="head per species")
+
+    @field_validator("declared_herd")
+    @classmethod
+    def _species(cls, value: dict[str, int]) -> dict[str, int]:
+        known = {"cattle", "sheep", "goat", "pig", "poultry", "horse"}
+        for species, head in value.items():
+            if species not in known:
+                raise ValueError(f"unknown species {species!r}; use one of {sorted(known)}")
+            if head < 0:
+                raise ValueError(f"{species}: head count must be >= 0, got {head}")
+        return value
+
+
+class FarmCreate(FarmBase):
+    """A new member farm."""
+
+
+class FarmPublic(FarmBase):
+    """A farm as its cooperative (or a consented lender) sees it."""
+
+    id: UUID
+    cooperative_id: UUID | None
+    created_at: datetime
+
+
+class FarmsPublic(BaseModel):
+    """A page of farms; pass ``next_cursor`` as ``cursor`` for the next page."""
+
+    data: list[FarmPublic]
+    count: int
+    next_cursor: str | None
+
+
+class FieldCreate(BaseModel):
+    """A field: a GeoJSON Polygon or MultiPolygon in EPSG:4326, with what the farmer declared."""
+
+    external_id: str | None = Field(default=None, max_length=100)
+    name: str | None = Field(default=None, max_length=200)
+    geometry: dict[str, Any]
+    declared_crop: str | None = Field(default=None, max_length=50)
+    declared_area_ha: Decimal | None = Field(default=None, ge=0, le=100000)
+
+    @field_validator("geometry")
+    @classmethod
+    def _geometry(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from shapely.geometry import shape
+        from shapely.validation import explain_validity
+
+        if value.get("type") not in {"Polygon", "MultiPolygon"}:
+            raise ValueError(f"geometry type must be Polygon or MultiPolygon, got {value.get('type')!r}")
+        try:
+            geom = shape(value)
+        except Exception as exc:
+            raise ValueError(f"not a valid GeoJSON geometry: {exc}") from None
+        if geom.is_empty or not geom.is_valid:
+            raise ValueError(f"invalid polygon: {explain_validity(geom)}")
+        minx, miny, maxx, maxy = geom.bounds
+        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+            raise ValueError(f"coordinates must be longitude/latitude (EPSG:4326); bounds are {geom.bounds}")
+        return value
+
+
+class FieldPublic(FieldCreate):
+    """A stored field."""
+
+    id: UUID
+    farm_id: UUID
+
+
+class DeviceCreate(BaseModel):
+    """A device to provision: its id (also its MQTT username) and its Ed25519 public key (hex, 32 bytes)."""
+
+    id: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    public_key_hex: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+
+
+class KeyRotation(BaseModel):
+    """A device's new public key."""
+
+    public_key_hex: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+
+
+class DevicePublic(BaseModel):
+    """A device and how it connects."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    farm_id: UUID
+    status: str
+    public_key_hex: str
+    mqtt_username: str
+    mqtt_topic_prefix: str
+    last_seen_at: datetime | None = None
+
+
+class ConsentCreate(BaseModel):
+    """A farmer's consent, granted through the cooperative, that a lender may see the farm."""
+
+    lender_id: UUID
+    expires_at: datetime
+    scope: list[Literal["records", "credit"]] = Field(default_factory=lambda: ["records", "credit"])
+
+
+class ConsentPublic(BaseModel):
+    """A stored consent."""
+
+    id: UUID
+    farm_id: UUID
+    lender_id: UUID
+    expires_at: datetime
+    scope: list[str]
+
+
+class HerdDayPublic(BaseModel):
+    """Daily maximum head count of one species."""
+
+    day: date
+    species: str
+    head: int
+    photos: int
+
+
+class HerdPublic(BaseModel):
+    """A farm's herd record over a window."""
+
+    farm_id: UUID
+    days: int
+    data: list[HerdDayPublic]
+
+
+class CreditLimitPublic(BaseModel):
+    """A credit decision with everything needed to explain it and find it in the audit log."""
+
+    decision_id: UUID
+    farm_id: UUID
+    status: str
+    limit: Decimal
+    currency: str
+    score: int | None
+    fraud_score: Decimal
+    verification_score: Decimal
+    binding_factor: str | None
+    reasons: list[dict[str, str]]
+    missing: list[str]
+    counterfactuals: list[str]
+    policy_version: str
+    record_hash: str
+    audit_entry_seq: int
+    audit_receipt: str
+
+
+class LoanCreate(BaseModel):
+    """Open a loan from an approved decision."""
+
+    decision_id: UUID
+    principal: Decimal = Field(gt=0)
+    rate: Decimal = Field(ge=0, le=1, description="nominal annual rate, e.g. 0.18")
+    months: int = Field(ge=1, le=120)
+    kind: Literal["annuity", "equal-principal", "flat", "seasonal"] = "seasonal"
+    start: date
+    harvest_months: list[int] = Field(default_factory=list)
+    reviewed_by: str | None = None
+
+
+class RepaymentCreate(BaseModel):
+    """A repayment received."""
+
+    amount: Decimal = Field(gt=0)
+    paid_at: datetime
+
+
+class LoanPublic(BaseModel):
+    """A loan with its schedule and status."""
+
+    loan_id: UUID
+    farm_id: UUID | None = None
+    schedule: list[dict[str, Any]]
+    apr: Decimal
+    days_past_due: int | None = None
+    bucket: str | None = None
+    outstanding_principal: Decimal | None = None
+
+
+class PortfolioPublic(BaseModel):
+    """Portfolio at risk."""
+
+    loans: int
+    outstanding: Decimal
+    par30: Decimal
+    par90: Decimal
