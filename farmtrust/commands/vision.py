@@ -155,6 +155,12 @@ def evaluate(
     write_thresholds: Annotated[
         Path | None, typer.Option("--write-thresholds", help="choose per-species thresholds here and save JSON")
     ] = None,
+    card: Annotated[
+        Path | None, typer.Option("--card", help="add the results to this model card JSON (and MODEL_CARD.md)")
+    ] = None,
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="eval --json output of the baseline model, for --card")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Per set and species: images, true and predicted count, count MAE, MAPE, and mAP50 where boxes exist."""
@@ -189,10 +195,23 @@ def evaluate(
                 species,
                 *(str(m[k]) for k in ("images", "true_count", "pred_count", "count_mae", "count_mape", "map50")),
             )
+    result = {"model_sha256": detector.identity.sha256, "thresholds": thresholds, "sets": scores}
+    if card:
+        from vision.errors import DatasetError
+        from vision.training import attach_evaluation
+
+        base = None
+        if baseline:
+            try:
+                base = json.loads(baseline.read_text().strip().splitlines()[-1])
+            except (OSError, ValueError, IndexError):
+                message = f"Baseline {baseline} is not the JSON output of 'farmtrust vision eval --json'"
+                raise DatasetError(message) from None
+        attach_evaluation(card, evaluation=result, baseline=base)
     if not as_json:
         console.print(table)
     else:
-        print(json.dumps({"model_sha256": detector.identity.sha256, "thresholds": thresholds, "sets": scores}))  # noqa: T201
+        print(json.dumps(result))  # noqa: T201
 
 
 @app.command()
