@@ -30,7 +30,7 @@ class Series:
 
 def line_chart(series: Sequence[Series], *, width: int = 640, height: int = 220, unit: str = "head") -> str:
     """A line chart of daily values, one line per series, with labelled axes and a legend."""
-    pad_l, pad_r, pad_t, pad_b = 44, 12, 14, 36
+    pad_l, pad_r, pad_t, pad_b = 44, 40, 14, 36
     days = sorted({d for s in series for d, _ in s.points})
     if not days:
         return _empty(width, height, "No data yet")
