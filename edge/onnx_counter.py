@@ -171,7 +171,7 @@ def _thumbnail(
 ) -> bytes:
     height, width = image.shape[:2]
     scale = min(1.0, side_px / max(height, width))
-    thumb = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+    thumb = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_LINEAR)
     for (x1, y1, x2, y2), score, name in zip(xyxy * scale, scores, species, strict=True):
         cv2.rectangle(thumb, (round(x1), round(y1)), (round(x2), round(y2)), (0, 200, 255), 2)
         cv2.putText(thumb, f"{name} {score:.2f}", (round(x1), max(10, round(y1) - 3)), cv2.FONT_HERSHEY_SIMPLEX, 0.4,

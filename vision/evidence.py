@@ -46,7 +46,7 @@ def thumbnail(image: np.ndarray, detections: Detections, *, side_px: int = THUMB
     """An annotated JPEG thumbnail: boxes and species labels, longest side ``side_px``."""
     height, width = image.shape[:2]
     scale = min(1.0, side_px / max(height, width))
-    thumb = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+    thumb = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_LINEAR)
     for (x1, y1, x2, y2), conf, species in zip(detections.xyxy, detections.confidence, detections.species, strict=True):
         colour = _COLOURS.get(species, (0, 255, 0))
         p1, p2 = (round(x1 * scale), round(y1 * scale)), (round(x2 * scale), round(y2 * scale))
