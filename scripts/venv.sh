@@ -5,7 +5,10 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 py=${FARMTRUST_PYTHON:-$(command -v python3.11 || command -v python3)}
-key=$(cat "$repo/pyproject.toml" "$repo/requirements.lock" | sha256sum | cut -c1-16)
+# The key covers what decides the installed packages: the lock and pyproject's dependency lists
+# (not tool settings such as ruff's, which would rebuild a 6 GB venv for nothing).
+deps=$("$py" -c 'import json, sys, tomllib; p = tomllib.load(open(sys.argv[1], "rb"))["project"]; print(json.dumps([p.get("dependencies"), p.get("optional-dependencies"), p.get("requires-python")], sort_keys=True))' "$repo/pyproject.toml")
+key=$( (echo "$deps"; cat "$repo/requirements.lock") | sha256sum | cut -c1-16)
 venv=${FARMTRUST_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/farmtrust/venv-$key}
 if [ ! -f "$venv/.complete" ]; then
   echo "[venv] creating $venv (first run: installs torch and ultralytics, a few minutes)" >&2

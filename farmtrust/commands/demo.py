@@ -80,8 +80,8 @@ def _serve(settings: object, report: object, stop: object) -> None:
     import threading
 
     import uvicorn
-    from api.app import create_app
 
+    from api.app import create_app
     from farmtrust.signals import wait_for_shutdown
 
     app = create_app(settings)  # type: ignore[arg-type]
