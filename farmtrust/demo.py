@@ -275,7 +275,7 @@ def run_demo(settings: Settings, *, progress: Any, report: DemoReport, now: date
                     loan_id=opened.loan_id,
                     idempotency_key=f"mpesa-{run_tag}-1",
                     amount=Amount(first.total, decision.limit.currency),
-                    paid_at=datetime.combine(first.due_date, datetime.min.time(), UTC) - timedelta(days=2),
+                    paid_at=datetime.combine(first.due_date, datetime.min.time(), UTC),
                     policy=policy,
                 )
                 again = post_repayment(
@@ -283,7 +283,7 @@ def run_demo(settings: Settings, *, progress: Any, report: DemoReport, now: date
                     loan_id=opened.loan_id,
                     idempotency_key=f"mpesa-{run_tag}-1",
                     amount=Amount(first.total, decision.limit.currency),
-                    paid_at=datetime.combine(first.due_date, datetime.min.time(), UTC) - timedelta(days=2),
+                    paid_at=datetime.combine(first.due_date, datetime.min.time(), UTC),
                     policy=policy,
                 )
                 status = get_loan_status(conn, loan_id=opened.loan_id, as_of=first.due_date, policy=policy)

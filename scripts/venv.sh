@@ -14,7 +14,7 @@ if [ ! -f "$venv/.complete" ]; then
   echo "[venv] creating $venv (first run: installs torch and ultralytics, a few minutes)" >&2
   rm -rf "$venv"; mkdir -p "$(dirname "$venv")"
   "$py" -m venv "$venv"
-  quiet() { "$@" 2>&1 | grep -v "^WARNING: Location" >&2; return "${PIPESTATUS[0]}"; }
+  quiet() { "$@" 2>&1 | { grep -v "^WARNING: Location" >&2 || true; }; return "${PIPESTATUS[0]}"; }
   quiet "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
   quiet "$venv/bin/python" -m pip install -q --disable-pip-version-check -c "$repo/requirements.lock" \
       -r <(sed -e '/^#/d' "$repo/requirements.lock")
