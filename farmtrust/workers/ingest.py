@@ -227,6 +227,7 @@ class IngestWorker:
             save_counters(conn, worker_id=self.options.worker_id, counters=self.counters)
             conn.commit()
         except psycopg.OperationalError as exc:
+            self.db_failures += 1
             log.warning("ingest: counters not saved (%s)", exc)
             self._conn = None
 

