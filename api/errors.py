@@ -61,8 +61,17 @@ async def _domain(request: Request, exc: Exception) -> JSONResponse:
     return problem(422, "Unprocessable request", str(exc), request)
 
 
+async def _busy(request: Request, exc: Exception) -> JSONResponse:
+    """No database connection came free in time: a 503 the client may retry, not a 500."""
+    response = problem(503, "Service busy", "All database connections are busy; retry in a few seconds.", request)
+    response.headers["Retry-After"] = "2"
+    return response
+
+
 def exception_handlers() -> dict[Any, Any]:
     """The table given to FastAPI: every error class the API answers, and how."""
+    from psycopg_pool import PoolTimeout
+
     from credit.errors import CreditError
     from store.errors import StoreError
 
@@ -72,4 +81,5 @@ def exception_handlers() -> dict[Any, Any]:
         StarletteHTTPException: _http,
         StoreError: _domain,
         CreditError: _domain,
+        PoolTimeout: _busy,
     }

@@ -35,6 +35,7 @@ from credit.record import (
     PastLoan,
     SensorDay,
 )
+from store.audit import _LOCK_ID as AUDIT_LOCK_ID
 from store.audit import append_entry
 from store.errors import StoreError
 
@@ -303,6 +304,8 @@ def register_policy(conn: psycopg.Connection, *, policy: Policy) -> AuditEntry |
     Raises:
         PolicyConflictError: the version is stored with a different text.
     """
+    # the audit log's lock first: two first decisions at once must not both register the policy
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK_ID,))
     row = conn.execute("SELECT sha256 FROM credit_policies WHERE version = %s", (policy.version,)).fetchone()
     if row is not None:
         if row[0] != policy.sha256:
