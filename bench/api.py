@@ -224,7 +224,8 @@ def main() -> None:
     if not args.json:
         print(f"{'endpoint':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'vs. baseline':>14}")
         print(
-            f"{'GET /healthz (baseline)':<28}{baseline['rps']:>10}{baseline['p50_ms']:>10}{baseline['p99_ms']:>10}{'1.00':>14}"
+            f"{'GET /healthz (baseline)':<28}{baseline['rps']:>10}{baseline['p50_ms']:>10}"
+            f"{baseline['p99_ms']:>10}{'1.00':>14}"
         )
         print(
             f"{'POST credit-limit':<28}{credit['rps']:>10}{credit['p50_ms']:>10}{credit['p99_ms']:>10}"
