@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import weakref
+from collections.abc import AsyncIterator
 from typing import Annotated
 from uuid import UUID
 
 import psycopg
 from fastapi import Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
 
 from api.errors import ApiError
 from farmtrust.settings import Settings as SettingsModel
@@ -19,14 +22,55 @@ def get_settings(request: Request) -> SettingsModel:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_conn(request: Request) -> Iterator[psycopg.Connection]:
-    """A pooled connection; the request's work commits when the route returns without error."""
-    with request.app.state.pool.connection() as conn:
-        yield conn
+CONNECTION_WAIT_S = 10.0
+"""How long a request waits for a free database connection before it is answered 503 (retry)."""
+
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def _slots_of(request: Request) -> asyncio.Semaphore:
+    """One semaphore of the pool's size per event loop (a test may serve the same app from two loops)."""
+    loop = asyncio.get_running_loop()
+    slots = _slots.get(loop)
+    if slots is None:
+        slots = _slots[loop] = asyncio.Semaphore(request.app.state.pool.max_size)
+    return slots
+
+
+async def get_conn(request: Request) -> AsyncIterator[psycopg.Connection]:
+    """A pooled connection; the request's work commits when the route returns without error.
+
+    Requests queue for a connection on the event loop, not in worker threads: a thread that blocked in
+    ``pool.getconn`` would hold one of the threadpool's tokens that the requests owning the connections
+    need to finish (and give them back), so under load the server would stall until the pool timed out.
+
+    Raises:
+        ApiError: 503 when no connection came free within ``CONNECTION_WAIT_S``.
+    """
+    slots = _slots_of(request)
+    try:
+        await asyncio.wait_for(slots.acquire(), CONNECTION_WAIT_S)
+    except TimeoutError:
+        raise ApiError(503, "Service busy", "All database connections are busy; retry in a few seconds.") from None
+    try:
+        pool = request.app.state.pool
+        conn = await run_in_threadpool(pool.getconn)
+        try:
+            yield conn
+        except BaseException:
+            await run_in_threadpool(conn.rollback)
+            raise
+        else:
+            await run_in_threadpool(conn.commit)
+        finally:
+            await run_in_threadpool(pool.putconn, conn)
+    finally:
+        slots.release()
 
 
 Settings = Annotated[SettingsModel, Depends(get_settings)]
-Conn = Annotated[psycopg.Connection, Depends(get_conn)]
+# scope="function": commit before the response is sent, so a failed commit is an error, never a 201
+Conn = Annotated[psycopg.Connection, Depends(get_conn, scope="function")]
 
 
 def get_principal(

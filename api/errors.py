@@ -34,7 +34,10 @@ def problem(status: int, title: str, detail: str, request: Request, **extra: Any
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return problem(exc.status, exc.title, exc.detail, request)
+    response = problem(exc.status, exc.title, exc.detail, request)
+    if exc.status == 503:
+        response.headers["Retry-After"] = "2"
+    return response
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
