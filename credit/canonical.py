@@ -6,6 +6,7 @@ Decimals are written as strings (never floats), datetimes as ISO 8601 in UTC, ke
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from datetime import UTC, date, datetime
@@ -13,6 +14,11 @@ from decimal import Decimal
 from typing import Any
 
 __all__ = ["canonical_json", "sha256_hex", "to_plain"]
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 def to_plain(value: Any) -> Any:
@@ -33,8 +39,8 @@ def to_plain(value: Any) -> Any:
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, date):
         return value.isoformat()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if hasattr(type(value), "__dataclass_fields__") and not isinstance(value, type):
+        return {name: to_plain(getattr(value, name)) for name in _field_names(type(value))}
     if isinstance(value, tuple) and hasattr(value, "_fields"):
         return {name: to_plain(getattr(value, name)) for name in value._fields}
     if isinstance(value, list | tuple):

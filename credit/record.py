@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from credit.canonical import canonical_json, sha256_hex, to_plain
@@ -210,9 +211,14 @@ class FarmRecord:
         plain: dict[str, Any] = to_plain(self)
         return plain
 
+    @cached_property
+    def canonical(self) -> str:
+        """The record's canonical JSON, computed once (the record is immutable)."""
+        return canonical_json(self)
+
     def record_hash(self) -> str:
         """sha256 of the record's canonical JSON: the name of exactly this data."""
-        return sha256_hex(canonical_json(self))
+        return sha256_hex(self.canonical)
 
     @classmethod
     def from_plain(cls, data: dict[str, Any]) -> FarmRecord:

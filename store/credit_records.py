@@ -82,9 +82,10 @@ class StoredDecision:
     audit_seq: int
 
 
-def _exists(conn: psycopg.Connection, table: str) -> bool:
-    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
-    return bool(row and row[0])
+def _tables(conn: psycopg.Connection, *names: str) -> dict[str, bool]:
+    """Which of the optional tables (from later migrations or other packages) exist, in one round trip."""
+    row = conn.execute("SELECT " + ", ".join("to_regclass(%s) IS NOT NULL" for _ in names), names).fetchone()
+    return dict(zip(names, row or (False,) * len(names), strict=True))
 
 
 def _ring(geometry: Any) -> tuple[tuple[Decimal, Decimal], ...]:
@@ -95,22 +96,50 @@ def _ring(geometry: Any) -> tuple[tuple[Decimal, Decimal], ...]:
     return tuple((D(str(x)).quantize(_Q7), D(str(y)).quantize(_Q7)) for x, y, *_ in ring)
 
 
-def _devices(conn: psycopg.Connection, farm: str, start: datetime, end: datetime) -> tuple[DeviceCoverage, ...]:
+_GPS = ("gps_lat_deg", "gps_lon_deg")
+
+
+@dataclass
+class _Activity:
+    """What the window's sensor and count rows say about one device: days with data and the last row."""
+
+    days: set[date]
+    last: datetime | None = None
+    has_gps: bool = False
+
+    def saw(self, day: date, last: datetime) -> None:
+        self.days.add(day)
+        self.last = last if self.last is None else max(self.last, last)
+
+
+def _devices(
+    conn: psycopg.Connection,
+    farm: str,
+    start: datetime,
+    end: datetime,
+    activity: dict[str, _Activity],
+    tables: dict[str, bool],
+) -> tuple[DeviceCoverage, ...]:
     devices = conn.execute("SELECT id, status, last_seen_at FROM devices WHERE farm_id = %s", (farm,)).fetchall()
-    has_messages, has_gaps = _exists(conn, "ingest_messages"), _exists(conn, "device_gaps")
+    positions: dict[str, tuple[Decimal | None, Decimal | None]] = {}
+    if any(a.has_gps for a in activity.values()):
+        positions = {
+            r[0]: (r[1], r[2])
+            for r in conn.execute(
+                """SELECT device_id,
+                          round((percentile_cont(0.5) WITHIN GROUP (ORDER BY value)
+                                 FILTER (WHERE metric = 'gps_lat_deg'))::numeric, 6),
+                          round((percentile_cont(0.5) WITHIN GROUP (ORDER BY value)
+                                 FILTER (WHERE metric = 'gps_lon_deg'))::numeric, 6)
+                   FROM sensor_readings WHERE farm_id = %s AND time >= %s AND time < %s
+                     AND metric IN ('gps_lat_deg', 'gps_lon_deg') GROUP BY device_id""",
+                (farm, start, end),
+            ).fetchall()
+        }
     out = []
     for device_id, status, last_seen in devices:
-        days_row = conn.execute(
-            """SELECT count(DISTINCT d), max(t) FROM (
-                   SELECT (time AT TIME ZONE 'UTC')::date AS d, time AS t FROM sensor_readings
-                   WHERE device_id = %(d)s AND farm_id = %(f)s AND time >= %(s)s AND time < %(e)s
-                   UNION ALL
-                   SELECT (time AT TIME ZONE 'UTC')::date, time FROM livestock_counts
-                   WHERE device_id = %(d)s AND farm_id = %(f)s AND time >= %(s)s AND time < %(e)s) x""",
-            {"d": device_id, "f": farm, "s": start, "e": end},
-        ).fetchone()
-        days, last_data = days_row or (0, None)
-        if has_messages:
+        seen_data = activity.get(device_id, _Activity(set()))
+        if tables["ingest_messages"]:
             m = conn.execute(
                 """SELECT count(*), coalesce(max(seq) - min(seq) + 1, 0), min(seq), max(seq) FROM ingest_messages
                    WHERE device_id = %s AND farm_id = %s AND device_time >= %s AND device_time < %s""",
@@ -126,23 +155,15 @@ def _devices(conn: psycopg.Connection, farm: str, start: datetime, end: datetime
             messages = expected = m[0] if m else 0
             lo = hi = None
         missing = max(expected - messages, 0)
-        if has_gaps and lo is not None:
+        if tables["device_gaps"] and lo is not None:
             g = conn.execute(
                 """SELECT coalesce(sum(least(seq_to, %s) - greatest(seq_from, %s) + 1), 0) FROM device_gaps
                    WHERE device_id = %s AND closed_at IS NULL AND seq_to >= %s AND seq_from <= %s""",
                 (hi, lo, device_id, lo, hi),
             ).fetchone()
             missing = max(missing, int(g[0]) if g else 0)
-        pos = conn.execute(
-            """SELECT round((percentile_cont(0.5) WITHIN GROUP (ORDER BY value)
-                             FILTER (WHERE metric = 'gps_lat_deg'))::numeric, 6),
-                      round((percentile_cont(0.5) WITHIN GROUP (ORDER BY value)
-                             FILTER (WHERE metric = 'gps_lon_deg'))::numeric, 6)
-               FROM sensor_readings WHERE device_id = %s AND farm_id = %s AND time >= %s AND time < %s
-                 AND metric IN ('gps_lat_deg', 'gps_lon_deg')""",
-            (device_id, farm, start, end),
-        ).fetchone()
-        seen = max((t for t in (last_seen, last_data) if t is not None), default=None)
+        lat, lon = positions.get(device_id, (None, None))
+        seen = max((t for t in (last_seen, seen_data.last) if t is not None), default=None)
         seen = min(seen, end) if seen is not None else None
         out.append(
             DeviceCoverage(
@@ -151,10 +172,10 @@ def _devices(conn: psycopg.Connection, farm: str, start: datetime, end: datetime
                 int(messages),
                 int(expected),
                 int(missing),
-                int(days or 0),
+                len(seen_data.days),
                 seen.astimezone(UTC) if seen else None,
-                pos[0] if pos else None,
-                pos[1] if pos else None,
+                lat,
+                lon,
             )
         )
     return tuple(out)
@@ -164,7 +185,7 @@ def _fields(conn: psycopg.Connection, farm: str, end: datetime) -> tuple[FieldRe
     rows = conn.execute(
         "SELECT id, declared_crop, declared_area_ha, geometry FROM fields WHERE farm_id = %s", (farm,)
     ).fetchall()
-    has_rs = _exists(conn, "crop_area_estimates")
+    has_rs = _tables(conn, "crop_area_estimates")["crop_area_estimates"]
     out = []
     for field_id, crop, area, geometry in rows:
         cropped: Decimal | None = None
@@ -245,25 +266,41 @@ def load_farm_record(
     if row is None:
         raise FarmNotFoundError(f"farm_id={farm_id} does not exist; list farms with the API or create it first")
     region, declared = row
-    herd = conn.execute(
-        """SELECT (time AT TIME ZONE 'UTC')::date, species, max(count), count(*) FROM livestock_counts
-           WHERE farm_id = %s AND time >= %s AND time < %s AND method <> 'declared' AND device_id IS NOT NULL
-           GROUP BY 1, 2""",
+    tables = _tables(conn, "ingest_messages", "device_gaps")
+    # one pass over each time-series table gives the daily summaries and each device's active days
+    activity: dict[str, _Activity] = {}
+    herd: dict[tuple[date, str], tuple[int, int]] = {}
+    for day, species, device, counted, max_count, n, last in conn.execute(
+        """SELECT (time AT TIME ZONE 'UTC')::date, species, device_id, method <> 'declared', max(count), count(*),
+                  max(time)
+           FROM livestock_counts WHERE farm_id = %s AND time >= %s AND time < %s GROUP BY 1, 2, 3, 4""",
         (farm, start, as_of),
-    ).fetchall()
+    ).fetchall():
+        if device is None:
+            continue
+        activity.setdefault(device, _Activity(set())).saw(day, last)
+        if counted:
+            top, total = herd.get((day, species), (0, 0))
+            herd[(day, species)] = (max(top, int(max_count)), total + int(n))
     frames = conn.execute(
         """SELECT time, device_id, phash, frame_sha256 FROM livestock_counts
            WHERE farm_id = %s AND time >= %s AND time < %s AND phash IS NOT NULL AND device_id IS NOT NULL""",
         (farm, start, as_of),
     ).fetchall()
-    sensors = conn.execute(
+    sensors = []
+    for day, device, metric, n, mean, lo, hi, sd, last in conn.execute(
         """SELECT (time AT TIME ZONE 'UTC')::date, device_id, metric, count(*),
                   round(avg(value)::numeric, 4), round(min(value)::numeric, 4), round(max(value)::numeric, 4),
-                  round(coalesce(stddev_pop(value), 0)::numeric, 4)
-           FROM sensor_readings WHERE farm_id = %s AND time >= %s AND time < %s
-             AND metric NOT IN ('gps_lat_deg', 'gps_lon_deg') GROUP BY 1, 2, 3""",
+                  round(coalesce(stddev_pop(value), 0)::numeric, 4), max(time)
+           FROM sensor_readings WHERE farm_id = %s AND time >= %s AND time < %s GROUP BY 1, 2, 3""",
         (farm, start, as_of),
-    ).fetchall()
+    ).fetchall():
+        seen = activity.setdefault(device, _Activity(set()))
+        seen.saw(day, last)
+        if metric in _GPS:
+            seen.has_gps = True
+        else:
+            sensors.append(SensorDay(day, device, metric, int(n), mean, lo, hi, sd))
     deliveries = conn.execute(
         """SELECT delivered_on, product, quantity, unit, amount, currency FROM coop_deliveries
            WHERE farm_id = %s AND delivered_on >= %s AND delivered_on < %s""",
@@ -275,10 +312,10 @@ def load_farm_record(
         window_days=window_days,
         region=region,
         declared_herd=tuple((str(k), int(v)) for k, v in (declared or {}).items()),
-        herd_days=tuple(HerdDay(d, s, int(m), int(n)) for d, s, m, n in herd),
+        herd_days=tuple(HerdDay(d, s, m, n) for (d, s), (m, n) in herd.items()),
         frames=tuple(FrameSeen(t.astimezone(UTC), dev, ph, sha) for t, dev, ph, sha in frames),
-        sensor_days=tuple(SensorDay(d, dev, m, int(n), a, lo, hi, sd) for d, dev, m, n, a, lo, hi, sd in sensors),
-        devices=_devices(conn, farm, start, as_of),
+        sensor_days=tuple(sensors),
+        devices=_devices(conn, farm, start, as_of, activity, tables),
         fields=_fields(conn, farm, as_of),
         deliveries=tuple(
             Delivery(d, p, q.quantize(Decimal("0.001")), u, Amount(a.quantize(Decimal("0.01")), c.strip()))
@@ -367,7 +404,7 @@ def record_decision(
             record.window_days,
             policy.version,
             decision.record_hash,
-            canonical_json(record),
+            record.canonical,
             output,
             output_hash,
             decision.status,
