@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from farmtrust.settings import Settings
@@ -22,6 +23,9 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         assert settings.db.url, "create_app needs Settings.db.url"
+        # Routes are blocking (psycopg, CPU-bound decisions): a few threads keep the GIL handed over
+        # rarely; more would only contend for it while requests wait cheaply on the event loop.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api.threads
         app.state.pool = open_pool(
             settings.db.url, min_size=settings.db.pool_min_size, max_size=settings.db.pool_max_size
         )
@@ -43,3 +47,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(module.router)
     app.include_router(dashboard_router)
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Build the API from the environment's settings (the factory each uvicorn worker process calls)."""
+    return create_app(Settings())

@@ -139,6 +139,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--farms", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="API server processes (default: one per core)"
+    )
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     args = parser.parse_args()
     readings = 250_000 if args.quick else 1_000_000
@@ -167,6 +170,7 @@ def main() -> None:
             **os.environ,
             "FARMTRUST_DB__URL": db_url,
             "FARMTRUST_DB__POOL_MAX_SIZE": "20",
+            "FARMTRUST_API__WORKERS": str(args.workers),
             "FARMTRUST_MQTT__URL": "mqtt://127.0.0.1:1883",
         }
         server = subprocess.Popen(
@@ -219,6 +223,7 @@ def main() -> None:
 
     figures = {
         "clients": args.clients,
+        "workers": args.workers,
         "farms": len(farm_ids),
         "sensor_rows": readings,
         "credit_limit_rps": credit["rps"],

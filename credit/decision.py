@@ -160,7 +160,8 @@ def _decide(record: FarmRecord, policy: Policy, *, explain: bool) -> Decision:
     base: dict[str, Any] = dict(
         farm_id=record.farm_id,
         as_of=record.as_of,
-        record_hash=record.record_hash(),
+        # a counterfactual's altered record is never stored: hashing it would only cost time
+        record_hash=record.record_hash() if explain else "",
         policy_version=policy.version,
         policy_sha256=policy.sha256,
     )

@@ -89,6 +89,9 @@ class VisionSettings(BaseModel):
 
     model_path: Path | None = Field(default=None, description="weights file; unset uses the bundled model")
     thresholds_file: Path | None = Field(default=None, description="per-species confidence thresholds (JSON)")
+    max_imgsz: int | None = Field(
+        default=None, ge=32, description="largest inference size in pixels; unset: twice the training size"
+    )
     batch_size: int = Field(default=8, ge=1)
     device: str = "cpu"
 
@@ -98,6 +101,10 @@ class ApiSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, description="server processes; one per core spreads the Python work")
+    threads: int = Field(
+        default=8, ge=1, description="threads per process running blocking routes; the rest wait on the event loop"
+    )
 
 
 class Settings(BaseSettings):

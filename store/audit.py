@@ -12,7 +12,17 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from credit.audit import AuditChain, AuditEntry, AuditReport, Checkpoint, sign_checkpoint, verify_chain
+from credit.audit import (
+    AuditChain,
+    AuditEntry,
+    AuditReport,
+    Checkpoint,
+    entry_hash,
+    sign_checkpoint,
+    verify_chain,
+)
+from credit.canonical import to_plain
+from credit.errors import AuditError
 
 log = logging.getLogger(__name__)
 
@@ -26,20 +36,28 @@ def append_entry(
 ) -> AuditEntry:
     """Append one entry linked to the last one; return it (committed with the caller's transaction).
 
+    The lock, the read of the last entry and the insert run in the server in one round trip
+    (``ft_audit_append``, migration 0060), so the log's single-appender lock is held for as short a
+    time as the transaction allows; the server's hash is checked against :func:`credit.audit.entry_hash`.
+
     Raises:
-        credit.AuditError: the kind is empty or the payload cannot be serialised canonically.
+        credit.AuditError: the kind is empty, the payload cannot be serialised canonically, or the
+            server's hash disagrees with the Python one.
     """
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
-    row = conn.execute("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-    chain = AuditChain(last_seq=row[0], last_hash=row[1]) if row else AuditChain()
     when = (created_at or datetime.now(UTC)).astimezone(UTC)
-    entry = chain.append(kind=kind, payload=payload, created_at=when)
-    conn.execute(
-        "INSERT INTO audit_log (seq, kind, created_at, payload, prev_hash, entry_hash) VALUES (%s, %s, %s, %s, %s, %s)",
-        (entry.seq, entry.kind, entry.created_at, entry.payload_json, entry.prev_hash, entry.entry_hash),
-    )
-    log.debug("audit entry %d %s %s", entry.seq, entry.kind, entry.entry_hash[:12])
-    return entry
+    # built on a detached chain only to validate the kind and serialise the payload canonically
+    draft = AuditChain().append(kind=kind, payload=payload, created_at=when)
+    row = conn.execute(
+        "SELECT entry_seq, entry_prev_hash, entry_hash FROM ft_audit_append(%s, %s, %s, %s)",
+        (kind, when, to_plain(when), draft.payload_json),
+    ).fetchone()
+    assert row is not None
+    seq, prev_hash, digest = int(row[0]), str(row[1]), str(row[2])
+    expected = entry_hash(seq=seq, kind=kind, created_at=when, payload_json=draft.payload_json, prev_hash=prev_hash)
+    if digest != expected:
+        raise AuditError(f"audit entry {seq}: the server's hash {digest[:12]} differs from {expected[:12]}")
+    log.debug("audit entry %d %s %s", seq, kind, digest[:12])
+    return AuditEntry(seq, kind, when, draft.payload_json, prev_hash, digest)
 
 
 def load_entries(conn: psycopg.Connection, *, after_seq: int = 0) -> list[AuditEntry]:

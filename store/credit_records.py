@@ -20,7 +20,7 @@ from uuid import UUID
 import psycopg
 
 from credit.audit import AuditEntry
-from credit.canonical import canonical_json
+from credit.canonical import canonical_json, sha256_hex
 from credit.decision import Decision, decide_limit
 from credit.money import Amount, D
 from credit.policy import Policy, load_policy
@@ -341,9 +341,11 @@ def register_policy(conn: psycopg.Connection, *, policy: Policy) -> AuditEntry |
     Raises:
         PolicyConflictError: the version is stored with a different text.
     """
-    # the audit log's lock first: two first decisions at once must not both register the policy
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK_ID,))
     row = conn.execute("SELECT sha256 FROM credit_policies WHERE version = %s", (policy.version,)).fetchone()
+    if row is None:
+        # the audit log's lock, then look again: two first decisions at once must not both register it
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK_ID,))
+        row = conn.execute("SELECT sha256 FROM credit_policies WHERE version = %s", (policy.version,)).fetchone()
     if row is not None:
         if row[0] != policy.sha256:
             raise PolicyConflictError(
@@ -376,7 +378,7 @@ def record_decision(
         raise StoreError("decision does not match the record or policy it is stored with; decide again")
     register_policy(conn, policy=policy)
     output = canonical_json(decision)
-    output_hash = decision.output_hash()
+    output_hash = sha256_hex(output)  # = decision.output_hash(), without serialising twice
     entry = append_entry(
         conn,
         kind="credit.decision",

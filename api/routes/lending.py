@@ -88,6 +88,7 @@ def credit_limit(
         audit_receipt=entry.entry_hash,
     )
     _remember(conn, principal, idempotency_key, request_hash, body)
+    conn.commit()  # now: the audit log's append lock is held until the commit, not while the response is built
     return body
 
 

@@ -17,8 +17,16 @@ def api(
     host: Annotated[str | None, typer.Option(help="bind address", envvar="FARMTRUST_API__HOST")] = None,
     port: Annotated[int | None, typer.Option(help="port", envvar="FARMTRUST_API__PORT")] = None,
     db_url: DbUrl = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="server processes (one per core spreads the Python work)", envvar="FARMTRUST_API__WORKERS"
+        ),
+    ] = None,
 ) -> None:
     """Serve the API and the dashboard (uvicorn)."""
+    import os
+
     import uvicorn
 
     from api.app import create_app
@@ -27,7 +35,14 @@ def api(
     settings = load_settings(db_url=db_url)
     if not settings.db.url:
         raise SettingsError("The API needs a database: set FARMTRUST_DB__URL or pass --db-url.")
-    uvicorn.run(create_app(settings), host=host or settings.api.host, port=port or settings.api.port)
+    bind = {"host": host or settings.api.host, "port": port or settings.api.port}
+    processes = workers or settings.api.workers
+    if processes == 1:
+        uvicorn.run(create_app(settings), **bind)
+        return
+    # worker processes build the app themselves from the environment, so the command line's URL goes there
+    os.environ["FARMTRUST_DB__URL"] = settings.db.url
+    uvicorn.run("api.app:create_app_from_env", factory=True, workers=processes, **bind)
 
 
 @app.command("api-key")

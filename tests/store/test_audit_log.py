@@ -55,3 +55,25 @@ def test_an_edit_behind_the_triggers_back_is_found(conn):
     found = {(p.seq, p.code) for p in report.problems}
     assert (written[2].seq, "edited") in found
     assert (written[2].seq, "missing") in found
+
+
+@pytest.mark.parametrize(
+    "created_at",
+    [datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC), datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)],
+    ids=["whole-second", "microseconds"],
+)
+def test_the_server_side_append_hashes_as_the_python_chain_does(conn, created_at):
+    # ft_audit_append computes the hash in SQL; the Python chain must verify it byte for byte,
+    # including non-ASCII payloads and timestamps without a fraction of a second
+    entry = append_entry(conn, kind="test.entry", payload={"farmer": "Wanjirũ Kamau", "n": 1}, created_at=created_at)
+    nxt = append_entry(conn, kind="test.entry", payload={"n": 2})
+    assert nxt.prev_hash == entry.entry_hash and nxt.seq == entry.seq + 1
+    assert load_entries(conn, after_seq=entry.seq - 1)[:2] == [entry, nxt]
+    assert verify_log(conn, public_key=None).ok
+
+
+def test_an_audit_kind_that_json_would_escape_is_refused(conn):
+    from credit.errors import AuditError
+
+    with pytest.raises(AuditError, match="kind"):
+        append_entry(conn, kind='bad"kind', payload={})

@@ -1,0 +1,77 @@
+"""``farmtrust api --workers 2``: two server processes share the work, and their concurrent credit
+decisions still append to one unbroken audit chain (the append lock lives in the database)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import psycopg
+
+from farmtrust.services import free_port
+from store.audit import verify_log
+from store.tenants import grant_consent
+from tests.api.factories import farm_with_data, org_with_key
+
+
+def test_two_worker_processes_decide_concurrently_on_one_audit_chain(fresh_db_url):
+    with psycopg.connect(fresh_db_url) as conn:
+        coop, _ = org_with_key(conn, "cooperative")
+        lender, key = org_with_key(conn, "lender")
+        farms = [farm_with_data(conn, cooperative_id=coop, cattle=8 + i) for i in range(3)]
+        for farm in farms:
+            grant_consent(
+                conn, farm_id=farm, lender_id=lender, granted_by=coop, expires_at=datetime.now(UTC) + timedelta(days=5)
+            )
+        conn.commit()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FARMTRUST_")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "farmtrust.cli", "api", "--workers", "2", "--port", str(port), "--db-url", fresh_db_url],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None, server.stderr.read() if server.stderr else ""
+            assert time.monotonic() < deadline, "the server did not answer within 60 s"
+            time.sleep(0.2)
+
+        def decide(i: int) -> tuple[int, dict]:
+            r = httpx.post(
+                f"{base}/v1/farms/{farms[i % len(farms)]}/credit-limit",
+                headers={"Authorization": f"Bearer {key}", "Idempotency-Key": uuid.uuid4().hex},
+                timeout=60,
+            )
+            return r.status_code, r.json()
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(decide, range(24)))
+    finally:
+        server.terminate()
+        server.wait(30)
+    log = server.stderr.read() if server.stderr else ""
+    assert len(set(re.findall(r"Started server process \[(\d+)\]", log))) == 2, log[-2000:]
+    assert [status for status, _ in results] == [201] * 24, results[:3]
+    seqs = sorted(body["audit_entry_seq"] for _, body in results)
+    assert len(set(seqs)) == 24  # every decision has its own entry
+    with psycopg.connect(fresh_db_url) as conn:
+        assert verify_log(conn, public_key=None).ok
+        decisions = conn.execute("SELECT count(*) FROM credit_decisions").fetchone()[0]
+    assert decisions == 24
