@@ -37,7 +37,7 @@ def append_entry(
     """Append one entry linked to the last one; return it (committed with the caller's transaction).
 
     The lock, the read of the last entry and the insert run in the server in one round trip
-    (``ft_audit_append``, migration 0060), so the log's single-appender lock is held for as short a
+    (``ft_audit_append``, migration 0041), so the log's single-appender lock is held for as short a
     time as the transaction allows; the server's hash is checked against :func:`credit.audit.entry_hash`.
 
     Raises:
