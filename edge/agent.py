@@ -243,10 +243,17 @@ class Agent:
             return
         at = datetime.fromtimestamp(now, UTC)
         if job.counter is not None:
-            result = job.counter.count_jpeg(jpeg)
-            self.emit_count(camera_id=job.section.camera_id, result=result, captured_at=at)
-        else:
-            self.emit_frame(camera_id=job.section.camera_id, jpeg=jpeg, captured_at=at, width=width, height=height)
+            try:
+                result = job.counter.count_jpeg(jpeg)
+            except CameraError as exc:
+                # the on-device model could not count it: send the frame itself, so the server counts it
+                # or quarantines it with the reason; the capture is not lost and the agent keeps running
+                log.warning("device %s camera %s: on-device count failed (%s); sending the frame", self.device_id,
+                            job.section.camera_id, exc)  # fmt: skip
+            else:
+                self.emit_count(camera_id=job.section.camera_id, result=result, captured_at=at)
+                return
+        self.emit_frame(camera_id=job.section.camera_id, jpeg=jpeg, captured_at=at, width=width, height=height)
 
     def close(self, *, flush_timeout_s: float = 5.0) -> None:
         """Spool what is pending, try briefly to deliver the spool, disconnect and close the spool."""

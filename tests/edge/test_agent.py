@@ -111,6 +111,27 @@ def test_agent_spools_signed_frames_and_counts(tmp_path):
     assert status.body.spool_depth == 2 and status.body.last_seq == 1 and status.body.online is False
 
 
+def test_a_frame_the_device_cannot_count_is_sent_as_a_frame(tmp_path):
+    from edge.agent import CameraJob
+    from edge.config import CameraSection
+
+    class Source:
+        def read_jpeg(self):
+            return b"\xff\xd8odd\xff\xd9", 4, 3
+
+    class BrokenCounter:
+        def count_jpeg(self, jpeg):
+            raise CameraError("frame is not a decodable JPEG")
+
+    key = DeviceKey.generate()
+    agent = make_agent(tmp_path, key)
+    job = CameraJob(CameraSection(camera_id="pen", source="x", mode="count"), Source(), BrokenCounter())
+    agent._capture(job, datetime.now(UTC).timestamp())  # no exception: the agent goes on
+    (pending,) = agent.spool.live(since=0.0, limit=10, exclude=set())
+    message = decode(pending.payload)
+    assert isinstance(message.message, FrameMessage) and message.blob == b"\xff\xd8odd\xff\xd9"
+
+
 def test_backoff_grows_exponentially_with_jitter_and_caps():
     backoff = Backoff(base_s=1.0, cap_s=8.0, rng=random.Random(4))
     delays = [backoff.next_delay() for _ in range(6)]
