@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import psycopg
@@ -113,20 +113,33 @@ def mark_frame(*, conn: psycopg.Connection, sha256: str, status: str, reason: st
     conn.execute("UPDATE frames SET status = %s, status_reason = %s WHERE sha256 = %s", (status, reason, sha256))
 
 
-def recycled_frames(
-    *, conn: psycopg.Connection, farm_id: UUID, phash: str, frame_sha256: str, max_bits: int
-) -> list[str]:
-    """Earlier frames of the same farm whose perceptual hash is within ``max_bits`` of ``phash``.
+RECYCLED_LOOKBACK = timedelta(days=400)
+"""How far back a recycled photo is looked for: over a year, so last season's photo is caught too."""
 
-    A match means a re-sent or recycled photo: the count should not count as new evidence.
+
+def recycled_frames(
+    *,
+    conn: psycopg.Connection,
+    farm_id: UUID,
+    phash: str,
+    frame_sha256: str,
+    max_bits: int,
+    since: datetime | None = None,
+) -> list[str]:
+    """Frames of the same farm since ``since`` whose perceptual hash is within ``max_bits`` of ``phash``.
+
+    A match means a re-sent or recycled photo: the count should not count as new evidence. ``since``
+    (default: ``RECYCLED_LOOKBACK`` ago) bounds the search, so it reads a fixed span of the
+    time-partitioned table however long the farm has reported.
     """
+    since = since or datetime.now(UTC) - RECYCLED_LOOKBACK
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT DISTINCT frame_sha256 FROM livestock_counts WHERE farm_id = %s AND phash IS NOT NULL "
-            "AND frame_sha256 IS DISTINCT FROM %s "
+            "SELECT DISTINCT frame_sha256 FROM livestock_counts WHERE farm_id = %s AND time >= %s "
+            "AND phash IS NOT NULL AND frame_sha256 IS DISTINCT FROM %s "
             "AND length(replace((('x' || phash)::bit(64) # ('x' || %s)::bit(64))::text, '0', '')) <= %s "
             "LIMIT 10",
-            (farm_id, frame_sha256, phash, max_bits),
+            (farm_id, since, frame_sha256, phash, max_bits),
         )
         return [row[0] for row in cur.fetchall()]
 

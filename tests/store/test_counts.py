@@ -1,5 +1,5 @@
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -57,6 +57,9 @@ def test_recycled_frames_match_within_hamming_distance(conn):
     # the same frame is not its own recycled copy, and other farms do not match
     assert recycled_frames(conn=conn, farm_id=farm, phash=near, frame_sha256="a" * 64, max_bits=6) == []
     assert recycled_frames(conn=conn, farm_id=uuid.uuid4(), phash=near, frame_sha256="b" * 64, max_bits=6) == []
+    # the search is bounded in time: a photo from before the lookback is not read
+    later = base.time + timedelta(seconds=1)
+    assert recycled_frames(conn=conn, farm_id=farm, phash=near, frame_sha256="b" * 64, max_bits=6, since=later) == []
 
 
 def test_two_workers_claim_disjoint_frames(fresh_db_url, tmp_path):
