@@ -78,11 +78,20 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-vision-"))
     farm = uuid.uuid4()
 
+    from PIL import Image
+
+    def _size(path: Path) -> int:
+        with Image.open(path) as im:
+            return model.size_for(im.height, im.width)
+
+    sizes = [_size(p) for p in frames]  # the baseline runs each frame at the size the pipeline gives it
+
     def raw() -> None:
         for i in range(0, len(frames), batch):
-            model._yolo.predict(
-                [str(p) for p in frames[i : i + batch]], imgsz=model.imgsz, conf=0.25, batch=batch, verbose=False
-            )
+            chunk, chunk_sizes = frames[i : i + batch], sizes[i : i + batch]
+            for size in sorted(set(chunk_sizes)):
+                group = [str(p) for p, z in zip(chunk, chunk_sizes, strict=True) if z == size]
+                model._yolo.predict(group, imgsz=size, conf=0.25, batch=batch, verbose=False)
 
     def pipeline() -> None:
         conn = psycopg.connect(args.db_url) if args.db_url else None

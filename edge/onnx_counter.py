@@ -82,6 +82,7 @@ class OnnxCounter:
         shape = session.get_inputs()[0].shape  # type: ignore[attr-defined]
         self.rect = not isinstance(shape[2], int)  # a dynamic export takes stride-32 rectangles
         self.imgsz = int(shape[2]) if not self.rect else int(ast.literal_eval(meta.get("imgsz", "[640]"))[0])
+        self.max_imgsz = self.imgsz
         self._input = session.get_inputs()[0].name  # type: ignore[attr-defined]
         self.model_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
         self.thresholds = thresholds
@@ -114,9 +115,21 @@ class OnnxCounter:
                 raise ConfigError(f"Thresholds file {tfile} lacks a 'thresholds' object of species -> number") from None
         return cls(session=session, path=model_path, thresholds=thresholds)
 
+    def size_for(self, height: int, width: int) -> int:
+        """Inference size of a frame, the rule of the server's ``LivestockModel.size_for``.
+
+        The frame's own long side rounded up to stride 32, within [imgsz/2, imgsz]; a fixed-shape
+        export always takes imgsz. (Repeated here: the device does not install the server's packages.)
+        """
+        if not self.rect:
+            return self.imgsz
+        native = -(-max(height, width) // 32) * 32
+        return int(min(self.max_imgsz, max(self.imgsz // 2, native)))
+
     def detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Boxes (xyxy px, (N, 4)), scores (N,) and species of one BGR image, above the species thresholds."""
-        canvas, scale, (left, top) = _letterbox(image, self.imgsz, rect=self.rect)
+        size = self.size_for(*image.shape[:2])
+        canvas, scale, (left, top) = _letterbox(image, size, rect=self.rect)
         blob = cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB).transpose(2, 0, 1)[None].astype(np.float32) / 255.0
         out = self._session.run(None, {self._input: blob})[0][0].T  # type: ignore[attr-defined]  # (N, 4 + nc)
         scores_all = out[:, 4:]

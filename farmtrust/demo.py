@@ -112,7 +112,9 @@ def _count_frames(settings: Settings, *, db_url: str) -> int:
     from farmtrust.workers.vision import VisionWorker
     from vision.model import LivestockModel
 
-    model = LivestockModel.from_path(settings.vision.model_path, thresholds_file=settings.vision.thresholds_file)
+    model = LivestockModel.from_path(
+        settings.vision.model_path, thresholds_file=settings.vision.thresholds_file, max_imgsz=settings.vision.max_imgsz
+    )
     worker = VisionWorker(
         db_url=db_url, model=model, frame_dir=settings.frame_dir, evidence_dir=settings.evidence_dir, batch_size=8
     )

@@ -90,7 +90,7 @@ class VisionSettings(BaseModel):
     model_path: Path | None = Field(default=None, description="weights file; unset uses the bundled model")
     thresholds_file: Path | None = Field(default=None, description="per-species confidence thresholds (JSON)")
     max_imgsz: int | None = Field(
-        default=None, ge=32, description="largest inference size in pixels; unset: twice the training size"
+        default=None, ge=32, description="largest inference size in pixels; unset: the training size"
     )
     batch_size: int = Field(default=8, ge=1)
     device: str = "cpu"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,9 @@ from vision.errors import DatasetError
 log = logging.getLogger(__name__)
 
 SPECIES_CLASSES: tuple[str, ...] = ("cattle", "sheep", "pig")
+
+Refiner = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+"""A detector for :func:`refine_boxes`: BGR image -> (boxes xyxy (M, 4), scores (M,))."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,47 @@ def pseudo_boxes(points: np.ndarray, *, width: int, height: int, share: float = 
     return boxes
 
 
+def refine_boxes(
+    points: np.ndarray, pseudo: np.ndarray, found: np.ndarray, scores: np.ndarray, *, max_ratio: float = 3.0
+) -> np.ndarray:
+    """Replace pseudo-boxes by a detector's boxes where one clearly belongs to the point (self-training).
+
+    A point takes the highest-scoring detected box that contains it and no other point, and whose
+    side is within ``max_ratio`` of the pseudo-box's side; other points keep their pseudo-box. Real
+    boxes follow each animal's outline (a pseudo-box is only a square sized by the herd's spacing),
+    which is what makes the detector's scores on these cameras trustworthy.
+
+    Args:
+        points: (N, 2) animal positions.
+        pseudo: (N, 4) pseudo-boxes of those points (xyxy).
+        found: (M, 4) boxes a detector found in the same image (xyxy).
+        scores: (M,) their confidences.
+        max_ratio: how much bigger or smaller than the pseudo-box a detected box may be.
+    """
+    out = pseudo.copy()
+    if len(points) == 0 or len(found) == 0:
+        return out
+    inside = (
+        (points[:, None, 0] >= found[None, :, 0])
+        & (points[:, None, 0] <= found[None, :, 2])
+        & (points[:, None, 1] >= found[None, :, 1])
+        & (points[:, None, 1] <= found[None, :, 3])
+    )  # (N, M)
+    lone = inside.sum(axis=0) == 1  # a box around two animals belongs to neither
+    side_found = np.sqrt((found[:, 2] - found[:, 0]) * (found[:, 3] - found[:, 1]))
+    side_pseudo = pseudo[:, 2] - pseudo[:, 0]
+    refined = np.zeros(len(points), bool)
+    for m in np.argsort(-scores):  # best boxes first: each point takes its best lone box
+        if not lone[m]:
+            continue
+        n = int(np.flatnonzero(inside[:, m])[0])
+        ratio = side_found[m] / max(side_pseudo[n], 1e-6)
+        if not refined[n] and 1 / max_ratio <= ratio <= max_ratio:
+            out[n] = found[m]
+            refined[n] = True
+    return out
+
+
 def _scene_split(folder: Path, items: list[PointImage], val_share: float) -> tuple[list[PointImage], list[PointImage]]:
     sources = folder / "sources.json"
     scene_of: dict[str, str] = {}
@@ -106,20 +151,100 @@ def _scene_split(folder: Path, items: list[PointImage], val_share: float) -> tup
     return train, val
 
 
-def _write_yolo(item: PointImage, image_dir: Path, label_dir: Path, class_id: int) -> None:
-    with Image.open(item.image) as im:
-        width, height = im.size
-    boxes = pseudo_boxes(item.points, width=width, height=height)
-    shutil.copy2(item.image, image_dir / item.image.name)
+def _yolo_lines(boxes: np.ndarray, *, width: int, height: int, class_id: int) -> str:
     lines = []
     for x1, y1, x2, y2 in boxes:
         cx, cy, w, h = (x1 + x2) / 2 / width, (y1 + y2) / 2 / height, (x2 - x1) / width, (y2 - y1) / height
         lines.append(f"{class_id} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}")
-    (label_dir / f"{item.image.stem}.txt").write_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
+
+
+def crop_windows(width: int, height: int, crop_px: int, overlap: float = 0.2) -> list[tuple[int, int, int, int]]:
+    """Square windows (x0, y0, x1, y1) of side ``crop_px`` covering an image, overlapping by ``overlap``.
+
+    An image no larger than ``crop_px`` on both sides is one window, the whole image.
+    """
+
+    def starts(size: int) -> list[int]:
+        if size <= crop_px:
+            return [0]
+        step = max(1, int(crop_px * (1 - overlap)))
+        out = list(range(0, size - crop_px, step))
+        return [*out, size - crop_px]
+
+    return [(x, y, min(width, x + crop_px), min(height, y + crop_px)) for y in starts(height) for x in starts(width)]
+
+
+def _write_yolo(
+    item: PointImage,
+    image_dir: Path,
+    label_dir: Path,
+    class_id: int,
+    *,
+    max_side: int | None = None,
+    crop_px: int | None = None,
+    refiner: Refiner | None = None,
+) -> int:
+    """Write one point image as YOLO pseudo-boxes; returns the number of images written.
+
+    With ``max_side`` the image is first scaled down so its long side is at most ``max_side`` (the scale
+    the model sees it at inference); with ``crop_px`` it is then cut into overlapping square crops,
+    so small animals in wide views are trained at the size they are counted at. A box belongs to the
+    crop holding its centre.
+    """
+    with Image.open(item.image) as im:
+        im.load()
+        image = im.convert("RGB")
+    width, height = image.size
+    boxes = pseudo_boxes(item.points, width=width, height=height)
+    if refiner is not None:
+        found, scores = refiner(np.asarray(image)[:, :, ::-1].copy())
+        boxes = refine_boxes(item.points, boxes, found, scores)
+    if max_side is None and crop_px is None:
+        shutil.copy2(item.image, image_dir / item.image.name)
+        (label_dir / f"{item.image.stem}.txt").write_text(
+            _yolo_lines(boxes, width=width, height=height, class_id=class_id)
+        )
+        return 1
+    scale = min(1.0, (max_side or max(width, height)) / max(width, height))
+    if scale < 1.0:
+        width, height = round(width * scale), round(height * scale)
+        image = image.resize((width, height), Image.Resampling.LANCZOS)
+        boxes = boxes * scale
+    windows = crop_windows(width, height, crop_px or max(width, height))
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    for i, (x0, y0, x1, y1) in enumerate(windows):
+        inside = (centres[:, 0] >= x0) & (centres[:, 0] < x1) & (centres[:, 1] >= y0) & (centres[:, 1] < y1)
+        crop_boxes = boxes[inside] - np.array([x0, y0, x0, y0])
+        crop_boxes[:, [0, 2]] = crop_boxes[:, [0, 2]].clip(0, x1 - x0 - 1)
+        crop_boxes[:, [1, 3]] = crop_boxes[:, [1, 3]].clip(0, y1 - y0 - 1)
+        stem = f"{item.image.stem}_c{i}"
+        image.crop((x0, y0, x1, y1)).save(image_dir / f"{stem}.jpg", quality=95)
+        (label_dir / f"{stem}.txt").write_text(
+            _yolo_lines(crop_boxes, width=x1 - x0, height=y1 - y0, class_id=class_id)
+        )
+    return len(windows)
+
+
+def _thin_box_folder(folder: str, every: int, out_dir: Path, name: str) -> str:
+    """A list file naming every ``every``-th image of a box folder (labels stay beside the originals)."""
+    images = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    listing = out_dir / f"{name}.txt"
+    listing.write_text("".join(f"{p}\n" for p in images[::every]))
+    return str(listing.resolve())
 
 
 def build_training_set(
-    *, box_yaml: Path, point_sets: list[Path], out_dir: Path, point_class: str = "cattle", val_share: float = 0.3
+    *,
+    box_yaml: Path,
+    point_sets: list[Path],
+    out_dir: Path,
+    point_class: str = "cattle",
+    val_share: float = 0.3,
+    max_side: int | None = None,
+    crop_px: int | None = None,
+    box_every: dict[str, int] | None = None,
+    refiner: Refiner | None = None,
 ) -> Path:
     """Write a combined ultralytics dataset (box sets by reference, point sets as pseudo-boxes).
 
@@ -129,6 +254,12 @@ def build_training_set(
         out_dir: where the combined yaml and the converted point sets are written.
         point_class: the species of the point-labelled animals.
         val_share: share of each scene's latest images kept for validation.
+        max_side: scale point images down to this long side first (the model's inference cap).
+        crop_px: cut point images into overlapping square crops of this size.
+        box_every: keep every n-th training frame of the box folders whose path contains the key
+            (e.g. ``{"cattle_chute": 5}`` for a set of near-identical consecutive frames).
+        refiner: a detector whose confident boxes replace the pseudo-boxes of the points they hold
+            (:func:`refine_boxes`), for a second round of training on point-labelled sets.
 
     Returns:
         The path of the combined dataset yaml.
@@ -150,18 +281,26 @@ def build_training_set(
         return [str((base / e).resolve()) for e in ([entries] if isinstance(entries, str) else entries)]
 
     train, val = absolute(spec["train"]), absolute(spec["val"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for key, every in (box_every or {}).items():
+        train = [
+            _thin_box_folder(f, every, out_dir, f"{key}_every{every}") if key in f and every > 1 else f for f in train
+        ]
     class_id = SPECIES_CLASSES.index(point_class)
     for folder in point_sets:
+        shutil.rmtree(out_dir / folder.name, ignore_errors=True)  # a rebuild must not keep old crops
         t_items, v_items = _scene_split(folder, iter_point_images(folder), val_share)
         for split, items, target in (("train", t_items, train), ("val", v_items, val)):
             image_dir = out_dir / folder.name / "images" / split
             label_dir = out_dir / folder.name / "labels" / split
             image_dir.mkdir(parents=True, exist_ok=True)
             label_dir.mkdir(parents=True, exist_ok=True)
-            for item in items:
-                _write_yolo(item, image_dir, label_dir, class_id)
+            written = sum(
+                _write_yolo(item, image_dir, label_dir, class_id, max_side=max_side, crop_px=crop_px, refiner=refiner)
+                for item in items
+            )
             target.append(str(image_dir.resolve()))
-        log.info("point set %s: %d train, %d val images as pseudo-boxes", folder.name, len(t_items), len(v_items))
+            log.info("point set %s %s: %d images -> %d training images", folder.name, split, len(items), written)
     combined = out_dir / "farmtrust_livestock.yaml"
     combined.write_text(yaml.safe_dump({"train": train, "val": val, "names": dict(enumerate(SPECIES_CLASSES))}))
     return combined

@@ -205,9 +205,11 @@ def score_set(labelled: LabelledSet, found: list[Detections], thresholds: dict[s
 def choose_thresholds(
     results: list[tuple[LabelledSet, list[Detections]]], *, grid: tuple[float, ...] = THRESHOLD_GRID
 ) -> dict[str, float]:
-    """Per species, the confidence threshold with the lowest mean count MAE across the sets that hold it.
+    """Per species, the confidence threshold with the lowest mean relative count error across its sets.
 
-    Each set weighs the same (a mean of per-set MAEs), so a big set cannot drown a small species' set.
+    A set's relative error is its count MAE over its mean true count per image, so each set weighs the
+    same whether its frames hold one animal (an overhead race) or forty (a pasture camera): the
+    goal is a count error in percent on every set, and a crowded set's MAE would otherwise decide alone.
     """
     species_all = sorted({s for labelled, _ in results for im in labelled.images for s in im.species})
     chosen: dict[str, float] = {}
@@ -225,7 +227,7 @@ def choose_thresholds(
                     else 0
                     for d in found
                 ]
-                maes.append(_count_errors(true, pred)[0])
+                maes.append(_count_errors(true, pred)[0] / (sum(true) / len(true)))
             score = float(np.mean(maes))
             if best is None or score < best[0] - 1e-9:
                 best = (score, thr)

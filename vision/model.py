@@ -27,6 +27,11 @@ def default_model_path() -> Path:
     return DEFAULT_MODEL
 
 
+def is_model_name(path: Path) -> bool:
+    """Whether ``path`` is a bare published model name (``yolov8n.pt``) that ultralytics can download."""
+    return path.parent == Path(".") and path.suffix == ".pt" and path.stem.startswith(("yolov", "yolo1", "yolo2"))
+
+
 def thresholds_path(model_path: Path) -> Path:
     """Where the per-species thresholds of a model live: ``<stem>.thresholds.json`` beside it."""
     return model_path.with_name(f"{model_path.stem}.thresholds.json")
@@ -69,38 +74,72 @@ class ModelIdentity:
 class LivestockModel:
     """A YOLO detector whose classes map to livestock species, with per-species thresholds."""
 
-    def __init__(self, *, yolo: Any, identity: ModelIdentity, thresholds: dict[str, float], imgsz: int) -> None:
+    def __init__(
+        self,
+        *,
+        yolo: Any,
+        identity: ModelIdentity,
+        thresholds: dict[str, float],
+        imgsz: int,
+        max_imgsz: int | None = None,
+    ) -> None:
         """Wrap a loaded ultralytics model; use :meth:`from_path`."""
         self._yolo = yolo
         self.identity = identity
         self.thresholds = thresholds
         self.imgsz = imgsz
+        self.max_imgsz = max_imgsz or imgsz
+
+    def size_for(self, height: int, width: int) -> int:
+        """Inference size of a frame: its own long side rounded up to stride 32, within [imgsz/2, max_imgsz].
+
+        By default ``max_imgsz`` is the training size, so a frame is never run bigger than the model
+        learned its animals at, and a small frame is not blown up. A model trained on crops of wide
+        views at their own scale (``vision.datasets`` ``crop_px``) can be given a higher cap, so a
+        1280-pixel pasture camera is not shrunk to where a distant cow is a few pixels.
+        """
+        native = -(-max(height, width) // 32) * 32
+        return int(min(self.max_imgsz, max(self.imgsz // 2, native)))
 
     @classmethod
     def from_path(
-        cls, path: Path | None = None, *, thresholds_file: Path | None = None, imgsz: int | None = None
+        cls,
+        path: Path | None = None,
+        *,
+        thresholds_file: Path | None = None,
+        imgsz: int | None = None,
+        max_imgsz: int | None = None,
     ) -> LivestockModel:
         """Load weights (``.pt`` or ``.onnx``); ``None`` loads the bundled FarmTrust model.
 
         Args:
-            path: weights file.
+            path: weights file, or a published model name such as ``yolov8n.pt`` (downloaded by
+                ultralytics where the machine is online).
             thresholds_file: per-species thresholds JSON; default ``<stem>.thresholds.json`` beside the
                 weights if present, else 0.25 for every species.
-            imgsz: inference size in pixels; default the model's training size (640 for ONNX).
+            imgsz: the model's training size in pixels; default read from the weights (640 for ONNX).
+            max_imgsz: largest inference size (frames run at their own size up to this); default imgsz.
 
         Raises:
             ModelLoadError: the file is missing, unreadable, not a detector, or names no livestock class.
         """
         path = Path(path) if path is not None else default_model_path()
-        if not path.is_file():
+        if not path.is_file() and not is_model_name(path):
             raise ModelLoadError(f"Model file {path} does not exist; pass --model with a YOLO .pt or .onnx file")
         try:
             from ultralytics import YOLO
 
-            yolo = YOLO(str(path), task="detect")
+            yolo = YOLO(str(path), task="detect")  # a bare name is downloaded by ultralytics when online
             names = {int(k): str(v) for k, v in yolo.names.items()}
+        except ConnectionError:
+            raise ModelLoadError(
+                f"Model {path} is not a local file and could not be downloaded (is this machine offline?); "
+                "pass --model with the path of a YOLO .pt or .onnx file"
+            ) from None
         except Exception as exc:
             raise ModelLoadError(f"Model file {path} is not a readable YOLO detector ({type(exc).__name__})") from None
+        if not path.is_file():  # downloaded: record the file ultralytics saved
+            path = Path(getattr(yolo, "ckpt_path", None) or path).resolve()
         species_of = species_of_names(names)
         if not species_of:
             raise ModelLoadError(f"Model file {path} has no livestock class among {sorted(names.values())[:10]}")
@@ -113,7 +152,7 @@ class LivestockModel:
             raise ModelLoadError(f"Thresholds file {tfile} does not exist")
         identity = ModelIdentity(path, file_sha256(path), names, species_of)
         log.info("loaded model %s sha256=%s species=%s imgsz=%d", path.name, identity.sha256[:12], species_of, imgsz)
-        return cls(yolo=yolo, identity=identity, thresholds=thresholds, imgsz=imgsz)
+        return cls(yolo=yolo, identity=identity, thresholds=thresholds, imgsz=imgsz, max_imgsz=max_imgsz)
 
     @property
     def species(self) -> tuple[str, ...]:
@@ -134,8 +173,14 @@ class LivestockModel:
         if not images:
             return []
         floor = conf if conf is not None else min([*self.thresholds.values(), DEFAULT_THRESHOLD])
-        results = self._yolo.predict(images, imgsz=self.imgsz, conf=floor, verbose=False, max_det=300)
-        return [Detections.from_ultralytics(r, species_of=self.identity.species_of) for r in results]
+        sizes = [self.size_for(*image.shape[:2]) for image in images]
+        found: list[Detections | None] = [None] * len(images)
+        for size in sorted(set(sizes)):  # one batch per inference size
+            index = [i for i, s in enumerate(sizes) if s == size]
+            results = self._yolo.predict([images[i] for i in index], imgsz=size, conf=floor, verbose=False, max_det=300)
+            for i, result in zip(index, results, strict=True):
+                found[i] = Detections.from_ultralytics(result, species_of=self.identity.species_of)
+        return [d for d in found if d is not None]
 
     def detect(self, images: list[np.ndarray]) -> list[Detections]:
         """Detect animals and keep those above their species' threshold."""

@@ -38,7 +38,11 @@ def _model(path: Path | None) -> LivestockModel:
     from vision.model import LivestockModel
 
     settings = load_settings()
-    return LivestockModel.from_path(path or settings.vision.model_path, thresholds_file=settings.vision.thresholds_file)
+    return LivestockModel.from_path(
+        path or settings.vision.model_path,
+        thresholds_file=settings.vision.thresholds_file,
+        max_imgsz=settings.vision.max_imgsz,
+    )
 
 
 @app.command()
@@ -54,6 +58,19 @@ def train(
         "/tmp/farmtrust-train"
     ),
     publish_to: Annotated[Path | None, typer.Option("--publish", help="copy best weights here, with a card")] = None,
+    max_side: Annotated[
+        int | None, typer.Option("--max-side", min=32, help="scale point images to this long side (inference cap)")
+    ] = None,
+    crop: Annotated[
+        int | None, typer.Option("--crop", min=32, help="cut point images into overlapping square crops")
+    ] = None,
+    box_every: Annotated[
+        list[str] | None, typer.Option("--box-every", help="SET=N: keep every n-th training frame of a box set")
+    ] = None,
+    refine_with: Annotated[
+        Path | None,
+        typer.Option("--refine-with", help="a trained model whose boxes replace the points' pseudo-boxes"),
+    ] = None,
     workers: Annotated[int, typer.Option("--workers", min=0)] = 1,
     device: Annotated[str, typer.Option("--device", help="cpu or a CUDA index")] = "cpu",
 ) -> None:
@@ -62,9 +79,23 @@ def train(
     from vision.training import publish
     from vision.training import train as run_training
 
+    thinning: dict[str, int] = {}
+    for spec in box_every or []:
+        name, _, every = spec.partition("=")
+        if not name or not every.isdigit() or int(every) < 1:
+            raise typer.BadParameter(f"{spec!r} must be SET=N, N a positive whole number", param_hint="--box-every")
+        thinning[name] = int(every)
     data = data_yaml
-    if points:
-        data = build_training_set(box_yaml=data_yaml, point_sets=points, out_dir=work_dir / "data")
+    if points or thinning:
+        data = build_training_set(
+            box_yaml=data_yaml,
+            point_sets=points or [],
+            out_dir=work_dir / "data",
+            max_side=max_side,
+            crop_px=crop,
+            box_every=thinning,
+            refiner=_refiner(refine_with) if refine_with else None,
+        )
     run = run_training(
         data=data, base=base, epochs=epochs, imgsz=imgsz, project=work_dir / "runs", workers=workers, device=device
     )
@@ -72,6 +103,17 @@ def train(
     if publish_to:
         card = publish(run, target=publish_to)
         console.print(f"published {publish_to} with card {card}")
+
+
+def _refiner(path: Path):  # noqa: ANN202
+    """A detector for ``vision.datasets.refine_boxes``: every box at a 0.05 score floor."""
+    detector = _model(path)
+
+    def found(image):  # noqa: ANN001, ANN202
+        (dets,) = detector.predict([image], conf=0.05)
+        return dets.xyxy, dets.confidence
+
+    return found
 
 
 @app.command()

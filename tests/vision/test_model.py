@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -46,3 +47,36 @@ def test_batched_detection_equals_one_by_one(model):
     assert [d.counts() for d in batched] == [d.counts() for d in single]
     for b, s in zip(batched, single, strict=True):
         np.testing.assert_allclose(b.xyxy, s.xyxy, atol=1.0)
+
+
+def test_frames_run_near_their_own_size(model):
+    assert model.max_imgsz == model.imgsz  # by default never bigger than the training size
+    assert model.size_for(model.imgsz, model.imgsz) == model.imgsz
+    assert model.size_for(720, 1280) == model.imgsz  # a wide view is run at the training size
+    assert model.size_for(10, 10) == model.imgsz // 2  # a thumbnail is not run at 32 px
+    assert model.size_for(100, 300) == 320 or model.imgsz // 2 > 320  # rounded up to the stride
+    wide = LivestockModel(yolo=None, identity=model.identity, thresholds={}, imgsz=640, max_imgsz=1280)
+    assert wide.size_for(720, 1280) == 1280 and wide.size_for(480, 640) == 640 and wide.size_for(300, 500) == 512
+    # frames of several sizes in one batch come back in order, each as if run alone
+    images = [read_image(p) for p in demo_sheep_val()[:2]]
+    small = images[1][::2, ::2].copy()
+    mixed = model.detect([images[0], small, images[1]])
+    assert [d.counts() for d in mixed] == [
+        model.detect([images[0]])[0].counts(),
+        model.detect([small])[0].counts(),
+        model.detect([images[1]])[0].counts(),
+    ]
+
+
+def test_a_published_model_name_is_downloaded_or_refused_clearly(tmp_path, monkeypatch):
+    from vision.model import is_model_name
+
+    assert is_model_name(Path("yolov8s.pt")) and not is_model_name(Path("models/yolov8s.pt"))
+    assert not is_model_name(Path("mymodel.pt"))
+    monkeypatch.chdir(tmp_path)  # ultralytics saves a download in the working folder
+    try:
+        loaded = LivestockModel.from_path(Path("yolov8s.pt"))
+    except ModelLoadError as exc:  # this machine is offline: the message says so and what to do instead
+        assert "could not be downloaded" in str(exc) and "--model" in str(exc)
+    else:  # online: the downloaded file's hash is recorded
+        assert loaded.identity.path.is_file() and loaded.identity.sha256 == file_sha256(loaded.identity.path)
