@@ -117,3 +117,12 @@ def test_worker_once_counts_pending_frames(fresh_db_url, tmp_path):
     assert status == {good: "counted", bad: "quarantined"}
     assert species == {"cattle", "sheep", "pig"}
     assert len(list((tmp_path / "evidence").rglob("*.jpg"))) == 1
+
+
+def test_train_refuses_a_malformed_thinning_before_any_work(tmp_path):
+    data = tmp_path / "data.yaml"
+    data.write_text("train: a\nval: b\nnames: {0: cattle, 1: sheep, 2: pig}\n")
+    proc = run("train", data, "--box-every", "cattle_chute=x", "--work-dir", tmp_path / "w", timeout=60)
+    assert proc.returncode == 2
+    assert "--box-every" in proc.stderr and "SET=N" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "w").exists()
