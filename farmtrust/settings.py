@@ -84,6 +84,15 @@ class MqttSettings(BaseModel):
         return urlsplit(self.url or "mqtt://").scheme in {"mqtts", "ssl"}
 
 
+class CameraProfile(BaseModel):
+    """How one camera's frames are counted when it differs from the rest (a wide pasture view, a fisheye)."""
+
+    max_imgsz: int | None = Field(default=None, ge=32, description="largest inference size for this camera")
+    thresholds_file: Path | None = Field(
+        default=None, description="per-species thresholds chosen on this camera's labelled frames (JSON)"
+    )
+
+
 class VisionSettings(BaseModel):
     """Which livestock model counts the animals."""
 
@@ -91,6 +100,9 @@ class VisionSettings(BaseModel):
     thresholds_file: Path | None = Field(default=None, description="per-species confidence thresholds (JSON)")
     max_imgsz: int | None = Field(
         default=None, ge=32, description="largest inference size in pixels; unset: the training size"
+    )
+    camera_profiles: dict[str, CameraProfile] = Field(
+        default_factory=dict, description="camera id -> its own size cap and thresholds; others use the defaults"
     )
     batch_size: int = Field(default=8, ge=1)
     device: str = "cpu"

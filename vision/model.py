@@ -154,6 +154,19 @@ class LivestockModel:
         log.info("loaded model %s sha256=%s species=%s imgsz=%d", path.name, identity.sha256[:12], species_of, imgsz)
         return cls(yolo=yolo, identity=identity, thresholds=thresholds, imgsz=imgsz, max_imgsz=max_imgsz)
 
+    def profiled(self, *, max_imgsz: int | None = None, thresholds: dict[str, float] | None = None) -> LivestockModel:
+        """The same loaded weights with another size cap and/or thresholds (a camera's profile).
+
+        Species missing from ``thresholds`` keep this model's threshold.
+        """
+        return LivestockModel(
+            yolo=self._yolo,
+            identity=self.identity,
+            thresholds={**self.thresholds, **(thresholds or {})},
+            imgsz=self.imgsz,
+            max_imgsz=max_imgsz or self.max_imgsz,
+        )
+
     @property
     def species(self) -> tuple[str, ...]:
         """The species this model can count, sorted."""

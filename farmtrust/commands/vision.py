@@ -23,6 +23,10 @@ ModelOpt = Annotated[
     typer.Option("--model", envvar="FARMTRUST_VISION__MODEL_PATH", help="weights; default the bundled model"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object as the last line")]
+MaxImgszOpt = Annotated[
+    int | None,
+    typer.Option("--max-imgsz", min=32, help="largest inference size (a camera profile's cap); default the model's"),
+]
 SHARED_BASE = Path("../shared/data/vision/weights/yolov8n_coco_dequant_unfused.pt")
 
 
@@ -34,15 +38,32 @@ class Mode(StrEnum):
     tiled = "tiled"
 
 
-def _model(path: Path | None) -> LivestockModel:
+def _model(path: Path | None, *, max_imgsz: int | None = None) -> LivestockModel:
     from vision.model import LivestockModel
 
     settings = load_settings()
     return LivestockModel.from_path(
         path or settings.vision.model_path,
         thresholds_file=settings.vision.thresholds_file,
-        max_imgsz=settings.vision.max_imgsz,
+        max_imgsz=max_imgsz or settings.vision.max_imgsz,
     )
+
+
+def camera_models(settings: Settings, detector: LivestockModel) -> dict[str, LivestockModel]:
+    """The detector with each configured camera's profile (size cap, thresholds), by camera id.
+
+    Raises:
+        ModelLoadError: a profile's thresholds file is missing or malformed.
+    """
+    from vision.model import load_thresholds
+
+    return {
+        camera: detector.profiled(
+            max_imgsz=profile.max_imgsz,
+            thresholds=load_thresholds(profile.thresholds_file) if profile.thresholds_file else None,
+        )
+        for camera, profile in settings.vision.camera_profiles.items()
+    }
 
 
 @app.command()
@@ -129,6 +150,7 @@ def count(
     max_frames: Annotated[
         int | None, typer.Option("--max-frames", help="stop a video or stream after n frames")
     ] = None,
+    max_imgsz: MaxImgszOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Count livestock per species in images, folders, videos and streams."""
@@ -138,7 +160,7 @@ def count(
     from vision.evidence import phash, sha256_hex, thumbnail
     from vision.sources import expand_sources, is_video, iter_frames
 
-    detector = _model(model)
+    detector = _model(model, max_imgsz=max_imgsz)
     files = expand_sources(sources)
     report: dict[str, object] = {"model_sha256": detector.identity.sha256, "mode": mode.value, "sources": {}}
     for source in track(files, description="counting", console=console, disable=as_json):
@@ -203,6 +225,7 @@ def evaluate(
     baseline: Annotated[
         Path | None, typer.Option("--baseline", help="eval --json output of the baseline model, for --card")
     ] = None,
+    max_imgsz: MaxImgszOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Per set and species: images, true and predicted count, count MAE, MAPE, and mAP50 where boxes exist."""
@@ -210,7 +233,7 @@ def evaluate(
 
     from vision.evaluation import choose_thresholds, load_sets, predict_sets, score_set
 
-    detector = _model(model)
+    detector = _model(model, max_imgsz=max_imgsz)
     sets = [s for d in datasets for s in load_sets(d, split=split)]
     results = list(predict_sets(detector, sets))
     thresholds = detector.thresholds
@@ -223,6 +246,7 @@ def evaluate(
                     "chosen_on": [s.name for s in sets],
                     "split": split,
                     "model_sha256": detector.identity.sha256,
+                    "max_imgsz": detector.max_imgsz,
                 },
                 indent=2,
             )
@@ -237,7 +261,12 @@ def evaluate(
                 species,
                 *(str(m[k]) for k in ("images", "true_count", "pred_count", "count_mae", "count_mape", "map50")),
             )
-    result = {"model_sha256": detector.identity.sha256, "thresholds": thresholds, "sets": scores}
+    result = {
+        "model_sha256": detector.identity.sha256,
+        "max_imgsz": detector.max_imgsz,
+        "thresholds": thresholds,
+        "sets": scores,
+    }
     if card:
         from vision.errors import DatasetError
         from vision.training import attach_evaluation
@@ -298,6 +327,7 @@ def _work(url: str, settings: Settings, detector: LivestockModel, *, once: bool)
         frame_dir=settings.frame_dir,
         evidence_dir=settings.evidence_dir,
         batch_size=settings.vision.batch_size,
+        camera_models=camera_models(settings, detector),
     )
     if once:
         import psycopg

@@ -19,6 +19,7 @@ import psycopg
 
 from store.counts import FRAMES_CHANNEL, CountRow, PendingFrame, claim_pending_frames, mark_frame, recycled_frames
 from store.counts import write_counts as write_count_rows
+from vision.detections import Detections
 from vision.errors import ImageError
 from vision.evidence import RECYCLED_MAX_BITS, phash, thumbnail, write_thumbnail
 from vision.images import decode_image
@@ -39,14 +40,44 @@ class VisionWorker:
     """Drains the frame queue with one loaded model."""
 
     def __init__(
-        self, *, db_url: str, model: LivestockModel, frame_dir: Path, evidence_dir: Path, batch_size: int = 8
+        self,
+        *,
+        db_url: str,
+        model: LivestockModel,
+        frame_dir: Path,
+        evidence_dir: Path,
+        batch_size: int = 8,
+        camera_models: dict[str, LivestockModel] | None = None,
     ) -> None:
-        """Keep the collaborators; nothing connects until :meth:`run_round` or :meth:`run`."""
+        """Keep the collaborators; nothing connects until :meth:`run_round` or :meth:`run`.
+
+        Args:
+            db_url: the database with the frame queue and ``livestock_counts``.
+            model: the detector for every camera without a profile.
+            frame_dir: where ingest stored the frames' bytes.
+            evidence_dir: where annotated thumbnails are written.
+            batch_size: frames claimed and counted per round.
+            camera_models: per camera id, the model with that camera's profile
+                (:meth:`LivestockModel.profiled`); other cameras use ``model``.
+        """
         self.db_url = db_url
         self.model = model
+        self.camera_models = camera_models or {}
         self.frame_dir = frame_dir
         self.evidence_dir = evidence_dir
         self.batch_size = batch_size
+
+    def _detect(self, good: list[tuple[PendingFrame, np.ndarray]]) -> list[Detections]:
+        """One batched inference per camera profile, results in the frames' order."""
+        found: list[Detections | None] = [None] * len(good)
+        groups: dict[str, list[int]] = {}
+        for i, (frame, _) in enumerate(good):
+            groups.setdefault(frame.camera_id if frame.camera_id in self.camera_models else "", []).append(i)
+        for camera, index in groups.items():
+            model = self.camera_models.get(camera, self.model)
+            for i, dets in zip(index, model.detect([good[i][1] for i in index]), strict=True):
+                found[i] = dets
+        return [d for d in found if d is not None]
 
     def _decode(self, frame: PendingFrame) -> np.ndarray:
         path = self.frame_dir / frame.path
@@ -69,7 +100,7 @@ class VisionWorker:
                     log.warning("quarantined frame %s: %s", frame.sha256, exc)
                     mark_frame(conn=conn, sha256=frame.sha256, status="quarantined", reason=f"{exc.reason}: {exc}")
                     quarantined += 1
-            detections = self.model.detect([image for _, image in good])
+            detections = self._detect(good)
             rows: list[CountRow] = []
             for (frame, image), found in zip(good, detections, strict=True):
                 hash_hex = phash(image)

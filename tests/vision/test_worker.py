@@ -123,3 +123,43 @@ def test_run_wakes_on_notify_and_stops(fresh_db_url, tmp_path):
         thread.join(10)
     assert not thread.is_alive()
     assert Path(tmp_path / "ev").is_dir()
+
+
+def test_a_cameras_profile_counts_its_frames_with_its_own_thresholds(fresh_db_url, tmp_path):
+    # the real model on real thermal sheep frames: the drone camera's profile asks for near-certainty
+    import json
+
+    import pytest
+
+    from farmtrust.commands.vision import camera_models
+    from farmtrust.settings import Settings
+    from tests.vision.samples import demo_sheep_val
+    from vision.errors import ModelLoadError
+    from vision.model import LivestockModel
+
+    strict = tmp_path / "drone.thresholds.json"
+    strict.write_text(json.dumps({"thresholds": {"sheep": 0.999}}))
+    settings = Settings(vision={"camera_profiles": {"drone": {"thresholds_file": strict, "max_imgsz": 640}}})
+    model = LivestockModel.from_path()
+    profiled = camera_models(settings, model)
+    assert profiled["drone"].thresholds["sheep"] == 0.999 and profiled["drone"].max_imgsz == 640
+    assert profiled["drone"].thresholds["cattle"] == model.thresholds["cattle"]  # the rest kept
+    assert profiled["drone"].identity.sha256 == model.identity.sha256  # same weights, same identity
+    farm, frames = uuid.uuid4(), tmp_path / "frames"
+    jpeg = demo_sheep_val()[0].read_bytes()
+    with psycopg.connect(fresh_db_url, autocommit=True) as setup:
+        plain = add_frame(setup, frames, jpeg, farm_id=farm, camera_id="gate")
+        drone = add_frame(setup, frames, jpeg + b"\0", farm_id=farm, camera_id="drone")  # same picture, new bytes
+    worker = VisionWorker(
+        db_url=fresh_db_url, model=model, frame_dir=frames, evidence_dir=tmp_path / "ev", camera_models=profiled
+    )
+    with psycopg.connect(fresh_db_url) as conn:
+        assert worker.run_round(conn).counted == 2
+        sheep = {
+            sha: {r.species: r.count for r in counts_for_frame(conn=conn, frame_sha256=sha)}["sheep"]
+            for sha in (plain, drone)
+        }
+    assert sheep[plain] >= 1 and sheep[drone] == 0
+    missing = Settings(vision={"camera_profiles": {"barn": {"thresholds_file": tmp_path / "none.json"}}})
+    with pytest.raises(ModelLoadError, match=r"none\.json"):
+        camera_models(missing, model)
