@@ -16,9 +16,14 @@ from typing import Any
 __all__ = ["canonical_json", "sha256_hex", "to_plain"]
 
 
+OMIT_IF_NONE = {"canonical": "omit_if_none"}
+"""Field metadata for a field added after records were first stored: left out of the canonical JSON
+while it is None, so every record stored before it existed still hashes as it did."""
+
+
 @functools.cache
-def _field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls))
+def _field_names(cls: type) -> tuple[tuple[str, bool], ...]:
+    return tuple((f.name, f.metadata.get("canonical") == "omit_if_none") for f in dataclasses.fields(cls))
 
 
 def to_plain(value: Any) -> Any:
@@ -40,7 +45,11 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     if hasattr(type(value), "__dataclass_fields__") and not isinstance(value, type):
-        return {name: to_plain(getattr(value, name)) for name in _field_names(type(value))}
+        return {
+            name: to_plain(item)
+            for name, optional in _field_names(type(value))
+            if (item := getattr(value, name)) is not None or not optional
+        }
     if isinstance(value, tuple) and hasattr(value, "_fields"):
         return {name: to_plain(getattr(value, name)) for name in value._fields}
     if isinstance(value, list | tuple):

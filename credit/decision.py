@@ -98,7 +98,7 @@ def _missing(record: FarmRecord, policy: Policy) -> list[str]:
     active = sum(1 for d in record.devices if d.status == "active")
     if active < policy.min_devices:
         missing.append(f"{active} active signed device(s); at least {policy.min_devices} needed")
-    if not record.herd_days and not any(f.cropped_ha is not None for f in record.fields) and not record.deliveries:
+    if not record.herd_days and not any(f.observed_ha is not None for f in record.fields) and not record.deliveries:
         missing.append("no verified production: no camera counts, no observed crop area, no cooperative deliveries")
     return missing
 
@@ -132,14 +132,14 @@ def _counterfactuals(record: FarmRecord, policy: Policy, decision: Decision) -> 
     short = [
         f
         for f in record.fields
-        if f.declared_area_ha and f.cropped_ha is not None and f.cropped_ha < f.declared_area_ha
+        if f.declared_area_ha and f.observed_ha is not None and f.observed_ha < f.declared_area_ha
     ]
     if short:
         fields = tuple(
-            dataclasses.replace(f, cropped_ha=f.declared_area_ha) if f in short else f for f in record.fields
+            f.with_observed(f.declared_area_ha) if f in short and f.declared_area_ha else f for f in record.fields
         )
         alt = _decide(dataclasses.replace(record, fields=fields), policy, explain=False)
-        observed = sum((f.cropped_ha or ZERO) for f in short)
+        observed = sum((f.observed_ha or ZERO) for f in short)
         declared = sum((f.declared_area_ha or ZERO) for f in short)
         if alt.limit.number > decision.limit.number:
             out.append(

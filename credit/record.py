@@ -7,17 +7,21 @@ on construction, so the same data always gives the same :meth:`FarmRecord.record
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
-from credit.canonical import canonical_json, sha256_hex, to_plain
+from credit.canonical import OMIT_IF_NONE, canonical_json, sha256_hex, to_plain
 from credit.errors import RecordError
 from credit.money import Amount, D
 
 SPECIES = ("cattle", "goat", "horse", "pig", "poultry", "sheep")
+GRASSLAND_CROPS = frozenset({"grass", "grassland", "pasture", "meadow", "permanent grass", "permanent grassland"})
+"""Declared uses valued on the grassland the satellite sees, not on cropped area (the same names as
+``remote_sensing.extract.GRASSLAND_CROPS``, which checks them; credit imports nothing from it)."""
 
 __all__ = [
     "SPECIES",
@@ -115,13 +119,32 @@ class FieldRecord:
     boundary: tuple[tuple[Decimal, Decimal], ...] = ()
     ndvi: tuple[NdviPoint, ...] = ()
     flags: tuple[str, ...] = ()
+    grassland_ha: Decimal | None = field(default=None, metadata=OMIT_IF_NONE)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ndvi", tuple(sorted(self.ndvi)))
-        for name in ("declared_area_ha", "cropped_ha"):
+        for name in ("declared_area_ha", "cropped_ha", "grassland_ha"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise RecordError(f"field {self.field_id} has {name}={value}; areas must be >= 0 ha")
+
+    @property
+    def is_grassland(self) -> bool:
+        """Whether the declared use is permanent grassland (a meadow or pasture), not an annual crop."""
+        return self.declared_crop is not None and self.declared_crop.strip().lower() in GRASSLAND_CROPS
+
+    @property
+    def observed_ha(self) -> Decimal | None:
+        """The area the satellite confirms for the declared use: grassland for a meadow, else cropped area."""
+        if self.is_grassland and self.grassland_ha is not None:
+            return self.grassland_ha
+        return self.cropped_ha
+
+    def with_observed(self, area_ha: Decimal) -> FieldRecord:
+        """This field as if ``area_ha`` had been observed for its declared use (for counterfactuals)."""
+        if self.is_grassland and self.grassland_ha is not None:
+            return dataclasses.replace(self, grassland_ha=area_ha)
+        return dataclasses.replace(self, cropped_ha=area_ha)
 
 
 @dataclass(frozen=True, order=True)
@@ -279,6 +302,7 @@ class FarmRecord:
                         tuple((D(x), D(y)) for x, y in f.get("boundary", ())),
                         tuple(NdviPoint(date.fromisoformat(p["day"]), D(p["ndvi"])) for p in f.get("ndvi", ())),
                         tuple(f.get("flags", ())),
+                        grassland_ha=_opt_d(f.get("grassland_ha")),
                     )
                     for f in data.get("fields", ())
                 ),

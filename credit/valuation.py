@@ -103,19 +103,20 @@ def value_production(record: FarmRecord, policy: Policy) -> Valuation:
         )
     crops = []
     for f in record.fields:
-        if f.declared_crop is None or f.cropped_ha is None:
+        observed_ha = f.observed_ha  # grassland for a declared meadow, cropped area otherwise
+        if f.declared_crop is None or observed_ha is None:
             continue
         try:
             terms_c = policy.crop_terms(f.declared_crop)
         except PolicyError as exc:
             raise RecordError(f"field {f.field_id} declared_crop: {exc}") from None
         yield_t_ha = terms_c.yield_for(record.region)
-        value = f.cropped_ha * yield_t_ha * terms_c.price_per_t
+        value = observed_ha * yield_t_ha * terms_c.price_per_t
         crops.append(
             CropEstimate(
                 f.field_id,
                 f.declared_crop,
-                f.cropped_ha,
+                observed_ha,
                 yield_t_ha,
                 Amount(quantize(value), cur),
                 Amount(quantize(value * terms_c.net_margin), cur),

@@ -117,7 +117,7 @@ def score_verification(record: FarmRecord, policy: Policy, valuation: Valuation)
     fields = [f for f in record.fields if f.declared_area_ha]
     if fields:
         declared_ha = sum(((f.declared_area_ha or ZERO) for f in fields), ZERO)
-        observed = sum((min(f.cropped_ha or ZERO, f.declared_area_ha or ZERO) for f in fields), ZERO)
+        observed = sum((min(f.observed_ha or ZERO, f.declared_area_ha or ZERO) for f in fields), ZERO)
         parts.append(
             ("area_agreement", _ratio(observed, declared_ha), f"{observed} ha observed of {declared_ha} ha declared")
         )

@@ -189,12 +189,13 @@ def _fields(conn: psycopg.Connection, farm: str, end: datetime) -> tuple[FieldRe
     out = []
     for field_id, crop, area, geometry in rows:
         cropped: Decimal | None = None
+        grassland: Decimal | None = None
         clear = 0
         ndvi: tuple[NdviPoint, ...] = ()
         flags: tuple[str, ...] = ()
         if has_rs:
             est = conn.execute(
-                """SELECT cropped_ha, clear_observations, ndvi_series, flags FROM crop_area_estimates
+                """SELECT cropped_ha, clear_observations, ndvi_series, flags, grassland_ha FROM crop_area_estimates
                    WHERE field_id = %s AND estimated_at < %s ORDER BY estimated_at DESC, id DESC LIMIT 1""",
                 (field_id, end),
             ).fetchone()
@@ -208,6 +209,7 @@ def _fields(conn: psycopg.Connection, farm: str, end: datetime) -> tuple[FieldRe
                     if p.get("ndvi") is not None
                 )
                 flags = tuple(sorted(est[3] or ()))
+                grassland = est[4].quantize(_Q4) if est[4] is not None else None
         out.append(
             FieldRecord(
                 str(field_id),
@@ -218,6 +220,7 @@ def _fields(conn: psycopg.Connection, farm: str, end: datetime) -> tuple[FieldRe
                 _ring(geometry),
                 ndvi,
                 flags,
+                grassland_ha=grassland,
             )
         )
     return tuple(out)

@@ -1,6 +1,7 @@
 """Credit scenarios in domain notation: a farm, its verified record, and the decision it gets."""
 
 import dataclasses
+import json
 from datetime import timedelta
 
 import pytest
@@ -68,6 +69,29 @@ def test_crops_and_deliveries_add_income_and_coverage():
     assert d.valuation.crop_value.number == D("1.5") * D("3.2") * D("35000")  # nakuru maize yield
     assert d.limit.number > base.limit.number
     assert any(c.change == "cropped_ha=2.0" for c in d.counterfactuals)
+
+
+def test_a_meadow_is_valued_on_the_grassland_the_satellite_sees():
+    # remote sensing reports a meadow as grassland, not as cropped area: 0 ha cropped, 1.6 ha grass
+    meadow = dataclasses.replace(field("m1", "grass", "2.0", "0"), grassland_ha=D("1.6"))
+    d = decide_limit(farm(cattle=[12] * 60, fields=(meadow,)), POLICY)
+    assert d.valuation.crop_value.number == D("1.6") * D("6") * D("4000")  # grass: 6 t/ha at 4000
+    area = next(c for c in d.verification if c.name == "area_agreement")
+    assert area.value == D("0.8")  # 1.6 of 2.0 ha confirmed, not 0 of 2.0
+    assert any(c.change == "cropped_ha=2.0" for c in d.counterfactuals)  # full grass cover would raise it
+    # a maize field keeps its cropped area even when grass was seen in it
+    maize = dataclasses.replace(field("f1", "maize", "2.0", "1.5"), grassland_ha=D("0.4"))
+    assert decide_limit(farm(fields=(maize,)), POLICY).valuation.crop_value.number == D("1.5") * D("3.2") * D("35000")
+
+
+def test_records_stored_before_grassland_existed_hash_as_they_did():
+    plain = farm(fields=(field("f1", "maize", "2.0", "1.5"),))
+    assert '"grassland_ha"' not in plain.canonical  # an unknown value is left out, so old hashes hold
+    with_grass = dataclasses.replace(plain, fields=(dataclasses.replace(plain.fields[0], grassland_ha=D("0.3")),))
+    assert '"grassland_ha":"0.3"' in with_grass.canonical
+    again = FarmRecord.from_plain(json.loads(with_grass.canonical))
+    assert again.fields[0].grassland_ha == D("0.3") and again.record_hash() == with_grass.record_hash()
+    assert FarmRecord.from_plain(json.loads(plain.canonical)).record_hash() == plain.record_hash()
 
 
 def test_unknown_crop_names_the_field():

@@ -1,8 +1,9 @@
 import json
+from datetime import timedelta
 
 import pytest
 
-from credit import RecordError, decide_limit, load_policy
+from credit import D, RecordError, decide_limit, load_policy
 from credit.canonical import canonical_json
 from credit.policy import DEFAULT_POLICY_PATH
 from store.credit_records import (
@@ -72,3 +73,23 @@ def test_policy_versions_are_registered_once_and_audited(conn):
     changed = load_policy(POLICY.text.replace('product_cap = "500000"', 'product_cap = "400000"'))
     with pytest.raises(PolicyConflictError, match="bump `version`"):
         register_policy(conn, policy=changed)
+
+
+def test_a_meadows_grassland_estimate_reaches_the_record_and_the_valuation(conn):
+    farm = make_farm(conn)
+    field_id = conn.execute(
+        """INSERT INTO fields (farm_id, external_id, geometry, declared_crop, declared_area_ha)
+           VALUES (%s, 'M1', '{"type": "Polygon", "coordinates": []}'::jsonb, 'grass', 2.0) RETURNING id""",
+        (farm,),
+    ).fetchone()[0]
+    conn.execute(
+        """INSERT INTO crop_area_estimates (field_id, farm_id, estimated_at, cropped_ha, grassland_ha, area_ha,
+               clear_observations, method_version)
+           VALUES (%s, %s, %s, 0, 1.75, 2.0, 9, 'test')""",
+        (field_id, farm, AS_OF - timedelta(days=3)),
+    )
+    record = load_farm_record(conn, farm_id=farm, as_of=AS_OF)
+    meadow = next(f for f in record.fields if f.declared_crop == "grass")
+    assert (meadow.cropped_ha, meadow.grassland_ha, meadow.observed_ha) == (0, D("1.75"), D("1.75"))
+    decision = decide_limit(record, POLICY, as_of=AS_OF)
+    assert any(c.field_id == str(field_id) and c.cropped_ha == D("1.75") for c in decision.valuation.crops)
