@@ -5,7 +5,9 @@ sensor rows and thousands of livestock counts over 60 days; ``--quick``: a quart
 uvicorn in a child process, and drives it with ``--clients`` concurrent httpx clients: first ``GET /healthz``
 (the baseline: the same server, framework and network path, no work), then ``POST
 /v1/farms/{id}/credit-limit`` (record loaded from the time-series tables, decision, audit entry, each with a
-fresh Idempotency-Key). The last line is one JSON object.
+fresh Idempotency-Key). It also times the cooperative dashboard's herd query (``GET
+/v1/farms/{id}/herd?days=90``, one viewer) on 100 more farms holding as many livestock count rows as
+there are sensor rows (a million without ``--quick``). The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -37,8 +39,11 @@ def _with_db(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path="/" + name))
 
 
-def seed(db_url: str, *, farms: int, readings: int, days: int = 60) -> tuple[list[str], str]:
-    """Create a lender, a cooperative and ``farms`` consenting farms with ``readings`` sensor rows in all."""
+def seed(db_url: str, *, farms: int, readings: int, days: int = 60) -> tuple[list[str], str, str]:
+    """Create a lender, a cooperative and ``farms`` consenting farms with ``readings`` sensor rows in all.
+
+    Returns the farm ids, the lender's key and the cooperative's key.
+    """
     from store.tenants import create_api_key, create_organization, grant_consent
 
     rng = random.Random(7)
@@ -47,6 +52,7 @@ def seed(db_url: str, *, farms: int, readings: int, days: int = 60) -> tuple[lis
         coop = create_organization(conn, kind="cooperative", name="Bench coop")
         lender = create_organization(conn, kind="lender", name="Bench lender")
         key = create_api_key(conn, organization_id=lender)[1]
+        coop_key = create_api_key(conn, organization_id=coop)[1]
         farm_ids = []
         per_farm = readings // farms
         with conn.cursor() as cur:
@@ -94,7 +100,49 @@ def seed(db_url: str, *, farms: int, readings: int, days: int = 60) -> tuple[lis
         conn.execute("ANALYZE sensor_readings")
         conn.execute("ANALYZE livestock_counts")
         conn.commit()
-    return farm_ids, key
+    return farm_ids, key, coop_key
+
+
+def seed_herd_history(db_url: str, *, rows: int, farms: int = 100, days: int = 90) -> list[str]:
+    """Add ``farms`` member farms whose cameras wrote ``rows`` livestock counts in all over ``days`` days.
+
+    They are the cooperative dashboard's load (its herd query), kept apart from the credit farms so the
+    credit workload stays as specified.
+    """
+    rng = random.Random(11)
+    now = datetime.now(UTC)
+    per_farm = rows // farms
+    step = days * 86400 / per_farm
+    farm_ids = []
+    with psycopg.connect(db_url) as conn, conn.cursor() as cur:
+        coop = cur.execute("SELECT id FROM organizations WHERE kind = 'cooperative' LIMIT 1").fetchone()[0]
+        for f in range(farms):
+            farm = cur.execute(
+                "INSERT INTO farms (cooperative_id, name, region) VALUES (%s, %s, 'nakuru') RETURNING id",
+                (coop, f"Herd {f}"),
+            ).fetchone()[0]
+            with cur.copy(
+                "COPY livestock_counts (time, farm_id, device_id, camera_id, species, count, method, frame_sha256) "
+                "FROM STDIN"
+            ) as copy:
+                for i in range(per_farm):
+                    copy.write_row(
+                        (
+                            now - timedelta(seconds=i * step),
+                            farm,
+                            f"herd-{f}",
+                            "pen",
+                            "cattle" if i % 3 else "goat",
+                            20 + rng.randrange(5),
+                            "snapshot",
+                            f"{rng.getrandbits(128):032x}",
+                        )
+                    )
+            farm_ids.append(str(farm))
+        conn.commit()
+        conn.execute("ANALYZE livestock_counts")
+        conn.commit()
+    return farm_ids
 
 
 async def _drive(base: str, *, clients: int, seconds: float, make_request) -> list[float]:  # noqa: ANN001
@@ -162,8 +210,15 @@ def main() -> None:
         with psycopg.connect(db_url, autocommit=True) as conn:
             migrate(conn)
         t0 = time.perf_counter()
-        farm_ids, key = seed(db_url, farms=args.farms, readings=readings)
-        log.info("seeded %d farms, %d readings in %.1f s", len(farm_ids), readings, time.perf_counter() - t0)
+        farm_ids, key, coop_key = seed(db_url, farms=args.farms, readings=readings)
+        herd_farms = seed_herd_history(db_url, rows=readings)
+        log.info(
+            "seeded %d farms, %d readings and %d herd counts in %.1f s",
+            len(farm_ids),
+            readings,
+            readings,
+            time.perf_counter() - t0,
+        )
         port = free_port()
         server_log = tempfile.TemporaryFile()
         env = {
@@ -199,6 +254,19 @@ def main() -> None:
                 farm = random.choice(farm_ids)
                 return "POST", f"/v1/farms/{farm}/credit-limit", {**auth, "Idempotency-Key": uuid.uuid4().hex}
 
+            coop_auth = {"Authorization": f"Bearer {coop_key}"}
+            herd_seconds = min(seconds, 5.0)
+            herd = _summary(  # the cooperative dashboard: a herd's 90 days of daily counts, one viewer
+                asyncio.run(
+                    _drive(
+                        base,
+                        clients=1,
+                        seconds=herd_seconds,
+                        make_request=lambda: ("GET", f"/v1/farms/{random.choice(herd_farms)}/herd?days=90", coop_auth),
+                    )
+                ),
+                herd_seconds,
+            )
             try:
                 credit = _summary(
                     asyncio.run(_drive(base, clients=args.clients, seconds=seconds, make_request=credit_request)),
@@ -233,6 +301,9 @@ def main() -> None:
         "baseline_p99_ms": baseline["p99_ms"],
         "ratio": round(credit["rps"] / baseline["rps"], 3) if baseline["rps"] else None,
         "shed_503": credit_shed,
+        "herd_counts_rows": readings,
+        "herd_90d_p50_ms": herd["p50_ms"],
+        "herd_90d_p99_ms": herd["p99_ms"],
     }
     if not args.json:
         print(f"{'endpoint':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'vs. baseline':>14}")
@@ -244,6 +315,7 @@ def main() -> None:
             f"{'POST credit-limit':<28}{credit['rps']:>10}{credit['p50_ms']:>10}{credit['p99_ms']:>10}"
             f"{figures['ratio']:>14}"
         )
+        print(f"{'GET herd 90 days (1 viewer)':<28}{herd['rps']:>10}{herd['p50_ms']:>10}{herd['p99_ms']:>10}")
     print(json.dumps(figures))
 
 

@@ -63,6 +63,15 @@ def test_two_worker_processes_decide_concurrently_on_one_audit_chain(fresh_db_ur
 
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             results = list(pool.map(decide, range(24)))
+        # keep-alive requests are not held back by Nagle's algorithm (uvicorn's worker socket lacks
+        # TCP_NODELAY unless marked as TCP: each response would then wait ~40 ms for a delayed ACK)
+        with httpx.Client(base_url=base) as client:
+            waits = []
+            for _ in range(15):
+                start = time.perf_counter()
+                assert client.get("/healthz").status_code == 200
+                waits.append(time.perf_counter() - start)
+        assert sorted(waits)[len(waits) // 2] < 0.025, waits
     finally:
         server.terminate()
         server.wait(30)
