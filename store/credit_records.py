@@ -181,11 +181,10 @@ def _devices(
     return tuple(out)
 
 
-def _fields(conn: psycopg.Connection, farm: str, end: datetime) -> tuple[FieldRecord, ...]:
+def _fields(conn: psycopg.Connection, farm: str, end: datetime, *, has_rs: bool) -> tuple[FieldRecord, ...]:
     rows = conn.execute(
         "SELECT id, declared_crop, declared_area_ha, geometry FROM fields WHERE farm_id = %s", (farm,)
     ).fetchall()
-    has_rs = _tables(conn, "crop_area_estimates")["crop_area_estimates"]
     out = []
     for field_id, crop, area, geometry in rows:
         cropped: Decimal | None = None
@@ -269,7 +268,7 @@ def load_farm_record(
     if row is None:
         raise FarmNotFoundError(f"farm_id={farm_id} does not exist; list farms with the API or create it first")
     region, declared = row
-    tables = _tables(conn, "ingest_messages", "device_gaps")
+    tables = _tables(conn, "ingest_messages", "device_gaps", "crop_area_estimates")
     # one pass over each time-series table gives the daily summaries and each device's active days
     activity: dict[str, _Activity] = {}
     herd: dict[tuple[date, str], tuple[int, int]] = {}
@@ -319,7 +318,7 @@ def load_farm_record(
         frames=tuple(FrameSeen(t.astimezone(UTC), dev, ph, sha) for t, dev, ph, sha in frames),
         sensor_days=tuple(sensors),
         devices=_devices(conn, farm, start, as_of, activity, tables),
-        fields=_fields(conn, farm, as_of),
+        fields=_fields(conn, farm, as_of, has_rs=tables["crop_area_estimates"]),
         deliveries=tuple(
             Delivery(d, p, q.quantize(Decimal("0.001")), u, Amount(a.quantize(Decimal("0.01")), c.strip()))
             for d, p, q, u, a, c in deliveries

@@ -193,14 +193,14 @@ def _write_yolo(
     crop holding its centre.
     """
     with Image.open(item.image) as im:
-        im.load()
-        image = im.convert("RGB")
-    width, height = image.size
+        width, height = im.size
+        # decode the pixels only when a detector or the crops need them; otherwise the file is copied
+        image = im.convert("RGB") if refiner is not None or max_side is not None or crop_px is not None else None
     boxes = pseudo_boxes(item.points, width=width, height=height)
-    if refiner is not None:
+    if refiner is not None and image is not None:
         found, scores = refiner(np.asarray(image)[:, :, ::-1].copy())
         boxes = refine_boxes(item.points, boxes, found, scores)
-    if max_side is None and crop_px is None:
+    if image is None or (max_side is None and crop_px is None):
         shutil.copy2(item.image, image_dir / item.image.name)
         (label_dir / f"{item.image.stem}.txt").write_text(
             _yolo_lines(boxes, width=width, height=height, class_id=class_id)
