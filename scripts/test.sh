@@ -19,7 +19,7 @@ fi
 
 echo "[test] ruff" >&2
 ruff check .
-ruff format --check --quiet . >/dev/null || echo "[test] note: ruff format would reformat some files" >&2
+ruff format --check .
 
 echo "[test] pytest: $([ $system_services = 1 ] && echo 'PostgreSQL+TimescaleDB, Mosquitto' || echo 'embedded services')" >&2
 python -m pytest -q -p no:cacheprovider "$@"

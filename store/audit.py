@@ -26,9 +26,15 @@ from credit.errors import AuditError
 
 log = logging.getLogger(__name__)
 
-_LOCK_ID = 0x46_54_41_55  # "FTAU": one audit appender at a time
+AUDIT_LOCK_ID = 0x46_54_41_55
+"""The transaction advisory lock (``"FTAU"``) that keeps one audit appender at a time.
 
-__all__ = ["append_entry", "load_checkpoints", "load_entries", "maybe_checkpoint", "verify_log", "write_checkpoint"]
+Whoever appends to ``audit_log`` or checkpoints it takes this lock. Migration 0041's ``ft_audit_append``
+repeats it as the literal ``1179926869``: applied migrations cannot be edited, so this value must stay
+equal to that literal (tests/store/test_audit_log.py checks they agree).
+"""
+
+__all__ = ["AUDIT_LOCK_ID", "append_entry", "load_checkpoints", "load_entries", "verify_log", "write_checkpoint"]
 
 
 def append_entry(
@@ -85,7 +91,7 @@ def write_checkpoint(
     Raises:
         credit.AuditError: ``private_key`` is not a raw 32-byte Ed25519 key.
     """
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK_ID,))
     row = conn.execute(
         "SELECT seq, kind, created_at, payload, prev_hash, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1"
     ).fetchone()
@@ -101,17 +107,6 @@ def write_checkpoint(
     )
     log.info("audit checkpoint at entry %d (%s)", cp.seq, cp.entry_hash[:12])
     return cp
-
-
-def maybe_checkpoint(conn: psycopg.Connection, *, private_key: bytes | None, every: int = 100) -> Checkpoint | None:
-    """Write a checkpoint when ``every`` entries have been appended since the last one (and a key is given)."""
-    if private_key is None:
-        return None
-    last = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchone()
-    last_cp = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_checkpoints").fetchone()
-    if last is None or last_cp is None or last[0] - last_cp[0] < every:
-        return None
-    return write_checkpoint(conn, private_key=private_key)
 
 
 def verify_log(conn: psycopg.Connection, *, public_key: bytes | None) -> AuditReport:

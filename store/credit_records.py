@@ -35,8 +35,7 @@ from credit.record import (
     PastLoan,
     SensorDay,
 )
-from store.audit import _LOCK_ID as AUDIT_LOCK_ID
-from store.audit import append_entry
+from store.audit import AUDIT_LOCK_ID, append_entry
 from store.errors import StoreError
 
 log = logging.getLogger(__name__)

@@ -43,12 +43,3 @@ def put_blob(root: Path, *, data: bytes, sha256: str | None = None) -> tuple[str
         Path(tmp).unlink(missing_ok=True)
         raise
     return digest, rel
-
-
-def read_frame(root: Path, *, sha256: str) -> bytes:
-    """Return the bytes of a stored frame.
-
-    Raises:
-        FileNotFoundError: no frame with this sha256 is stored under ``root``.
-    """
-    return (root / frame_relpath(sha256)).read_bytes()

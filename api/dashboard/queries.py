@@ -53,15 +53,6 @@ def member_farms(conn: psycopg.Connection, *, cooperative_id: UUID, days: int = 
     return [MemberRow(r[0], r[1], r[2] or {}, r[3] or {}, r[4], r[5], r[6], r[7]) for r in rows]
 
 
-def farm_of_cooperative(conn: psycopg.Connection, *, cooperative_id: UUID, farm_id: UUID) -> dict[str, Any] | None:
-    """The farm if it is a member of ``cooperative_id``; None otherwise (answered as 404)."""
-    row = conn.execute(
-        "SELECT id, name, region, declared_herd FROM farms WHERE id = %s AND cooperative_id = %s",
-        (farm_id, cooperative_id),
-    ).fetchone()
-    return None if row is None else {"id": row[0], "name": row[1], "region": row[2], "declared_herd": row[3] or {}}
-
-
 def herd_series(conn: psycopg.Connection, *, farm_id: UUID, days: int = 90) -> list[Series]:
     """Daily maximum head count per species over the last ``days`` (time-bucketed on the hypertable index)."""
     rows = conn.execute(
@@ -170,19 +161,6 @@ def device_health(conn: psycopg.Connection, *, farm_id: UUID) -> list[dict[str, 
         (farm_id,),
     ).fetchall()
     return [dict(zip(("device_id", "status", "last_seen_at", "messages", "open_gaps"), r, strict=True)) for r in rows]
-
-
-def lender_farm_ids(conn: psycopg.Connection, *, lender_id: UUID) -> list[UUID]:
-    """Farms whose consent to ``lender_id`` is valid now (all decided farms when no consent table exists)."""
-    if _table_exists(conn, "consents"):
-        rows = conn.execute(
-            """SELECT DISTINCT farm_id FROM consents WHERE lender_id = %s AND revoked_at IS NULL
-               AND (expires_at IS NULL OR expires_at > now())""",
-            (lender_id,),
-        ).fetchall()
-    else:
-        rows = []
-    return [r[0] for r in rows]
 
 
 def decisions(conn: psycopg.Connection, *, farm_ids: list[UUID]) -> list[dict[str, Any]]:

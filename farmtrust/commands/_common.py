@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -30,3 +32,27 @@ def load_settings(*, db_url: str | None = None, mqtt_url: str | None = None) -> 
             update={"mqtt": settings.mqtt.model_validate({**settings.mqtt.model_dump(), "url": mqtt_url})}
         )
     return settings
+
+
+@contextlib.contextmanager
+def database_url(db_url: str | None) -> Iterator[str]:
+    """The PostgreSQL URL a command works on, for the duration of the ``with`` block.
+
+    Args:
+        db_url: the ``--db-url`` option (None: the settings' URL from the environment).
+
+    Yields:
+        The configured URL; when none is configured, the URL of an embedded PostgreSQL started under
+        ``Settings.embedded_dir`` and stopped when the block ends.
+    """
+    settings = load_settings(db_url=db_url)
+    if settings.db.url:
+        yield settings.db.url
+        return
+    from farmtrust.services import start_embedded_postgres
+
+    url, server = start_embedded_postgres(settings.embedded_dir / "postgres")
+    try:
+        yield url
+    finally:
+        server.cleanup()  # type: ignore[attr-defined]

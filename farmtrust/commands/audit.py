@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from farmtrust.commands._common import DbUrl, load_settings
+from farmtrust.commands._common import DbUrl, database_url, load_settings
 from farmtrust.console import console, err_console
 
 app = typer.Typer(help="Audit log: verify the chain and its signed checkpoints.", no_args_is_help=True)
@@ -34,7 +34,6 @@ def verify(
 ) -> None:
     """Check every entry's hash and link, and every checkpoint's signature; exit 1 on any problem."""
     from credit.canonical import to_plain
-    from farmtrust.commands.db import _database_url
     from store.audit import verify_log
     from store.db import connect
 
@@ -43,7 +42,7 @@ def verify(
     if public_key is not None and pub is None:
         err_console.print(f"[red]error:[/] --public-key {public_key} does not exist", highlight=False)
         raise typer.Exit(1)
-    with _database_url(db_url) as url, connect(url) as conn:
+    with database_url(db_url) as url, connect(url) as conn:
         report = verify_log(conn, public_key=pub)
     if as_json:
         typer.echo(json.dumps({**to_plain(report), "ok": report.ok}, indent=2))
@@ -64,7 +63,6 @@ def verify(
 def checkpoint(db_url: DbUrl = None, key: KeyFile = None) -> None:
     """Sign the last entry's hash (creates the key pair on first use; keep the .pub file outside the database)."""
     from credit.audit import generate_signing_key, public_key_of
-    from farmtrust.commands.db import _database_url
     from store.audit import write_checkpoint
     from store.db import connect
 
@@ -75,7 +73,7 @@ def checkpoint(db_url: DbUrl = None, key: KeyFile = None) -> None:
         path.chmod(0o600)
         path.with_suffix(".pub").write_bytes(public_key_of(path.read_bytes()))
         console.print(f"created checkpoint key {path} (public key {path.with_suffix('.pub')})")
-    with _database_url(db_url) as url, connect(url) as conn:
+    with database_url(db_url) as url, connect(url) as conn:
         cp = write_checkpoint(conn, private_key=path.read_bytes())
         conn.commit()
     console.print(f"checkpoint at entry {cp.seq} ({cp.entry_hash[:12]})" if cp else "nothing new to checkpoint")

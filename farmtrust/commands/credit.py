@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from farmtrust.commands._common import DbUrl
+from farmtrust.commands._common import DbUrl, database_url
 from farmtrust.console import console
 
 if TYPE_CHECKING:
@@ -64,13 +64,12 @@ def limit(
     """Decide FARM_ID's credit limit from its verified record, with every factor and reason."""
     from credit.canonical import to_plain
     from credit.decision import decide_limit
-    from farmtrust.commands.db import _database_url
     from store.credit_records import load_farm_record, record_decision
     from store.db import connect
 
     policy = _policy(policy_file)
     when = (as_of.replace(tzinfo=UTC) if as_of and as_of.tzinfo is None else as_of) or datetime.now(UTC)
-    with _database_url(db_url) as url, connect(url) as conn:
+    with database_url(db_url) as url, connect(url) as conn:
         farm_record = load_farm_record(conn, farm_id=farm_id, as_of=when, window_days=window_days or policy.window_days)
         decision = decide_limit(farm_record, policy)
         decision_id = None

@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import typer
 
-from farmtrust.commands._common import DbUrl, load_settings
+from farmtrust.commands._common import DbUrl, database_url
 from farmtrust.console import console
 
 app = typer.Typer(help="Database schema: migrate and status.", no_args_is_help=True)
-
-
-@contextlib.contextmanager
-def _database_url(db_url: str | None) -> Iterator[str]:
-    settings = load_settings(db_url=db_url)
-    if settings.db.url:
-        yield settings.db.url
-        return
-    from farmtrust.services import start_embedded_postgres
-
-    url, server = start_embedded_postgres(settings.embedded_dir / "postgres")
-    try:
-        yield url
-    finally:
-        server.cleanup()  # type: ignore[attr-defined]
 
 
 @app.command()
@@ -34,7 +16,7 @@ def migrate(db_url: DbUrl = None) -> None:
     from store.db import connect
     from store.migrations import migrate as run_migrations
 
-    with _database_url(db_url) as url, connect(url, autocommit=True) as conn:
+    with database_url(db_url) as url, connect(url, autocommit=True) as conn:
         done = run_migrations(conn)
     if done:
         console.print(f"Applied {len(done)} migration(s): " + ", ".join(m.name for m in done))
@@ -51,7 +33,7 @@ def status(db_url: DbUrl = None) -> None:
     from store.migrations import status as migration_status
     from store.timescale import hypertables, timescale_enabled
 
-    with _database_url(db_url) as url, connect(url, autocommit=True) as conn:
+    with database_url(db_url) as url, connect(url, autocommit=True) as conn:
         rows = migration_status(conn)
         ts = timescale_enabled(conn)
         hyper = sorted(hypertables(conn))

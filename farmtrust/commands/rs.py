@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from farmtrust.commands._common import DbUrl
+from farmtrust.commands._common import DbUrl, database_url
 from farmtrust.console import console, err_console
 
 if TYPE_CHECKING:
@@ -159,11 +159,10 @@ def crop_area(
     if quicklook:
         render_quicklook(results=results, fields=fields, scenes=scenes, path=quicklook)
     if store:
-        from farmtrust.commands.db import _database_url
         from store.crop_areas import insert_estimates
         from store.db import connect
 
-        with _database_url(db_url) as url, connect(url) as conn:
+        with database_url(db_url) as url, connect(url) as conn:
             insert_estimates(
                 conn,
                 results=results,
@@ -233,12 +232,11 @@ def farm(
     db_url: DbUrl = None,
 ) -> None:
     """Estimate and store cropped area for every field of FARM_ID."""
-    from farmtrust.commands.db import _database_url
     from store.crop_areas import estimate_farm_crop_areas
     from store.db import connect
 
     scenes = _scenes(scene, None, None, 1.0, None, None)
-    with _database_url(db_url) as url, connect(url) as conn:
+    with database_url(db_url) as url, connect(url) as conn:
         results = estimate_farm_crop_areas(
             conn,
             farm_id=farm_id,

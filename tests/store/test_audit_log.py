@@ -1,10 +1,13 @@
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 import pytest
 
+import store
 from credit import generate_signing_key, public_key_of
-from store.audit import append_entry, load_entries, verify_log, write_checkpoint
+from store.audit import AUDIT_LOCK_ID, append_entry, load_entries, verify_log, write_checkpoint
 
 KEY = generate_signing_key()
 
@@ -77,3 +80,10 @@ def test_an_audit_kind_that_json_would_escape_is_refused(conn):
 
     with pytest.raises(AuditError, match="kind"):
         append_entry(conn, kind='bad"kind', payload={})
+
+
+def test_the_audit_lock_id_equals_the_literal_in_migration_0041():
+    sql = (Path(store.__file__).parent / "migrations" / "0041_audit_append.sql").read_text()
+    literals = {int(n) for n in re.findall(r"pg_advisory_xact_lock\((\d+)\)", sql)}
+    assert literals == {AUDIT_LOCK_ID}
+    assert int.from_bytes(b"FTAU", "big") == AUDIT_LOCK_ID
