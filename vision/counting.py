@@ -45,19 +45,6 @@ def window_count(frame_counts: list[int], *, percentile: float = 50.0) -> Window
     return WindowCount(round(float(np.percentile(values, percentile))), float(q75 - q25), len(values))
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
-
-
 @dataclass
 class _Track:
     box: np.ndarray
@@ -104,8 +91,10 @@ class LineCounter:
     def update(self, detections: Detections) -> Detections:
         """Feed one frame; return its detections with track ids."""
         ids = list(self._tracks)
+        import supervision as sv
+
         old = np.array([self._tracks[i].box for i in ids]).reshape(-1, 4)
-        iou = _iou(old, detections.xyxy)
+        iou = sv.box_iou_batch(old, detections.xyxy.reshape(-1, 4))
         assigned = np.zeros(len(detections), dtype=int)
         used: set[int] = set()
         for flat in np.argsort(-iou, axis=None):

@@ -134,7 +134,13 @@ def refine_boxes(
     return out
 
 
-def _scene_split(folder: Path, items: list[PointImage], val_share: float) -> tuple[list[PointImage], list[PointImage]]:
+def scene_split(folder: Path, items: list[PointImage], val_share: float) -> tuple[list[PointImage], list[PointImage]]:
+    """Split a point folder's images into train and val by scene, the latest ``val_share`` of each scene to val.
+
+    Scenes come from the folder's ``sources.json`` (``[{"file": stem, "scene": name}, ...]``; one scene
+    when absent). Frames are ordered by name (names encode capture time), so val never holds a frame
+    from the middle of a scene's training frames; a scene of one frame goes to train.
+    """
     sources = folder / "sources.json"
     scene_of: dict[str, str] = {}
     if sources.exists():
@@ -289,7 +295,7 @@ def build_training_set(
     class_id = SPECIES_CLASSES.index(point_class)
     for folder in point_sets:
         shutil.rmtree(out_dir / folder.name, ignore_errors=True)  # a rebuild must not keep old crops
-        t_items, v_items = _scene_split(folder, iter_point_images(folder), val_share)
+        t_items, v_items = scene_split(folder, iter_point_images(folder), val_share)
         for split, items, target in (("train", t_items, train), ("val", v_items, val)):
             image_dir = out_dir / folder.name / "images" / split
             label_dir = out_dir / folder.name / "labels" / split

@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from vision.counting import _iou
-from vision.datasets import SPECIES_CLASSES, _scene_split, iter_point_images
+from vision.datasets import SPECIES_CLASSES, iter_point_images, scene_split
 from vision.detections import Detections
 from vision.errors import DatasetError
 from vision.images import read_image
@@ -94,7 +93,7 @@ def load_sets(dataset: Path, *, split: str = "val", point_species: str = "cattle
     if dataset.is_dir():
         items = iter_point_images(dataset)
         if split != "all":
-            train, val = _scene_split(dataset, items, 0.3)
+            train, val = scene_split(dataset, items, 0.3)
             items = val if split == "val" else train
         images = tuple(LabelledImage(p.image, (point_species,) * len(p.points), None) for p in items)
         return [LabelledSet(dataset.name, images)]
@@ -115,37 +114,39 @@ def load_sets(dataset: Path, *, split: str = "val", point_species: str = "cattle
     return sets
 
 
+AP_MAX_DETECTIONS = 100_000
+"""Detections per image that AP counts: in effect all of them (COCO and supervision's default keep 100)."""
+
+
 def average_precision_50(predictions: list[Detections], truths: list[LabelledImage], species: str) -> float | None:
-    """COCO-style 101-point AP at IoU 0.5 for one species; ``None`` when there is no true box."""
-    gts = [t.boxes[[s == species for s in t.species]] for t in truths]  # type: ignore[index]
-    total = sum(len(g) for g in gts)
-    if total == 0:
+    """COCO-style 101-point AP at IoU 0.5 for one species; ``None`` when there is no true box.
+
+    Computed by ``supervision.metrics.MeanAveragePrecision`` (pycocotools' matching and interpolation)
+    with one difference from COCO's default: every detection of an image counts, not only its 100 most
+    confident, because :func:`predict_sets` keeps up to 300 per image at a 0.001 score floor and a dense
+    pen has more than 100 candidate boxes.
+    """
+    import supervision as sv
+    from supervision.metrics import MeanAveragePrecision
+
+    targets, preds = [], []
+    for truth, found in zip(truths, predictions, strict=True):
+        assert truth.boxes is not None, "AP needs boxes"
+        true_boxes = truth.boxes[[s == species for s in truth.species]].reshape(-1, 4).astype(float)
+        mine = np.array([s == species for s in found.species], dtype=bool)
+        targets.append(sv.Detections(xyxy=true_boxes, class_id=np.zeros(len(true_boxes), dtype=int)))
+        preds.append(
+            sv.Detections(
+                xyxy=found.xyxy[mine].reshape(-1, 4).astype(float),
+                confidence=found.confidence[mine].astype(float),
+                class_id=np.zeros(int(mine.sum()), dtype=int),
+            )
+        )
+    if not sum(len(t) for t in targets):
         return None
-    scored: list[tuple[float, int, np.ndarray]] = []
-    for i, det in enumerate(predictions):
-        mask = np.array([s == species for s in det.species], dtype=bool)
-        for box, conf in zip(det.xyxy[mask], det.confidence[mask], strict=True):
-            scored.append((float(conf), i, box))
-    scored.sort(key=lambda s: -s[0])
-    used = [np.zeros(len(g), dtype=bool) for g in gts]
-    tp = np.zeros(len(scored))
-    for k, (_, i, box) in enumerate(scored):
-        if len(gts[i]) == 0:
-            continue
-        iou = _iou(box[None, :], gts[i])[0]
-        iou[used[i]] = 0
-        j = int(np.argmax(iou))
-        if iou[j] >= 0.5:
-            used[i][j] = True
-            tp[k] = 1
-    if not len(scored):
-        return 0.0
-    recall = np.cumsum(tp) / total
-    precision = np.cumsum(tp) / np.arange(1, len(scored) + 1)
-    envelope = np.maximum.accumulate(precision[::-1])[::-1]
-    grid = np.linspace(0, 1, 101)
-    idx = np.searchsorted(recall, grid, side="left")
-    return float(np.mean([envelope[i] if i < len(envelope) else 0.0 for i in idx]))
+    metric = MeanAveragePrecision(max_detection_thresholds=(1, 10, AP_MAX_DETECTIONS))
+    result = metric.update(preds, targets).compute()
+    return max(float(result.map50), 0.0)
 
 
 def _count_errors(true: list[int], pred: list[int]) -> tuple[float, float | None]:

@@ -38,12 +38,9 @@ def thresholds_path(model_path: Path) -> Path:
 
 
 def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
+    """Hex sha256 of a file's bytes (read in chunks by :func:`hashlib.file_digest`)."""
     with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def load_thresholds(path: Path) -> dict[str, float]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from vision.errors import DatasetError, ModelLoadError
+from vision.model import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +39,6 @@ class TrainingRun:
     imgsz: int
     base: Path
     data: Path
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def train(

@@ -80,3 +80,12 @@ def test_a_published_model_name_is_downloaded_or_refused_clearly(tmp_path, monke
         assert "could not be downloaded" in str(exc) and "--model" in str(exc)
     else:  # online: the downloaded file's hash is recorded
         assert loaded.identity.path.is_file() and loaded.identity.sha256 == file_sha256(loaded.identity.path)
+
+
+def test_file_sha256_is_the_fips_vector_and_training_uses_the_same_function(tmp_path):
+    import vision.training
+
+    (tmp_path / "abc").write_bytes(b"abc")
+    # FIPS 180-2, appendix B.1
+    assert file_sha256(tmp_path / "abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert vision.training.file_sha256 is file_sha256
