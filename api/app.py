@@ -15,6 +15,7 @@ def create_app(settings: Settings) -> FastAPI:
     """Build the API for ``settings`` (whose database URL must be set)."""
     from api.dashboard.routes import router as dashboard_router
     from api.errors import exception_handlers
+    from api.metrics import RequestTimer, api_metrics
     from api.routes import admin, farms, health, lending, records
     from credit import load_policy
     from credit.policy import DEFAULT_POLICY_PATH
@@ -42,6 +43,8 @@ def create_app(settings: Settings) -> FastAPI:
         exception_handlers=exception_handlers(),
     )
     app.state.settings = settings
+    app.state.metrics = api_metrics()
+    app.add_middleware(RequestTimer, histogram=app.state.metrics.request_seconds)
     app.state.policy = load_policy(DEFAULT_POLICY_PATH)
     for module in (health, admin, farms, records, lending):
         app.include_router(module.router)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import socket
 
 from fastapi import APIRouter, Request, Response
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from api.deps import Conn, Settings
 from api.errors import ApiError
+from api.metrics import Collectors, StoredMetrics
 
 router = APIRouter(tags=["health"])
 
@@ -29,32 +32,8 @@ def readyz(conn: Conn, settings: Settings) -> dict[str, str]:
     return {"status": "ready", "database": "ok", "broker": "ok"}
 
 
-def _line(name: str, value: float, labels: dict[str, str] | None = None) -> str:
-    label = ",".join(f'{k}="{v}"' for k, v in (labels or {}).items())
-    return f"{name}{{{label}}} {value}" if label else f"{name} {value}"
-
-
 @router.get("/metrics", operation_id="metrics", response_class=Response)
 def metrics(request: Request, conn: Conn) -> Response:
-    """Prometheus text: ingest counters summed over workers, quarantine by reason, decisions, open alerts."""
-    from store.ingest_writer import read_counters
-
-    counters = read_counters(conn)
-    lines = [
-        "# HELP farmtrust_ingest_messages_total Messages by outcome, summed over ingest workers.",
-        "# TYPE farmtrust_ingest_messages_total counter",
-    ]
-    for outcome in ("received", "stored", "duplicate"):
-        lines.append(_line("farmtrust_ingest_messages_total", float(counters.get(outcome, 0)), {"outcome": outcome}))
-    lines.append("# TYPE farmtrust_ingest_quarantined_total counter")
-    for reason, n in sorted((counters.get("quarantined") or {}).items()):
-        lines.append(_line("farmtrust_ingest_quarantined_total", float(n), {"reason": reason}))
-    lines.append("# TYPE farmtrust_ingest_readings_total counter")
-    lines.append(_line("farmtrust_ingest_readings_total", float(counters.get("readings_stored", 0))))
-    decisions = conn.execute("SELECT status, count(*) FROM credit_decisions GROUP BY status").fetchall()
-    lines.append("# TYPE farmtrust_credit_decisions_total counter")
-    lines += [_line("farmtrust_credit_decisions_total", float(n), {"status": s}) for s, n in decisions]
-    open_alerts = conn.execute("SELECT count(*) FROM credit_alerts WHERE resolved_at IS NULL").fetchone()
-    lines.append("# TYPE farmtrust_open_alerts gauge")
-    lines.append(_line("farmtrust_open_alerts", float(open_alerts[0] if open_alerts else 0)))
-    return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+    """Prometheus text: request latency per route, ingest counters and batch latency, decisions, open alerts."""
+    body = generate_latest(Collectors(request.app.state.metrics.registry, StoredMetrics(conn)))
+    return Response(body, media_type=CONTENT_TYPE_PLAIN_0_0_4)
