@@ -37,7 +37,10 @@ class DatabaseSettings(BaseModel):
     pool_min_size: int = Field(default=1, ge=0)
     pool_max_size: int = Field(default=10, ge=1)
     retention_days: int | None = Field(
-        default=None, ge=1, description="drop raw time-series chunks older than this (TimescaleDB only)"
+        default=None,
+        ge=1,
+        description="drop raw time series (sensor readings, livestock counts) older than this many days; the "
+        "ingest worker runs it every few hours (keep it above the credit record window, 60 days)",
     )
 
     @field_validator("url")

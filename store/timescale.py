@@ -89,3 +89,34 @@ def drop_old_chunks(conn: psycopg.Connection, *, table: str, days: int) -> int:
         (days,),
     )
     return cur.rowcount
+
+
+RETENTION_TABLES = ("sensor_readings", "livestock_counts")
+"""The raw time series that ``Settings.db.retention_days`` trims (hypertables under TimescaleDB)."""
+RETENTION_LOCK_ID = int.from_bytes(b"FTRT", "big")
+"""Transaction advisory lock that keeps one retention run at a time (several ingest workers may try)."""
+
+
+def run_retention(conn: psycopg.Connection, *, days: int) -> dict[str, int] | None:
+    """Drop the data of every table in :data:`RETENTION_TABLES` older than ``days`` (commit is the caller's).
+
+    Under TimescaleDB whole chunks older than the cutoff are dropped (``drop_chunks``: rows in the chunk
+    that straddles the cutoff stay until the next run after it has aged); on plain PostgreSQL the old
+    rows are deleted.
+
+    Returns:
+        Chunks (TimescaleDB) or rows (plain PostgreSQL) removed per table; None when another process's
+        run holds the lock (nothing done).
+
+    Raises:
+        ValueError: ``days`` is below 1.
+    """
+    if days < 1:
+        raise ValueError(f"retention days must be at least 1, got {days}")
+    locked = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (RETENTION_LOCK_ID,)).fetchone()
+    if not (locked and locked[0]):
+        log.info("retention: another run holds the lock; skipped")
+        return None
+    removed = {table: drop_old_chunks(conn, table=table, days=days) for table in RETENTION_TABLES}
+    log.info("retention (%d days): removed %s", days, removed)
+    return removed

@@ -43,7 +43,10 @@ def ingest(
                 run_migrations(conn)
         defaults = IngestOptions()
         options = IngestOptions(
-            worker_id=worker_id or defaults.worker_id, max_messages=max_messages, max_wait_s=max_wait_ms / 1000
+            worker_id=worker_id or defaults.worker_id,
+            max_messages=max_messages,
+            max_wait_s=max_wait_ms / 1000,
+            retention_days=settings.db.retention_days,
         )
         worker = IngestWorker(
             db_url=settings.db.url,

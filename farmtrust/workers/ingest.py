@@ -36,6 +36,7 @@ from farmtrust.settings import MqttProtocol, MqttSettings
 from store.db import redact
 from store.ingest_validate import Inbound
 from store.ingest_writer import BatchResult, IngestCounters, IngestWriter, save_counters
+from store.timescale import run_retention
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,9 @@ class IngestOptions:
         receive_maximum: MQTT 5 Receive Maximum: unacknowledged messages the broker may send ahead.
         counters_every_s: how often the counter snapshot is saved.
         session_expiry_s: how long the broker keeps this worker's session (and unacked messages) after it dies.
+        retention_days: when set (``Settings.db.retention_days``), raw time series older than this are
+            dropped soon after start and then every ``retention_every_s`` (:func:`store.timescale.run_retention`).
+        retention_every_s: seconds between retention runs.
     """
 
     worker_id: str = f"ingest-{socket.gethostname()}-{os.getpid()}"
@@ -63,6 +67,8 @@ class IngestOptions:
     receive_maximum: int = 2000
     counters_every_s: float = 5.0
     session_expiry_s: int = 3600
+    retention_days: int | None = None
+    retention_every_s: float = 6 * 3600.0
 
 
 def subscription_topic(protocol: MqttProtocol, *, share_group: str) -> str:
@@ -106,6 +112,7 @@ class IngestWorker:
         self._conn: psycopg.Connection | None = None
         self.on_batch: Callable[[BatchResult], None] | None = None
         self.db_failures = 0
+        self.retention_runs: list[dict[str, int]] = []
 
     def _make_client(self) -> mqtt.Client:
         v5 = self.mqtt.protocol == MqttProtocol.V5
@@ -231,6 +238,25 @@ class IngestWorker:
             log.warning("ingest: counters not saved (%s)", exc)
             self._conn = None
 
+    def _run_retention(self) -> None:
+        days = self.options.retention_days
+        assert days is not None
+        conn: psycopg.Connection | None = None
+        try:
+            conn = self._db()
+            removed = run_retention(conn, days=days)
+            conn.commit()
+        except psycopg.Error as exc:  # retention must never stop ingest; it is tried again next time
+            log.warning("ingest: retention not run (%s)", exc)
+            if isinstance(exc, psycopg.OperationalError):
+                self.db_failures += 1
+                self._conn = None
+            elif conn is not None:
+                conn.rollback()
+            return
+        if removed is not None:
+            self.retention_runs.append(removed)
+
     def _process(self, batch: list[Inbound]) -> None:
         if not batch:
             return
@@ -246,12 +272,16 @@ class IngestWorker:
             self.connect()
         log.info("ingest %s writing to %s", self.options.worker_id, redact(self.db_url))
         next_save = time.monotonic() + self.options.counters_every_s
+        next_retention = time.monotonic() if self.options.retention_days else float("inf")
         try:
             while not self._stop.is_set():
                 self._process(self._next_batch())
                 if time.monotonic() >= next_save:
                     next_save = time.monotonic() + self.options.counters_every_s
                     self._save_counters()
+                if time.monotonic() >= next_retention:
+                    next_retention = time.monotonic() + self.options.retention_every_s
+                    self._run_retention()
             while not self.inbox.empty():  # what already arrived is written and acknowledged
                 self._process(self._next_batch())
         finally:

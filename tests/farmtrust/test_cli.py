@@ -94,3 +94,28 @@ def test_services_up_starts_embedded_stack_and_stops_on_ctrl_c(tmp_path, broker)
     assert proc.wait(30) == 0
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_db_retention_command_drops_old_readings(fresh_db_url):
+    import uuid
+
+    import psycopg
+
+    with psycopg.connect(fresh_db_url) as conn:
+        for age in (90, 2):
+            conn.execute(
+                "INSERT INTO sensor_readings (time, farm_id, device_id, metric, value, unit, message_id) "
+                "VALUES (now() - make_interval(days => %s), %s, 'd1', 'temperature_c', 20, 'C', %s)",
+                (age, uuid.uuid4(), uuid.uuid4()),
+            )
+    out = run_cli("db", "retention", "--days", "30", "--db-url", fresh_db_url)
+    assert out.returncode == 0, out.stderr
+    assert "of sensor_readings" in out.stdout
+    with psycopg.connect(fresh_db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM sensor_readings").fetchone()[0] == 1
+
+
+def test_db_retention_without_a_period_names_the_setting(fresh_db_url):
+    out = run_cli("db", "retention", "--db-url", fresh_db_url, env={"FARMTRUST_DB__RETENTION_DAYS": ""})
+    assert out.returncode == 1
+    assert "retention_days" in out.stderr and "Traceback" not in out.stderr + out.stdout
