@@ -11,7 +11,7 @@ import numpy as np
 
 from remote_sensing.errors import RemoteSensingError
 from remote_sensing.fields import FieldBoundary, geometries_in_crs
-from remote_sensing.grid import Window, read_band, scene_grid
+from remote_sensing.grid import Window, read_band, scene_grid, union
 from remote_sensing.masks import clear_from_qa_pixel, clear_from_scl, ndvi
 from remote_sensing.result import FieldCropArea, Flag
 from remote_sensing.scenes import Scene
@@ -72,7 +72,7 @@ def write_results(*, results: Sequence[FieldCropArea], fields: Sequence[FieldBou
 
 def _peak_ndvi(scenes: Sequence[Scene], grid_window: tuple, max_px: int) -> np.ndarray:
     """Per-pixel maximum clear NDVI over the scenes, read decimated to at most ``max_px`` a side."""
-    import rasterio.windows
+    import rasterio
     from rasterio.enums import Resampling
 
     grid, window = grid_window
@@ -90,9 +90,8 @@ def _peak_ndvi(scenes: Sequence[Scene], grid_window: tuple, max_px: int) -> np.n
                 mask, _ = read_band(scene=scene, name=scene.mask_band, grid=grid, window=window)
                 clear &= clear_from_scl(mask) if scene.mask_band == "scl" else clear_from_qa_pixel(mask)
         else:
-            win = rasterio.windows.Window(window.col_off, window.row_off, window.width, window.height)
             with rasterio.open(scene.bands["red"].href) as r, rasterio.open(scene.bands["nir"].href) as n:
-                kw = {"window": win, "out_shape": shape, "resampling": Resampling.average}
+                kw = {"window": window, "out_shape": shape, "resampling": Resampling.average}
                 red = r.read(scene.bands["red"].index, **kw).astype(np.float32)
                 nir = n.read(scene.bands["nir"].index, **kw).astype(np.float32)
             clear = (red > 0) & (nir > 0)
@@ -132,7 +131,7 @@ def render_quicklook(
         )
     window = windows[0]
     for w in windows[1:]:
-        window = window.union(w)
+        window = union(window, w)
     pad = max(2, max(window.height, window.width) // 20)
     window = Window(
         row_off=max(0, window.row_off - pad),

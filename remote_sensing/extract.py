@@ -21,7 +21,7 @@ from shapely.geometry.base import BaseGeometry
 from remote_sensing.decision import LandClass, ProfileAccumulator, Thresholds
 from remote_sensing.errors import SceneError
 from remote_sensing.fields import FieldBoundary, geometries_in_crs
-from remote_sensing.grid import Grid, Window, read_band, scene_grid
+from remote_sensing.grid import Grid, Window, read_band, scene_grid, union
 from remote_sensing.masks import clear_from_blue, clear_from_qa_pixel, clear_from_scl, evi, ndvi
 from remote_sensing.result import DatePoint, FieldCropArea, Flag
 from remote_sensing.scenes import Scene
@@ -308,7 +308,7 @@ def _plan(
         key = (s, (window.row_off + window.height // 2) // block_px, (window.col_off + window.width // 2) // block_px)
         job = _Job(field=field, wkb=shapely.to_wkb(geom), area_ha=areas[i], grid_area=geom.area)
         if key in blocks:
-            blocks[key] = (blocks[key][0].union(window), [*blocks[key][1], job])
+            blocks[key] = (union(blocks[key][0], window), [*blocks[key][1], job])
         else:
             blocks[key] = (window, [job])
     plan = [(stacks[k[0]][0], win, jobs, stacks[k[0]][1]) for k, (win, jobs) in sorted(blocks.items())]

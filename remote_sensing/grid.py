@@ -1,4 +1,8 @@
-"""The pixel grid of a scene stack, and windowed reads of any band onto it (rasterio stays in here)."""
+"""The pixel grid of a scene stack, and windowed reads of any band onto it (rasterio stays in here).
+
+Windows are :class:`rasterio.windows.Window` (``col_off``, ``row_off``, ``width``, ``height``; integers
+here); :func:`union` is :func:`rasterio.windows.union`.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,15 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import rasterio.errors
+import rasterio.windows
 from affine import Affine
+from rasterio.windows import Window, union
 
 from remote_sensing.errors import SceneError, SceneMismatchError, SceneNotFoundError
 from remote_sensing.scenes import Scene, SceneBand
 
-__all__ = ["Grid", "Window", "read_band", "scene_grid"]
+__all__ = ["Grid", "Window", "read_band", "scene_grid", "union"]
 
 log = logging.getLogger(__name__)
 
@@ -42,43 +49,29 @@ class Grid:
         """Area of one pixel in CRS units squared (m2 for a projected CRS)."""
         return abs(self.transform[0] * self.transform[4])
 
+    @property
+    def full_window(self) -> Window:
+        """The window of the whole grid."""
+        return Window(col_off=0, row_off=0, width=self.width, height=self.height)
+
     def window_of(self, bounds: tuple[float, float, float, float]) -> Window | None:
-        """The pixel window covering ``bounds`` (xmin, ymin, xmax, ymax), clipped to the grid; None if outside."""
-        a, _, c, _, e, f = self.transform
-        col0 = max(0, math.floor((bounds[0] - c) / a))
-        col1 = min(self.width, math.ceil((bounds[2] - c) / a))
-        row0 = max(0, math.floor((bounds[3] - f) / e))
-        row1 = min(self.height, math.ceil((bounds[1] - f) / e))
-        if col1 <= col0 or row1 <= row0:
+        """The whole-pixel window covering ``bounds`` (xmin, ymin, xmax, ymax), clipped to the grid; None if outside.
+
+        A pixel the bounds touch only partly is included (offsets rounded down, far edges up).
+        """
+        exact = rasterio.windows.from_bounds(*bounds, transform=self.affine)
+        col0, row0 = math.floor(exact.col_off), math.floor(exact.row_off)
+        col1, row1 = math.ceil(exact.col_off + exact.width), math.ceil(exact.row_off + exact.height)
+        covering = Window(col_off=col0, row_off=row0, width=col1 - col0, height=row1 - row0)
+        try:
+            window = rasterio.windows.intersection(covering, self.full_window)
+        except rasterio.errors.WindowError:  # no overlap
             return None
-        return Window(row_off=row0, col_off=col0, height=row1 - row0, width=col1 - col0)
+        return window if window.width > 0 and window.height > 0 else None
 
     def window_bounds(self, window: Window) -> tuple[float, float, float, float]:
         """(xmin, ymin, xmax, ymax) of ``window``."""
-        a, _, c, _, e, f = self.transform
-        return (
-            c + a * window.col_off,
-            f + e * (window.row_off + window.height),
-            c + a * (window.col_off + window.width),
-            f + e * window.row_off,
-        )
-
-
-@dataclass(frozen=True, kw_only=True)
-class Window:
-    """A rectangle of pixels: offsets and size."""
-
-    row_off: int
-    col_off: int
-    height: int
-    width: int
-
-    def union(self, other: Window) -> Window:
-        """The smallest window holding both."""
-        r0, c0 = min(self.row_off, other.row_off), min(self.col_off, other.col_off)
-        r1 = max(self.row_off + self.height, other.row_off + other.height)
-        c1 = max(self.col_off + self.width, other.col_off + other.width)
-        return Window(row_off=r0, col_off=c0, height=r1 - r0, width=c1 - c0)
+        return rasterio.windows.bounds(window, self.affine)
 
 
 def _open(band: SceneBand, scene: Scene):  # noqa: ANN202 (a rasterio dataset)
@@ -151,12 +144,10 @@ def _coarser_factor(band_t: tuple, grid_t: tuple) -> int | None:
 
 def _read_coarser(ds, index: int, window: Window, k: int) -> np.ndarray:  # noqa: ANN001 (a rasterio dataset)
     """Read the covering window of a k-times coarser band and repeat its pixels (nearest, exact)."""
-    import rasterio.windows
-
     r0, c0 = window.row_off // k, window.col_off // k
     r1 = min(ds.height, -(-(window.row_off + window.height) // k))
     c1 = min(ds.width, -(-(window.col_off + window.width) // k))
-    raw = ds.read(index, window=rasterio.windows.Window(c0, r0, c1 - c0, r1 - r0), boundless=False)
+    raw = ds.read(index, window=Window(c0, r0, c1 - c0, r1 - r0), boundless=False)
     big = raw.repeat(k, axis=0).repeat(k, axis=1)
     top, left = window.row_off - r0 * k, window.col_off - c0 * k
     out = np.zeros((window.height, window.width), dtype=raw.dtype)
@@ -183,17 +174,15 @@ def read_band(
         (values as float32 after scale and offset; raw values for ``scl``/``qa_pixel``, valid mask:
         not nodata and finite), both (height, width), or 1-D over ``pixels``.
     """
-    import rasterio.windows
     from rasterio.enums import Resampling
     from rasterio.vrt import WarpedVRT
 
     band = scene.bands[name]
-    win = rasterio.windows.Window(window.col_off, window.row_off, window.width, window.height)
     with _open(band, scene) as ds:
         same = ds.width == grid.width and ds.height == grid.height and tuple(ds.transform)[:6] == grid.transform
         factor = _coarser_factor(tuple(ds.transform)[:6], grid.transform) if not same and ds.crs else None
         if same:
-            raw = ds.read(band.index, window=win)
+            raw = ds.read(band.index, window=window)
         elif factor is not None:
             raw = _read_coarser(ds, band.index, window, factor)
         else:
@@ -209,7 +198,7 @@ def read_band(
                 src_nodata=band.nodata if band.nodata is not None else ds.nodata,
                 nodata=band.nodata if band.nodata is not None else ds.nodata,
             ) as vrt:
-                raw = vrt.read(band.index, window=win)
+                raw = vrt.read(band.index, window=window)
         nodata = band.nodata if band.nodata is not None else ds.nodata
     if pixels is not None:
         raw = raw.reshape(-1)[pixels]
