@@ -50,7 +50,7 @@ class SecurityHeaders:
             return False
         for name, value in scope.get("headers", []):
             if name == b"x-forwarded-proto":
-                return value.split(b",")[0].strip().lower() == b"https"
+                return bool(value.split(b",")[0].strip().lower() == b"https")
         return False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -58,16 +58,25 @@ def start_session(conn: psycopg.Connection, *, key_id: UUID, client: str, lifeti
     return token
 
 
+TOUCH_EVERY_S = 15
+"""A session's last use is written at most this often (a page with many thumbnails writes once)."""
+
+
 def resume_session(conn: psycopg.Connection, *, token: str, lifetime: Lifetime) -> Principal | None:
     """The organization of a live session (and mark it used now); None when it expired, ended or never was."""
     row = conn.execute(
-        """UPDATE dashboard_sessions s SET last_seen_at = now()
-           FROM api_keys k JOIN organizations o ON o.id = k.organization_id
-           WHERE s.token_hash = %s AND k.id = s.api_key_id AND k.revoked_at IS NULL AND s.ended_at IS NULL
-             AND s.last_seen_at >= now() - make_interval(secs => %s)
-             AND s.created_at >= now() - make_interval(secs => %s)
-           RETURNING o.id, o.kind, o.name, k.id""",
-        (_hash(token), lifetime.idle_s, lifetime.absolute_s),
+        """WITH live AS (
+               SELECT s.id, s.last_seen_at, o.id AS org_id, o.kind, o.name, k.id AS key_id
+               FROM dashboard_sessions s JOIN api_keys k ON k.id = s.api_key_id
+                    JOIN organizations o ON o.id = k.organization_id
+               WHERE s.token_hash = %s AND k.revoked_at IS NULL AND s.ended_at IS NULL
+                 AND s.last_seen_at >= now() - make_interval(secs => %s)
+                 AND s.created_at >= now() - make_interval(secs => %s)),
+           touched AS (
+               UPDATE dashboard_sessions s SET last_seen_at = now() FROM live
+               WHERE s.id = live.id AND live.last_seen_at < now() - make_interval(secs => %s))
+           SELECT org_id, kind, name, key_id FROM live""",
+        (_hash(token), lifetime.idle_s, lifetime.absolute_s, TOUCH_EVERY_S),
     ).fetchone()
     return None if row is None else Principal(row[0], row[1], row[2], row[3])
 
