@@ -17,6 +17,7 @@ def create_app(settings: Settings) -> FastAPI:
     from api.errors import exception_handlers
     from api.metrics import RequestTimer, api_metrics
     from api.routes import admin, farms, health, lending, records
+    from api.security_headers import SecurityHeaders
     from credit import load_policy
     from credit.policy import DEFAULT_POLICY_PATH
     from store.db import open_pool
@@ -49,6 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (health, admin, farms, records, lending):
         app.include_router(module.router)
     app.include_router(dashboard_router)
+    app.add_middleware(SecurityHeaders, trust_forwarded_proto=settings.api.trust_forwarded_proto)
     return app
 
 

@@ -12,6 +12,7 @@ import psycopg
 from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 
+from api.dashboard.session import SAFE_METHODS, SESSION_COOKIE, check_session_csrf, session_principal
 from api.errors import ApiError
 from farmtrust.settings import Settings as SettingsModel
 from store.tenants import Principal, authenticate, farm_visible
@@ -79,20 +80,30 @@ def get_principal(
     authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None,
     x_api_key: Annotated[str | None, Header(description="the API key, as an alternative header")] = None,
 ) -> Principal:
-    """The organization of the API key (header, or the dashboard's session cookie).
+    """The organization of the API key (header), or of the dashboard's session (cookie).
+
+    A request that authenticates with the session cookie and changes something (not GET, HEAD or OPTIONS)
+    must come from the same origin and send the session's CSRF token as ``X-CSRF-Token``.
 
     Raises:
-        ApiError: 401 when the key is missing, unknown or revoked.
+        ApiError: 401 when the key or session is missing, unknown, expired or revoked; 403 for a
+            cookie-authenticated change without a valid CSRF token.
     """
     token = x_api_key
     if authorization and authorization.lower().startswith("bearer "):
         token = authorization[7:].strip()
-    token = token or request.cookies.get("ft_key")
-    if not token:
+    if token:
+        principal = authenticate(conn, token=token)
+        if principal is None:
+            raise ApiError(401, "Unauthorized", "This API key is unknown or was revoked; ask your administrator.")
+        return principal
+    if not request.cookies.get(SESSION_COOKIE):
         raise ApiError(401, "Unauthorized", "Send your API key as 'Authorization: Bearer <key>' or 'X-API-Key'.")
-    principal = authenticate(conn, token=token)
+    principal = session_principal(request, conn)
     if principal is None:
-        raise ApiError(401, "Unauthorized", "This API key is unknown or was revoked; ask your administrator.")
+        raise ApiError(401, "Unauthorized", "Your dashboard session ended or expired; sign in again.")
+    if request.method not in SAFE_METHODS:
+        check_session_csrf(request, request.headers.get("x-csrf-token", ""))
     return principal
 
 

@@ -120,6 +120,13 @@ class ApiSettings(BaseModel):
     threads: int = Field(
         default=8, ge=1, description="threads per process running blocking routes; the rest wait on the event loop"
     )
+    session_idle_s: int = Field(default=1800, ge=1, description="a dashboard session ends after this long unused")
+    session_absolute_s: int = Field(default=8 * 3600, ge=1, description="and this long after sign-in in any case")
+    login_max_failures: int = Field(default=5, ge=1, description="failed dashboard sign-ins per client, then 429")
+    login_window_s: int = Field(default=300, ge=1, description="the window those failures are counted in")
+    trust_forwarded_proto: bool = Field(
+        default=False, description="behind a TLS proxy: honour X-Forwarded-Proto (Secure cookies, HSTS)"
+    )
 
 
 class Settings(BaseSettings):

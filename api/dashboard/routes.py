@@ -11,54 +11,107 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 
 from api.dashboard import queries
+from api.dashboard.session import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    check_login_csrf,
+    check_session_csrf,
+    client_address,
+    delete_cookie,
+    lifetime,
+    login_csrf_token,
+    session_csrf_token,
+    session_principal,
+    set_cookie,
+)
 from api.dashboard.svg import field_map, line_chart
 from api.deps import Conn
 from api.errors import ApiError
-from store.tenants import Principal, authenticate, farm_visible, visible_farm_ids
+from store.sessions import end_session, login_throttle, record_login_failure, start_session
+from store.tenants import authenticate, farm_visible, visible_farm_ids
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-COOKIE = "ft_key"
+STYLESHEET = Path(__file__).parent / "static" / "dashboard.css"
 
 
-def _principal(request: Request, conn: Any) -> Principal | None:
-    token = request.cookies.get(COOKIE)
-    return authenticate(conn, token=token) if token else None
+def _page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("csrf", session_csrf_token(request))
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
-def _page(request: Request, name: str, **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, context)
+def _login_page(request: Request, *, error: str | None, status_code: int = 200) -> HTMLResponse:
+    token, new = login_csrf_token(request)
+    response = _page(request, "login.html", status_code, error=error, csrf=token)
+    if new:
+        set_cookie(request, response, LOGIN_CSRF_COOKIE, token, max_age_s=None)
+    return response
+
+
+@router.get("/static/dashboard.css")
+def stylesheet() -> FileResponse:
+    """The dashboard's stylesheet (a file, so the Content-Security-Policy needs no inline styles)."""
+    return FileResponse(STYLESHEET, media_type="text/css")
 
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request) -> HTMLResponse:
     """The sign-in form."""
-    return _page(request, "login.html", error=None)
+    return _login_page(request, error=None)
 
 
 @router.post("/login", response_model=None)
-def login(request: Request, conn: Conn, key: Annotated[str, Form()]) -> Response:
-    """Check the key; on success keep it in an HttpOnly, same-site cookie."""
+def login(request: Request, conn: Conn, key: Annotated[str, Form()], csrf: Annotated[str, Form()] = "") -> Response:
+    """Check the key and open a server-side session whose token (not the key) goes into the cookie.
+
+    Refused with 403 when the form came from another site or lacks its CSRF token, and with 429 (and
+    ``Retry-After``) once the client failed ``login_max_failures`` times within ``login_window_s``.
+    """
+    check_login_csrf(request, csrf)
+    api = request.app.state.settings.api
+    client = client_address(request)
+    throttle = login_throttle(conn, client=client, max_failures=api.login_max_failures, window_s=api.login_window_s)
+    if throttle.blocked:
+        response = _login_page(
+            request,
+            error=f"Too many failed sign-ins from your address; try again in {throttle.retry_after_s} s.",
+            status_code=429,
+        )
+        response.headers["Retry-After"] = str(throttle.retry_after_s)
+        return response
     principal = authenticate(conn, token=key.strip())
     if principal is None:
-        return _page(request, "login.html", error="That API key is unknown or was revoked.")
+        record_login_failure(conn, client=client)
+        return _login_page(request, error="That API key is unknown or was revoked.")
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        end_session(conn, token=old)
+    life = lifetime(request)
+    token = start_session(conn, key_id=principal.key_id, client=client, lifetime=life)
     response = RedirectResponse("/ui", status_code=303)
-    response.set_cookie(COOKIE, key.strip(), httponly=True, samesite="strict", max_age=8 * 3600)
+    set_cookie(request, response, SESSION_COOKIE, token, max_age_s=life.absolute_s)
+    delete_cookie(request, response, LOGIN_CSRF_COOKIE)
     return response
 
 
 @router.post("/logout")
-def logout() -> RedirectResponse:
-    """Forget the session."""
+def logout(request: Request, conn: Conn, csrf: Annotated[str, Form()] = "") -> RedirectResponse:
+    """End the session on the server, so its cookie no longer works anywhere, and drop the cookie."""
+    token = request.cookies.get(SESSION_COOKIE)
     response = RedirectResponse("/ui/login", status_code=303)
-    response.delete_cookie(COOKIE)
+    if token:
+        check_session_csrf(request, csrf)
+        end_session(conn, token=token)
+        delete_cookie(request, response, SESSION_COOKIE)
     return response
 
 
 @router.get("", response_class=HTMLResponse, response_model=None)
 def home(request: Request, conn: Conn) -> Response:
     """The signed-in organization's overview: members for a cooperative, decisions and loans for a lender."""
-    principal = _principal(request, conn)
+    principal = session_principal(request, conn)
     if principal is None:
         return RedirectResponse("/ui/login", status_code=303)
     if principal.kind == "lender":
@@ -102,7 +155,7 @@ def _par(request: Request, conn: Any, loans: list[dict[str, Any]]) -> Any:
 @router.get("/farms/{farm_id}", response_class=HTMLResponse, response_model=None)
 def farm_page(farm_id: UUID, request: Request, conn: Conn) -> Response:
     """A member farm: herd chart per species with evidence, fields on a map, crop areas, devices, alerts."""
-    principal = _principal(request, conn)
+    principal = session_principal(request, conn)
     if principal is None:
         return RedirectResponse("/ui/login", status_code=303)
     if not farm_visible(conn, principal=principal, farm_id=farm_id):
@@ -126,7 +179,7 @@ def farm_page(farm_id: UUID, request: Request, conn: Conn) -> Response:
 @router.get("/evidence/{frame_sha256}.jpg", response_model=None)
 def evidence_image(frame_sha256: str, request: Request, conn: Conn) -> Response:
     """An evidence thumbnail, for a signed-in organization that may see its farm."""
-    principal = _principal(request, conn)
+    principal = session_principal(request, conn)
     row = conn.execute(
         "SELECT farm_id, evidence_path FROM livestock_counts WHERE frame_sha256 = %s AND evidence_path IS NOT NULL "
         "LIMIT 1",

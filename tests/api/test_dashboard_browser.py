@@ -126,3 +126,36 @@ def test_wrong_key_is_refused_at_sign_in(site):
         assert "unknown or was revoked" in page.inner_text("[role=alert]")
         assert page.goto(f"{site['url']}/ui/farms/{site['farm_a']}").url.endswith("/ui/login")
         browser.close()
+
+
+def test_sign_out_ends_the_session(site):
+    with sync_playwright() as p:
+        browser = _browser(p)
+        context = browser.new_context()
+        page = context.new_page()
+        _sign_in(page, site["url"], site["key_a"])
+        [cookie] = [c for c in context.cookies() if c["name"] == "ft_session"]
+        assert cookie["value"] != site["key_a"] and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        page.click("text=Sign out")
+        page.wait_for_url(f"{site['url']}/ui/login")
+        # the old cookie, put back by hand, no longer opens the dashboard
+        context.add_cookies([{k: cookie[k] for k in ("name", "value", "domain", "path")}])
+        assert page.goto(f"{site['url']}/ui").url.endswith("/ui/login")
+        browser.close()
+
+
+def test_a_form_on_another_site_cannot_sign_in(site):
+    form = (
+        f'<form method="post" action="{site["url"]}/ui/login"><input name="key" value="{site["key_a"]}">'
+        '<input name="csrf" value="guessed"><button type="submit">Win a tractor</button></form>'
+    )
+    with sync_playwright() as p:
+        browser = _browser(p)
+        page = browser.new_page()
+        page.route("http://attacker.test/", lambda route: route.fulfill(body=form, content_type="text/html"))
+        page.goto("http://attacker.test/")
+        with page.expect_response(f"{site['url']}/ui/login") as answer:
+            page.click("button[type=submit]")
+        assert answer.value.status == 403
+        assert page.goto(f"{site['url']}/ui").url.endswith("/ui/login")
+        browser.close()
