@@ -12,6 +12,7 @@ COPY store store
 COPY api api
 COPY farmtrust farmtrust
 COPY bench bench
+COPY vocabulary vocabulary
 RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu -c requirements.lock ".[all]" \
     || pip install ".[all]"
 ENV FARMTRUST_DATA_DIR=/data

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from vocabulary.devices import DEVICE_ID_PATTERN
+from vocabulary.lending import ScheduleKind
+from vocabulary.organizations import ConsentScope, OrganizationKind
+from vocabulary.species import SPECIES
 
 
 class OrganizationCreate(BaseModel):
     """A new organization (admin only)."""
 
-    kind: Literal["cooperative", "lender", "admin"]
+    kind: OrganizationKind
     name: str = Field(min_length=1, max_length=200)
 
 
@@ -44,7 +49,7 @@ class FarmBase(BaseModel):
     @field_validator("declared_herd")
     @classmethod
     def _species(cls, value: dict[str, int]) -> dict[str, int]:
-        known = {"cattle", "sheep", "goat", "pig", "poultry", "horse"}
+        known = set(SPECIES)
         for species, head in value.items():
             if species not in known:
                 raise ValueError(f"unknown species {species!r}; use one of {sorted(known)}")
@@ -112,7 +117,7 @@ class FieldPublic(FieldCreate):
 class DeviceCreate(BaseModel):
     """A device to provision: its id (also its MQTT username) and its Ed25519 public key (hex, 32 bytes)."""
 
-    id: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    id: str = Field(pattern=DEVICE_ID_PATTERN)
     public_key_hex: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
 
 
@@ -141,7 +146,7 @@ class ConsentCreate(BaseModel):
 
     lender_id: UUID
     expires_at: datetime
-    scope: list[Literal["records", "credit"]] = Field(default_factory=lambda: ["records", "credit"])
+    scope: list[ConsentScope] = Field(default_factory=lambda: list(ConsentScope))
 
 
 class ConsentPublic(BaseModel):
@@ -199,7 +204,7 @@ class LoanCreate(BaseModel):
     principal: Decimal = Field(gt=0)
     rate: Decimal = Field(ge=0, le=1, description="nominal annual rate, e.g. 0.18")
     months: int = Field(ge=1, le=120)
-    kind: Literal["annuity", "equal-principal", "flat", "seasonal"] = "seasonal"
+    kind: ScheduleKind = ScheduleKind.SEASONAL
     start: date
     harvest_months: list[int] = Field(default_factory=list)
     reviewed_by: str | None = None

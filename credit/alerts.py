@@ -16,10 +16,10 @@ from credit.money import ONE, ZERO
 from credit.policy import Policy
 from credit.record import FarmRecord
 from credit.servicing import LoanStatus
+from vocabulary.lending import SEVERITY_RANK
 
 __all__ = ["SEVERITY_RANK", "Alert", "early_warnings"]
 
-SEVERITY_RANK = {"info": 0, "warning": 1, "high": 2, "critical": 3}
 _RECENT_DAYS = 7
 
 

@@ -23,8 +23,9 @@ from credit.record import FarmRecord, HerdDay
 from credit.scorecard import Points, Reason, score_record, scorecard_inputs
 from credit.valuation import Valuation, value_production
 from credit.verification import Component, score_verification, verified_days
+from vocabulary.lending import DecisionStatus
 
-APPROVED, REFERRED, DECLINED, INSUFFICIENT = "approved", "referred", "declined", "insufficient_data"
+APPROVED, REFERRED, DECLINED, INSUFFICIENT = (s.value for s in DecisionStatus)
 
 __all__ = ["APPROVED", "DECLINED", "INSUFFICIENT", "REFERRED", "Counterfactual", "Decision", "Factor", "decide_limit"]
 

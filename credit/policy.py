@@ -18,7 +18,8 @@ from typing import Any
 from credit.canonical import sha256_hex
 from credit.errors import MoneyError, PolicyError
 from credit.money import ONE, ZERO, Amount, D
-from credit.record import SPECIES
+from vocabulary.lending import DUE_COMPONENTS, SEVERITIES
+from vocabulary.species import SPECIES
 
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parent / "policies" / "ft-2025.1.toml"
 
@@ -40,8 +41,6 @@ VERIFICATION_COMPONENTS = (
     "uptime",
     "water_consistency",
 )
-ALLOCATION_COMPONENTS = ("fees", "interest", "penalty", "principal")
-SEVERITIES = ("info", "warning", "high", "critical")
 
 __all__ = [
     "CHARACTERISTICS",
@@ -367,10 +366,9 @@ def load_policy(source: str | Path) -> Policy:
         missing = r.int("missing_points") if "missing_points" in item else None
         characteristics.append(Characteristic(name, _bins(r, name, CHARACTERISTICS[name]), missing))
     order = tuple(servicing.raw("allocation_order"))
-    if sorted(order) != sorted(ALLOCATION_COMPONENTS):
+    if sorted(order) != sorted(DUE_COMPONENTS):
         raise PolicyError(
-            f"policy servicing.allocation_order = {list(order)}; list each of "
-            f"{', '.join(ALLOCATION_COMPONENTS)} exactly once"
+            f"policy servicing.allocation_order = {list(order)}; list each of {', '.join(DUE_COMPONENTS)} exactly once"
         )
     revolving = top.sub("revolving")
     freeze_on = revolving.text("freeze_on")

@@ -17,11 +17,8 @@ from typing import Any
 from credit.canonical import OMIT_IF_NONE, canonical_json, sha256_hex, to_plain
 from credit.errors import RecordError
 from credit.money import Amount, D
-
-SPECIES = ("cattle", "goat", "horse", "pig", "poultry", "sheep")
-GRASSLAND_CROPS = frozenset({"grass", "grassland", "pasture", "meadow", "permanent grass", "permanent grassland"})
-"""Declared uses valued on the grassland the satellite sees, not on cropped area (the same names as
-``remote_sensing.extract.GRASSLAND_CROPS``, which checks them; credit imports nothing from it)."""
+from vocabulary.crops import is_grassland_crop
+from vocabulary.species import SPECIES
 
 __all__ = [
     "SPECIES",
@@ -131,7 +128,7 @@ class FieldRecord:
     @property
     def is_grassland(self) -> bool:
         """Whether the declared use is permanent grassland (a meadow or pasture), not an annual crop."""
-        return self.declared_crop is not None and self.declared_crop.strip().lower() in GRASSLAND_CROPS
+        return is_grassland_crop(self.declared_crop)
 
     @property
     def observed_ha(self) -> Decimal | None:

@@ -23,8 +23,9 @@ from typing import Any
 from credit.canonical import to_plain
 from credit.errors import ScheduleError
 from credit.money import ONE, ZERO, Amount, quantize
+from vocabulary.lending import SCHEDULE_KINDS
 
-SCHEDULE_TYPES = ("annuity", "equal-principal", "flat", "seasonal")
+SCHEDULE_TYPES = SCHEDULE_KINDS
 DAYS_PER_YEAR = Decimal(365)
 
 __all__ = ["SCHEDULE_TYPES", "Instalment", "Schedule", "add_months", "build_schedule", "effective_apr"]

@@ -20,8 +20,9 @@ from credit.canonical import to_plain
 from credit.errors import PaymentError
 from credit.money import ZERO, Amount
 from credit.schedule import Schedule
+from vocabulary.lending import DUE_COMPONENTS
 
-DEFAULT_ORDER = ("penalty", "fees", "interest", "principal")
+DEFAULT_ORDER = DUE_COMPONENTS
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 
 __all__ = [

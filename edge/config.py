@@ -45,6 +45,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from edge.errors import ConfigError
+from vocabulary.devices import DEVICE_ID_PATTERN
 
 
 class _Section(BaseModel):
@@ -55,7 +56,7 @@ class DeviceSection(_Section):
     """Who this device is and where it keeps its key and spool."""
 
     farm_id: uuid.UUID
-    device_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+    device_id: str = Field(pattern=DEVICE_ID_PATTERN)
     key_file: Path = Path("device.key")
     spool_path: Path = Path("spool.sqlite")
     spool_max_mb: float = Field(default=64.0, gt=0)

@@ -22,16 +22,13 @@ import cv2
 import numpy as np
 
 from edge.errors import CameraError, ConfigError
+from vocabulary.species import species_of_names
 
 log = logging.getLogger(__name__)
 
 MAX_PIXELS = 50_000_000
 DEFAULT_THRESHOLD = 0.25
 NMS_IOU = 0.7
-_SPECIES_ALIASES = {
-    "cattle": "cattle", "cow": "cattle", "sheep": "sheep", "goat": "goat", "pig": "pig",
-    "bird": "poultry", "chicken": "poultry", "poultry": "poultry", "horse": "horse",
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -76,7 +73,7 @@ class OnnxCounter:
         self._session = session
         meta = session.get_modelmeta().custom_metadata_map  # type: ignore[attr-defined]
         names = ast.literal_eval(meta.get("names", "{}"))
-        self.species_of = {int(k): _SPECIES_ALIASES[v] for k, v in names.items() if v in _SPECIES_ALIASES}
+        self.species_of = species_of_names(names)
         if not self.species_of:
             raise ConfigError(f"Model {path} has no livestock class in its ONNX metadata (names={names})")
         shape = session.get_inputs()[0].shape  # type: ignore[attr-defined]

@@ -28,6 +28,9 @@ from typing import Annotated, Any, Literal, NamedTuple, Protocol
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from edge.errors import ProtocolError
+from vocabulary.devices import DEVICE_ID_PATTERN
+from vocabulary.metrics import METRIC_RANGES
+from vocabulary.species import SPECIES
 
 SCHEMA_VERSION = 1
 TOPIC_ROOT = "farmtrust/v1"
@@ -82,31 +85,14 @@ class QuarantineReason(StrEnum):
     """The device time or a reading time is more than 5 minutes ahead of the server clock."""
     OUT_OF_RANGE = "out_of_range"
     """A reading's value is physically impossible for its metric."""
+    UNKNOWN_SPECIES = "unknown_species"
+    """A count names a species that is not in :data:`vocabulary.species.SPECIES`."""
     UNKNOWN_METRIC = "unknown_metric"
     """A reading names a metric that is not in :data:`METRIC_RANGES`."""
     WRONG_UNIT = "wrong_unit"
     """A reading's unit is not the unit of its metric."""
     STORE_REJECTED = "store_rejected"
     """The database refused a message that passed every check (e.g. a NUL character in a text field)."""
-
-
-class MetricRange(NamedTuple):
-    """The unit of a metric and its physically possible values (inclusive)."""
-
-    unit: str
-    low: float
-    high: float
-
-
-METRIC_RANGES: dict[str, MetricRange] = {
-    "barn_temperature_c": MetricRange("degC", -50.0, 70.0),
-    "humidity_pct": MetricRange("%", 0.0, 100.0),
-    "water_flow_l_min": MetricRange("L/min", 0.0, 1000.0),
-    "feed_weight_kg": MetricRange("kg", 0.0, 100_000.0),
-    "gps_lat_deg": MetricRange("deg", -90.0, 90.0),
-    "gps_lon_deg": MetricRange("deg", -180.0, 180.0),
-}
-"""Physical range and unit per telemetry metric (names and units from docs/CONTRACTS.md)."""
 
 
 class Signer(Protocol):
@@ -226,7 +212,7 @@ class _EnvelopeBase(BaseModel):
     schema_version: Literal[1]
     message_id: uuid.UUID
     farm_id: uuid.UUID
-    device_id: str = Field(min_length=1, max_length=128)
+    device_id: str = Field(pattern=DEVICE_ID_PATTERN)
     seq: int = Field(ge=0)
     device_time: AwareDatetime
     signature: str = Field(min_length=80, max_length=100)
@@ -425,4 +411,11 @@ def check_reading(reading: Reading) -> str | None:
         return QuarantineReason.WRONG_UNIT.value
     if not spec.low <= reading.value <= spec.high:  # also false for NaN
         return QuarantineReason.OUT_OF_RANGE.value
+    return None
+
+
+def check_counts(body: CountBody) -> str | None:
+    """Return the quarantine reason for a count naming an unknown species, or None when every species is known."""
+    if any(species not in SPECIES for species in body.counts):
+        return QuarantineReason.UNKNOWN_SPECIES.value
     return None

@@ -1,7 +1,7 @@
 """Sensor drivers: a simulated one with daily cycles and noise, and a generic command/file driver.
 
-A driver returns readings as ``(metric, value, time)`` triples; units come from
-:data:`edge.protocol.METRIC_RANGES`.
+A driver returns readings as ``(metric, value, time)`` triples; metric names, units and physical
+ranges come from :mod:`vocabulary.metrics`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from edge.errors import SensorError
+from vocabulary.metrics import METRIC_RANGES, Metric
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +44,14 @@ class _Cycle:
     amplitude: float
     noise: float
     peak_hour: float
-    low: float
-    high: float
 
 
 # Barn climate peaks mid-afternoon; water and feed follow the animals' day (morning and evening peaks).
+# Values are clamped to the metric's physical range in vocabulary.metrics.
 _CYCLES: dict[str, _Cycle] = {
-    "barn_temperature_c": _Cycle(18.0, 6.0, 0.4, 15.0, -50.0, 70.0),
-    "humidity_pct": _Cycle(65.0, -12.0, 1.5, 15.0, 0.0, 100.0),
-    "water_flow_l_min": _Cycle(6.0, 4.0, 0.8, 8.0, 0.0, 1000.0),
+    Metric.BARN_TEMPERATURE_C: _Cycle(18.0, 6.0, 0.4, 15.0),
+    Metric.HUMIDITY_PCT: _Cycle(65.0, -12.0, 1.5, 15.0),
+    Metric.WATER_FLOW_L_MIN: _Cycle(6.0, 4.0, 0.8, 8.0),
 }
 
 
@@ -60,19 +60,12 @@ class SimulatedDriver:
     """Realistic simulated sensors: daily sine cycles plus Gaussian noise, a draining feed hopper, GPS jitter.
 
     Args:
-        metrics: which metrics to produce (default: all six of docs/CONTRACTS.md).
+        metrics: which metrics to produce (default: every :class:`vocabulary.metrics.Metric`).
         seed: random seed, so simulated farms are reproducible.
         lat_deg: latitude of the barn; lon_deg: its longitude.
     """
 
-    metrics: tuple[str, ...] = (
-        "barn_temperature_c",
-        "humidity_pct",
-        "water_flow_l_min",
-        "feed_weight_kg",
-        "gps_lat_deg",
-        "gps_lon_deg",
-    )
+    metrics: tuple[str, ...] = tuple(m.value for m in Metric)
     seed: int = 0
     lat_deg: float = 50.85
     lon_deg: float = 4.35
@@ -89,21 +82,19 @@ class SimulatedDriver:
         """Return one simulated value of ``metric`` at ``now``."""
         hour = now.hour + now.minute / 60 + now.second / 3600
         if metric in _CYCLES:
-            c = _CYCLES[metric]
+            c, span = _CYCLES[metric], METRIC_RANGES[metric]
             v = c.mean + c.amplitude * math.cos(2 * math.pi * (hour - c.peak_hour) / 24) + self._rng.gauss(0, c.noise)
-            return round(min(c.high, max(c.low, v)), 3)
-        if metric == "feed_weight_kg":
+            return round(min(span.high, max(span.low, v)), 3)
+        if metric == Metric.FEED_WEIGHT_KG:
             self._feed_kg -= abs(self._rng.gauss(0.05, 0.02))
             if self._feed_kg < 0.1 * self.feed_capacity_kg:
                 self._feed_kg = self.feed_capacity_kg  # refilled
             return round(self._feed_kg, 3)
-        if metric == "gps_lat_deg":
+        if metric == Metric.GPS_LAT_DEG:
             return round(self.lat_deg + self._rng.gauss(0, 2e-5), 7)
-        if metric == "gps_lon_deg":
+        if metric == Metric.GPS_LON_DEG:
             return round(self.lon_deg + self._rng.gauss(0, 2e-5), 7)
-        raise SensorError(
-            f"Simulated driver has no metric {metric!r}; choose from {sorted([*_CYCLES, 'feed_weight_kg'])}"
-        )
+        raise SensorError(f"Simulated driver has no metric {metric!r}; choose from {', '.join(Metric)}")
 
     def read(self, *, now: datetime) -> list[Sample]:
         """Return one reading per configured metric."""

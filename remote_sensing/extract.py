@@ -25,6 +25,7 @@ from remote_sensing.grid import Grid, Window, read_band, scene_grid, union
 from remote_sensing.masks import clear_from_blue, clear_from_qa_pixel, clear_from_scl, evi, ndvi
 from remote_sensing.result import DatePoint, FieldCropArea, Flag
 from remote_sensing.scenes import Scene
+from vocabulary.crops import is_grassland_crop
 
 __all__ = ["EQUAL_AREA_CRS", "field_stats", "iter_field_stats"]
 
@@ -179,15 +180,6 @@ def _process_block(
         )
         for i, job in enumerate(jobs)
     ]
-
-
-GRASSLAND_CROPS = frozenset({"grass", "grassland", "pasture", "meadow", "permanent grass", "permanent grassland"})
-"""Declared crops that are checked against observed grassland rather than annual crops (lower case)."""
-
-
-def is_grassland_crop(crop: str | None) -> bool:
-    """Whether a declared crop name means permanent grassland (pasture, meadow)."""
-    return crop is not None and crop.strip().lower() in GRASSLAND_CROPS
 
 
 def _opt(value: float) -> float | None:

@@ -15,6 +15,8 @@ from uuid import UUID
 
 import psycopg
 
+from vocabulary.devices import FrameStatus
+
 log = logging.getLogger(__name__)
 
 FRAMES_CHANNEL = "farmtrust_frames"
@@ -108,7 +110,7 @@ def mark_frame(*, conn: psycopg.Connection, sha256: str, status: str, reason: st
     Raises:
         ValueError: ``status`` is neither.
     """
-    if status not in {"counted", "quarantined"}:
+    if status not in {FrameStatus.COUNTED, FrameStatus.QUARANTINED}:
         raise ValueError(f"status must be 'counted' or 'quarantined', got {status!r}")
     conn.execute("UPDATE frames SET status = %s, status_reason = %s WHERE sha256 = %s", (status, reason, sha256))
 

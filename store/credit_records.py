@@ -37,6 +37,8 @@ from credit.record import (
 )
 from store.audit import AUDIT_LOCK_ID, append_entry
 from store.errors import StoreError
+from vocabulary.metrics import GPS_METRICS
+from vocabulary.species import SPECIES
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +97,7 @@ def _ring(geometry: Any) -> tuple[tuple[Decimal, Decimal], ...]:
     return tuple((D(str(x)).quantize(_Q7), D(str(y)).quantize(_Q7)) for x, y, *_ in ring)
 
 
-_GPS = ("gps_lat_deg", "gps_lon_deg")
+_GPS = GPS_METRICS
 
 
 @dataclass
@@ -250,8 +252,11 @@ def load_farm_record(
 
     Raises:
         FarmNotFoundError: no farm has ``farm_id``.
-        credit.RecordError: ``as_of`` has no time zone, the window is out of range, or the data names an
-            unknown species.
+        credit.RecordError: ``as_of`` has no time zone or the window is out of range.
+
+    Counts and declared head of a species outside :data:`vocabulary.species.SPECIES` (stored before
+    ingest refused them) are left out of the record with a warning, so they cannot make the farm
+    undecidable; the device's activity still counts for its coverage.
     """
     from credit.errors import RecordError
 
@@ -271,6 +276,7 @@ def load_farm_record(
     # one pass over each time-series table gives the daily summaries and each device's active days
     activity: dict[str, _Activity] = {}
     herd: dict[tuple[date, str], tuple[int, int]] = {}
+    unknown: dict[str, int] = {}
     for day, species, device, counted, max_count, n, last in conn.execute(
         """SELECT (time AT TIME ZONE 'UTC')::date, species, device_id, method <> 'declared', max(count), count(*),
                   max(time)
@@ -280,7 +286,9 @@ def load_farm_record(
         if device is None:
             continue
         activity.setdefault(device, _Activity(set())).saw(day, last)
-        if counted:
+        if counted and species not in SPECIES:
+            unknown[species] = unknown.get(species, 0) + int(n)
+        elif counted:
             top, total = herd.get((day, species), (0, 0))
             herd[(day, species)] = (max(top, int(max_count)), total + int(n))
     frames = conn.execute(
@@ -302,6 +310,17 @@ def load_farm_record(
             seen.has_gps = True
         else:
             sensors.append(SensorDay(day, device, metric, int(n), mean, lo, hi, sd))
+    declared_herd = {str(k): int(v) for k, v in (declared or {}).items()}
+    for species in sorted(set(declared_herd) - set(SPECIES)):
+        unknown[species] = unknown.get(species, 0) + 1
+        del declared_herd[species]
+    if unknown:
+        log.warning(
+            "farm %s: left out counts and declared head of unknown species %s (rows per species); known: %s",
+            farm,
+            dict(sorted(unknown.items())),
+            ", ".join(SPECIES),
+        )
     deliveries = conn.execute(
         """SELECT delivered_on, product, quantity, unit, amount, currency FROM coop_deliveries
            WHERE farm_id = %s AND delivered_on >= %s AND delivered_on < %s""",
@@ -312,7 +331,7 @@ def load_farm_record(
         as_of=as_of,
         window_days=window_days,
         region=region,
-        declared_herd=tuple((str(k), int(v)) for k, v in (declared or {}).items()),
+        declared_herd=tuple(declared_herd.items()),
         herd_days=tuple(HerdDay(d, s, m, n) for (d, s), (m, n) in herd.items()),
         frames=tuple(FrameSeen(t.astimezone(UTC), dev, ph, sha) for t, dev, ph, sha in frames),
         sensor_days=tuple(sensors),

@@ -1,4 +1,4 @@
-"""Checks every inbound MQTT message before anything is written: shape, topic, device, signature, time, ranges.
+"""Checks every inbound MQTT message before anything is written: shape, topic, device, signature, time, ranges, species.
 
 Each check that fails yields a :class:`Rejected` with an :class:`edge.protocol.QuarantineReason` code;
 nothing is dropped silently. Sequence checks (replay, gaps) need the database and live in
@@ -20,12 +20,14 @@ from edge.protocol import (
     FrameMessage,
     QuarantineReason,
     TelemetryMessage,
+    check_counts,
     check_reading,
     decode,
     parse_topic,
     verify,
 )
 from store.ingest_devices import DeviceRecord
+from vocabulary.species import SPECIES
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ def parse(inbound: Inbound) -> Decoded | Rejected:
 def check(
     inbound: Inbound, decoded: Decoded, devices: Mapping[str, DeviceRecord | None], *, now: datetime
 ) -> Accepted | Rejected:
-    """Check the device (known, active, of this farm), the signature, the clock and the physical ranges."""
+    """Check the device (known, active, of this farm), the signature, the clock, the physical ranges and species."""
     msg = decoded.message
     farm_id, device_id = str(msg.farm_id), msg.device_id
 
@@ -127,4 +129,7 @@ def check(
         return reject(
             QuarantineReason.FUTURE_TIMESTAMP, f"captured_at {msg.body.captured_at.isoformat()} is in the future"
         )
+    if isinstance(msg, CountMessage) and (reason := check_counts(msg.body)) is not None:
+        unknown = sorted(s for s in msg.body.counts if s not in SPECIES)
+        return reject(reason, f"counts name unknown species {unknown}; use one of {', '.join(SPECIES)}")
     return Accepted(inbound, decoded, device)

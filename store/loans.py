@@ -25,6 +25,7 @@ from credit.schedule import Instalment, Schedule, build_schedule
 from credit.servicing import LoanStatus, Par, Payment, PaymentAllocation, loan_status, portfolio_par
 from store.audit import append_entry
 from store.errors import StoreError
+from vocabulary.lending import ALLOCATION_COMPONENTS, DecisionStatus
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +108,9 @@ def open_loan(
     if row is None:
         raise LoanNotFoundError(f"decision_id={decision_id} does not exist; decide a limit first")
     farm_id, status, limit, currency = row
-    if status == "referred" and not reviewed_by:
+    if status == DecisionStatus.REFERRED and not reviewed_by:
         raise LoanRefusedError(f"decision {decision_id} is referred for fraud review; pass reviewed_by after review")
-    if status not in ("approved", "referred"):
+    if status not in (DecisionStatus.APPROVED, DecisionStatus.REFERRED):
         raise LoanRefusedError(f"decision {decision_id} is {status}; only an approved limit can open a loan")
     if principal.currency != currency.strip():
         raise LoanRefusedError(f"principal currency {principal.currency} differs from the limit's {currency}")
@@ -283,7 +284,7 @@ def post_repayment(
         late_fee=policy.late_fee.number,
     )
     mine: PaymentAllocation = next(p for p in status.payments if p.key == idempotency_key)
-    parts_d = {c: getattr(mine.allocation, c) for c in ("penalty", "fees", "interest", "principal", "unapplied")}
+    parts_d = {c: getattr(mine.allocation, c) for c in ALLOCATION_COMPONENTS}
     entry = append_entry(
         conn,
         kind="loan.repayment",

@@ -15,6 +15,7 @@ from uuid import UUID
 import psycopg
 
 from store.errors import StoreError
+from vocabulary.organizations import CONSENT_SCOPES
 
 KEY_PREFIX = "ft_"
 
@@ -92,7 +93,7 @@ def grant_consent(
     lender_id: UUID,
     granted_by: UUID,
     expires_at: datetime,
-    scope: tuple[str, ...] = ("records", "credit"),
+    scope: tuple[str, ...] = CONSENT_SCOPES,
 ) -> UUID:
     """Record that a farmer, through their cooperative, lets ``lender_id`` see the farm until ``expires_at``.
 

@@ -9,6 +9,7 @@ import typer
 
 from farmtrust.commands._common import DbUrl, load_settings
 from farmtrust.console import console
+from vocabulary.organizations import ORGANIZATION_KINDS
 
 if TYPE_CHECKING:
     import uvicorn
@@ -73,7 +74,7 @@ def _tcp_listener(config: uvicorn.Config) -> socket.socket:
 
 @app.command("api-key")
 def api_key(
-    kind: Annotated[str, typer.Option(help="organization kind: admin, cooperative or lender")] = "admin",
+    kind: Annotated[str, typer.Option(help=f"organization kind: {' | '.join(ORGANIZATION_KINDS)}")] = "admin",
     name: Annotated[str, typer.Option(help="organization name")] = "FarmTrust operations",
     db_url: DbUrl = None,
 ) -> None:
@@ -82,8 +83,8 @@ def api_key(
     from store.db import connect
     from store.tenants import create_api_key, create_organization
 
-    if kind not in {"admin", "cooperative", "lender"}:
-        raise SettingsError(f"--kind has value {kind!r}; use admin, cooperative or lender.")
+    if kind not in ORGANIZATION_KINDS:
+        raise SettingsError(f"--kind has value {kind!r}; use one of {', '.join(ORGANIZATION_KINDS)}.")
     settings = load_settings(db_url=db_url)
     if not settings.db.url:
         raise SettingsError("Creating a key needs a database: set FARMTRUST_DB__URL or pass --db-url.")

@@ -12,6 +12,7 @@ import typer
 
 from farmtrust.commands._common import DbUrl, database_url
 from farmtrust.console import console
+from vocabulary.lending import SCHEDULE_KINDS
 
 if TYPE_CHECKING:
     from credit.decision import Decision
@@ -113,7 +114,7 @@ def schedule(
     principal: Annotated[str, typer.Option("--principal", help="amount lent, e.g. 50000")],
     rate: Annotated[str, typer.Option("--rate", help="nominal annual rate: 0.18 or 18%")],
     months: Annotated[int, typer.Option("--months", help="tenor in months")],
-    kind: Annotated[str, typer.Option("--type", help="annuity | equal-principal | flat | seasonal")] = "annuity",
+    kind: Annotated[str, typer.Option("--type", help=" | ".join(SCHEDULE_KINDS))] = "annuity",
     harvest_months: Annotated[
         str | None, typer.Option("--harvest-months", help="seasonal: months principal falls due, e.g. 7,8")
     ] = None,

@@ -47,6 +47,7 @@ def register(
     from edge.errors import ConfigError
     from store.db import connect
     from store.ingest_devices import register_device
+    from vocabulary.devices import device_id_problem
 
     try:
         raw = bytes.fromhex(public_key)
@@ -57,6 +58,8 @@ def register(
         ) from None
     if len(raw) != 32:
         raise ConfigError(f"--public-key must be 32 bytes (64 hex digits), got {len(raw)} bytes")
+    if (problem := device_id_problem(device_id)) is not None:
+        raise ConfigError(f"--device-id: {problem}")
     settings = load_settings(db_url=db_url)
     if not settings.db.url:
         raise ConfigError("Pass --db-url (or set FARMTRUST_DB__URL) to register a device")

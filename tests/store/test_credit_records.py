@@ -93,3 +93,23 @@ def test_a_meadows_grassland_estimate_reaches_the_record_and_the_valuation(conn)
     assert (meadow.cropped_ha, meadow.grassland_ha, meadow.observed_ha) == (0, D("1.75"), D("1.75"))
     decision = decide_limit(record, POLICY, as_of=AS_OF)
     assert any(c.field_id == str(field_id) and c.cropped_ha == D("1.75") for c in decision.valuation.crops)
+
+
+def test_a_stored_count_of_an_unknown_species_leaves_the_farm_decidable(conn, caplog):
+    """Issue #12 item 8: one 'llama' count used to make every credit request of the farm a 422 for 60 days."""
+    farm = make_farm(conn)
+    clean = load_farm_record(conn, farm_id=farm, as_of=AS_OF)
+    device = conn.execute("SELECT id FROM devices WHERE farm_id = %s", (farm,)).fetchone()[0]
+    conn.execute(
+        """INSERT INTO livestock_counts (time, farm_id, device_id, camera_id, species, count, method)
+           VALUES (%s, %s, %s, 'cam', 'llama', 4, 'edge_snapshot')""",
+        (AS_OF - timedelta(days=3), farm, device),
+    )
+    conn.execute("""UPDATE farms SET declared_herd = declared_herd || '{"alpaca": 2}'::jsonb WHERE id = %s""", (farm,))
+    with caplog.at_level("WARNING", logger="store.credit_records"):
+        record = load_farm_record(conn, farm_id=farm, as_of=AS_OF)
+    assert record.species() == ("cattle",)
+    assert record.declared_herd == (("cattle", 12),)
+    assert record.record_hash() == clean.record_hash()  # the unknown rows are left out, nothing else changes
+    assert "alpaca" in caplog.text and "llama" in caplog.text
+    assert decide_limit(record, POLICY).status == decide_limit(clean, POLICY).status

@@ -10,7 +10,7 @@ from edge.protocol import TelemetryMessage
 from store.ingest_copy import READINGS_COPY_SQL, encode_readings
 
 
-def message(readings, device_id="barn-ü"):
+def message(readings, device_id="barn-1"):
     return TelemetryMessage.model_validate_json(
         json.dumps(
             {
@@ -37,7 +37,7 @@ def test_binary_copy_round_trips_times_values_text_and_ids(conn):
             "time": "1999-12-31T23:59:59.999999Z",
         },
         {"metric": "humidity_pct", "value": 100.0, "unit": "%", "time": "2026-05-01T12:00:00.000001+02:00"},
-        {"metric": "gps_lon_deg", "value": 4.3517103, "unit": "deg", "time": "2026-05-01T12:00:00Z"},
+        {"metric": "gps_lon_deg", "value": 4.3517103, "unit": "°", "time": "2026-05-01T12:00:00Z"},  # UTF-8 text
     ]
     msgs = [message(readings), message(readings[:1], device_id="d2")]
     data, rows = encode_readings(msgs)

@@ -1,0 +1,107 @@
+"""Lending terms: schedule kinds, allocation components, alert severities and the statuses of decisions and loans."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ScheduleKind(StrEnum):
+    """How a loan's repayments are laid out over its months."""
+
+    ANNUITY = "annuity"
+    """The same instalment every month (principal rising, interest falling)."""
+    EQUAL_PRINCIPAL = "equal-principal"
+    """The same principal every month plus interest on the declining balance."""
+    FLAT = "flat"
+    """Interest on the original principal every month, principal in equal parts."""
+    SEASONAL = "seasonal"
+    """Interest monthly, principal in the harvest months, when the farm has income."""
+
+
+SCHEDULE_KINDS: tuple[str, ...] = tuple(k.value for k in ScheduleKind)
+"""Every schedule kind name."""
+
+
+class AllocationComponent(StrEnum):
+    """The part of a loan's dues that (part of) a repayment settles."""
+
+    PENALTY = "penalty"
+    """Late fees charged on overdue instalments."""
+    FEES = "fees"
+    """Scheduled fees."""
+    INTEREST = "interest"
+    """Scheduled interest."""
+    PRINCIPAL = "principal"
+    """Scheduled principal."""
+    UNAPPLIED = "unapplied"
+    """What is left of a repayment after every due component is settled (overpayment)."""
+
+
+DUE_COMPONENTS: tuple[str, ...] = tuple(c.value for c in AllocationComponent if c is not AllocationComponent.UNAPPLIED)
+"""The components a repayment is allocated to, in the default order (penalty first, principal last)."""
+
+ALLOCATION_COMPONENTS: tuple[str, ...] = tuple(c.value for c in AllocationComponent)
+"""Every component a stored allocation may name: the due components and ``unapplied``."""
+
+
+class Severity(StrEnum):
+    """How serious an early warning or a fraud signal is, mildest first."""
+
+    INFO = "info"
+    """Worth knowing; no action needed."""
+    WARNING = "warning"
+    """Watch the farm; a review may be due."""
+    HIGH = "high"
+    """Act: review the farm before lending more."""
+    CRITICAL = "critical"
+    """Stop: freeze new draws until the cause is cleared."""
+
+
+SEVERITIES: tuple[str, ...] = tuple(s.value for s in Severity)
+"""Every severity name, mildest first."""
+
+SEVERITY_RANK: dict[str, int] = {s: rank for rank, s in enumerate(SEVERITIES)}
+"""Each severity's rank (0 for ``info``); a higher rank is more serious."""
+
+
+class DecisionStatus(StrEnum):
+    """The outcome of a credit decision."""
+
+    APPROVED = "approved"
+    """A limit was granted without review."""
+    REFERRED = "referred"
+    """A limit was computed but a credit officer must review it before a loan opens."""
+    DECLINED = "declined"
+    """No credit."""
+    INSUFFICIENT_DATA = "insufficient_data"
+    """The record is too thin to decide."""
+
+
+DECISION_STATUSES: tuple[str, ...] = tuple(s.value for s in DecisionStatus)
+"""Every decision status name."""
+
+
+class LoanStatus(StrEnum):
+    """Whether a loan still runs."""
+
+    ACTIVE = "active"
+    """Repayments are still due."""
+    CLOSED = "closed"
+    """Fully repaid (or written off)."""
+
+
+LOAN_STATUSES: tuple[str, ...] = tuple(s.value for s in LoanStatus)
+"""Every loan status name."""
+
+
+class CreditLineStatus(StrEnum):
+    """Whether a revolving credit line may be drawn."""
+
+    ACTIVE = "active"
+    """New draws are allowed up to the limit."""
+    FROZEN = "frozen"
+    """New draws are stopped (an early warning or a zero limit)."""
+
+
+CREDIT_LINE_STATUSES: tuple[str, ...] = tuple(s.value for s in CreditLineStatus)
+"""Every credit line status name."""
