@@ -160,11 +160,11 @@ def crop_area(
         render_quicklook(results=results, fields=fields, scenes=scenes, path=quicklook)
     if store:
         from farmtrust.commands.db import _database_url
-        from store.crop_areas import insert_estimates
         from store.db import connect
+        from usecases.crop_areas import record_crop_areas
 
         with _database_url(db_url) as url, connect(url) as conn:
-            insert_estimates(
+            record_crop_areas(
                 conn,
                 results=results,
                 farm_id=farm_id,
@@ -234,8 +234,8 @@ def farm(
 ) -> None:
     """Estimate and store cropped area for every field of FARM_ID."""
     from farmtrust.commands.db import _database_url
-    from store.crop_areas import estimate_farm_crop_areas
     from store.db import connect
+    from usecases.crop_areas import estimate_farm_crop_areas
 
     scenes = _scenes(scene, None, None, 1.0, None, None)
     with _database_url(db_url) as url, connect(url) as conn:
