@@ -25,7 +25,7 @@ app = typer.Typer(
 )
 register(app)
 
-_PACKAGES = ("farmtrust", "store", "edge", "vision", "remote_sensing", "credit", "api")
+_PACKAGES = ("farmtrust", "store", "edge", "vision", "remote_sensing", "credit", "usecases", "api")
 
 
 def _setup_logging(verbose: int) -> None:

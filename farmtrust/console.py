@@ -16,6 +16,7 @@ _USER_ERROR_MODULES = (
     "remote_sensing.errors",
     "credit.errors",
     "api.errors",
+    "usecases.errors",
     "farmtrust.services",
     "farmtrust.errors",
 )

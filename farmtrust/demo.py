@@ -9,75 +9,22 @@ repayment, let one farm's herd drop raise an early warning, and verify the audit
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from farmtrust.demo_seed import DemoCast, DemoFarm, seed_cast, sheep_frames
+from farmtrust.demo_report import DemoReport
+from farmtrust.demo_samples import FLANDERS_2018, flanders_parcels, sheep_frames
 from farmtrust.settings import Settings
+from usecases.demo_seed import DemoCast, DemoFarm, seed_demo
 
 log = logging.getLogger(__name__)
 
-REPO_SAMPLE = Path(__file__).resolve().parent.parent / "tests" / "data" / "remote_sensing" / "flanders_2018"
 WINDOW_DAYS = 60
-
-# Flemish LPIS crop names -> the credit policy's crops (None: no crop of the policy, not valued).
-CROP_OF = {"Maize": "maize", "Potatoes": "potato", "Permanent grass crops": "grass", "Other leguminous crops": "beans"}
-
-
-@dataclass
-class DemoReport:
-    """Everything the demo produced, read back from the store for the report."""
-
-    stack: dict[str, str] = field(default_factory=dict)
-    farms: list[dict[str, Any]] = field(default_factory=list)
-    herd: list[dict[str, Any]] = field(default_factory=list)
-    crops: list[dict[str, Any]] = field(default_factory=list)
-    decisions: list[dict[str, Any]] = field(default_factory=list)
-    loan: dict[str, Any] = field(default_factory=dict)
-    alerts: list[dict[str, Any]] = field(default_factory=list)
-    audit: dict[str, Any] = field(default_factory=dict)
-    ingest: dict[str, Any] = field(default_factory=dict)
-    api_keys: dict[str, str] = field(default_factory=dict)
-
-
-def _parcels() -> list[dict[str, Any]]:
-    """The sample's LPIS parcels as GeoJSON features in EPSG:4326 (largest first)."""
-    import geopandas as gpd
-
-    frame = gpd.read_file(REPO_SAMPLE / "ref_parcels.geojson").to_crs(4326)
-    frame = frame.sort_values("ref_area_ha", ascending=False)
-    return json.loads(frame.to_json())["features"]
-
-
-def seed_fields(conn: psycopg.Connection, cast: DemoCast) -> None:
-    """Share the sample's parcels among the farms; the third farm declares 60 % more area than it has."""
-    parcels = [p for p in _parcels() if p["properties"]["ref_area_ha"] >= 0.2]
-    for index, parcel in enumerate(parcels):
-        farm = cast.farms[index % len(cast.farms)]
-        props = parcel["properties"]
-        area = Decimal(str(props["ref_area_ha"])).quantize(Decimal("0.0001"))
-        if farm is cast.farms[2]:
-            area = (area * Decimal("1.6")).quantize(Decimal("0.0001"))
-        conn.execute(
-            """INSERT INTO fields (farm_id, external_id, name, geometry, declared_crop, declared_area_ha)
-               VALUES (%s, %s, %s, %s, %s, %s)""",
-            (
-                farm.farm_id,
-                f"{props['parcel_id']}",
-                f"{props['ct_name']} #{props['parcel_id']}",
-                json.dumps(parcel["geometry"]),
-                CROP_OF.get(props["ct_name"]),
-                area,
-            ),
-        )
 
 
 def plan_frames(cast: DemoCast, *, now: datetime) -> tuple[dict[str, list], list]:
@@ -129,39 +76,21 @@ def _count_frames(settings: Settings, *, db_url: str) -> int:
 
 def _estimate_crops(conn: psycopg.Connection, cast: DemoCast) -> None:
     from remote_sensing.scenes import load_scenes
-    from store.crop_areas import estimate_farm_crop_areas
+    from usecases.crop_areas import estimate_farm_crop_areas
 
-    scenes = load_scenes([REPO_SAMPLE / "stac" / "items.json"])
+    scenes = load_scenes([FLANDERS_2018 / "stac" / "items.json"])
     for farm in cast.farms:
         estimate_farm_crop_areas(conn, farm_id=farm.farm_id, scenes=scenes)
 
 
 def _decide(conn: psycopg.Connection, cast: DemoCast, *, now: datetime, policy: Any) -> dict[str, Any]:
-    from credit import decide_limit
-    from store.credit_records import load_farm_record, record_decision, register_policy
+    from usecases.credit_limits import decide_credit_limit
 
-    register_policy(conn, policy=policy)
     out = {}
     for farm in cast.farms:
-        record = load_farm_record(conn, farm_id=farm.farm_id, as_of=now, window_days=WINDOW_DAYS)
-        decision = decide_limit(record, policy, as_of=now)
-        decision_id, entry = record_decision(conn, decision=decision, record=record, policy=policy)
-        out[str(farm.farm_id)] = (decision_id, decision, entry)
+        limit = decide_credit_limit(conn, farm_id=farm.farm_id, as_of=now, policy=policy, window_days=WINDOW_DAYS)
+        out[str(farm.farm_id)] = (limit.decision_id, limit.decision, limit.audit_entry)
     return out
-
-
-def _grant_consents(conn: psycopg.Connection, cast: DemoCast, *, now: datetime) -> None:
-    """Each farmer agreed, through the cooperative, that the lender may see their record for 90 days."""
-    from store.tenants import grant_consent
-
-    for farm in cast.farms:
-        grant_consent(
-            conn,
-            farm_id=farm.farm_id,
-            lender_id=cast.lender_id,
-            granted_by=cast.cooperative_id,
-            expires_at=now + timedelta(days=90),
-        )
 
 
 def _checkpoint_key(settings: Settings) -> Any:
@@ -186,14 +115,13 @@ def run_demo(settings: Settings, *, progress: Any, report: DemoReport, now: date
     ``progress`` is a rich ``Progress``; each step is a task on it.
     """
     from credit import Amount, D, load_policy
-    from credit.alerts import early_warnings
     from credit.policy import DEFAULT_POLICY_PATH
     from farmtrust.demo_feed import IngestThread, feed, wait_stored
     from farmtrust.demo_report import collect
     from store.audit import verify_log, write_checkpoint
-    from store.credit_records import load_farm_record
-    from store.loans import get_loan_status, open_loan, post_repayment, raise_alerts
+    from store.loans import get_loan_status, open_loan, post_repayment
     from store.migrations import migrate
+    from usecases.credit_limits import raise_early_warnings
 
     assert settings.db.url is not None
     db_url = settings.db.url
@@ -208,14 +136,10 @@ def run_demo(settings: Settings, *, progress: Any, report: DemoReport, now: date
 
     step = progress.add_task("Seeding cooperative, lender, farms, fields, devices", total=1)
     with psycopg.connect(db_url) as conn:
-        cast = seed_cast(conn, run_tag=run_tag)
-        seed_fields(conn, cast)
-        _grant_consents(conn, cast, now=now)
-        from store.tenants import create_api_key
-
-        for role, org in (("cooperative", cast.cooperative_id), ("lender", cast.lender_id), ("admin", cast.admin_id)):
-            report.api_keys[role] = create_api_key(conn, organization_id=org, label="demo")[1]
+        seeded = seed_demo(conn, run_tag=run_tag, parcels=flanders_parcels(), now=now)
         conn.commit()
+    cast = seeded.cast
+    report.api_keys.update(seeded.api_keys)
     progress.update(step, completed=1, description=f"Seeded {len(cast.farms)} farms with fields and signed devices")
 
     ingest = IngestThread(settings)
@@ -314,10 +238,14 @@ def run_demo(settings: Settings, *, progress: Any, report: DemoReport, now: date
                 _id, decision, _e = decided[str(farm.farm_id)]
                 herds = decision.valuation.herds if decision.valuation else ()
                 baseline = {h.species: h.head for h in herds if h.head > 0}
-                record = load_farm_record(conn, farm_id=farm.farm_id, as_of=later, window_days=WINDOW_DAYS)
-                alerts = early_warnings(record=record, policy=policy, baseline_herd=baseline)
-                if alerts:
-                    raise_alerts(conn, farm_id=farm.farm_id, alerts=alerts)
+                raise_early_warnings(
+                    conn,
+                    farm_id=farm.farm_id,
+                    as_of=later,
+                    policy=policy,
+                    baseline_herd=baseline,
+                    window_days=WINDOW_DAYS,
+                )
             conn.commit()
         progress.update(step, completed=1, description="Early warnings raised from the new counts")
     finally:

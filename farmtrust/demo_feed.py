@@ -24,9 +24,10 @@ from edge.agent import Agent
 from edge.protocol import reading_dict
 from edge.publisher import MqttOptions, Publisher
 from edge.spool import Spool
-from farmtrust.demo_seed import DemoFarm
 from farmtrust.settings import Settings
 from farmtrust.workers.ingest import IngestOptions, IngestWorker
+from store.messages import count_messages
+from usecases.demo_seed import DemoFarm
 
 log = logging.getLogger(__name__)
 
@@ -169,11 +170,7 @@ def wait_stored(db_url: str, *, device_ids: Sequence[str], expected: int, timeou
     stored = 0
     with psycopg.connect(db_url, autocommit=True) as conn:
         while time.monotonic() < deadline:
-            row = conn.execute(
-                "SELECT count(*) FROM ingest_messages WHERE device_id = ANY(%s) AND kind <> 'status'",
-                (list(device_ids),),
-            ).fetchone()
-            stored = int(row[0]) if row else 0
+            stored = count_messages(conn, device_ids=device_ids)
             if stored >= expected:
                 break
             time.sleep(0.3)

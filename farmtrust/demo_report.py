@@ -2,68 +2,52 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 from rich.console import Console
 from rich.table import Table
 
-if TYPE_CHECKING:
-    from farmtrust.demo import DemoReport
-    from farmtrust.demo_seed import DemoCast
+from usecases.demo_report import read_back
+from usecases.demo_seed import DemoCast
+
+
+@dataclass
+class DemoReport:
+    """Everything the demo produced, read back from the store for the report."""
+
+    stack: dict[str, str] = field(default_factory=dict)
+    farms: list[dict[str, Any]] = field(default_factory=list)
+    herd: list[dict[str, Any]] = field(default_factory=list)
+    crops: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    loan: dict[str, Any] = field(default_factory=dict)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    audit: dict[str, Any] = field(default_factory=dict)
+    ingest: dict[str, Any] = field(default_factory=dict)
+    api_keys: dict[str, str] = field(default_factory=dict)
 
 
 def collect(conn: psycopg.Connection, *, cast: DemoCast, decided: dict[str, Any], report: DemoReport) -> None:
     """Fill ``report`` from the database: what vision stored, what remote sensing stored, what credit decided."""
-    farm_ids = [f.farm_id for f in cast.farms]
-    names = {str(f.farm_id): f.name for f in cast.farms}
+    stored = read_back(conn, cast=cast, decision_ids=[decided[str(f.farm_id)][0] for f in cast.farms])
     report.farms = [
         {"farm_id": str(f.farm_id), "name": f.name, "story": f.story, "declared_herd": f.declared_herd}
         for f in cast.farms
     ]
-    rows = conn.execute(
-        """SELECT farm_id, species, count(DISTINCT frame_sha256), max(count),
-                  (array_agg(count ORDER BY time DESC))[1], (array_agg(evidence_path ORDER BY time DESC))[1]
-           FROM livestock_counts WHERE farm_id = ANY(%s) AND count > 0 GROUP BY farm_id, species ORDER BY 1, 2""",
-        (farm_ids,),
-    ).fetchall()
-    report.herd = [
-        {"farm": names[str(r[0])], "species": r[1], "photos": r[2], "max": r[3], "latest": r[4], "evidence": r[5]}
-        for r in rows
-    ]
-    rows = conn.execute(
-        """SELECT f.farm_id, f.name, f.declared_crop, f.declared_area_ha, e.cropped_ha, e.grassland_ha, e.ratio, e.flags
-           FROM fields f JOIN LATERAL (SELECT * FROM crop_area_estimates c WHERE c.field_id = f.id
-                                       ORDER BY estimated_at DESC LIMIT 1) e ON true
-           WHERE f.farm_id = ANY(%s) ORDER BY f.farm_id, f.declared_area_ha DESC""",
-        (farm_ids,),
-    ).fetchall()
-    report.crops = [
-        {
-            "farm": names[str(r[0])],
-            "field": r[1],
-            "declared_crop": r[2],
-            "declared_ha": r[3],
-            "cropped_ha": r[4],
-            "grassland_ha": r[5],
-            "ratio": r[6],
-            "flags": list(r[7] or []),
-        }
-        for r in rows
-    ]
+    report.herd = stored.herd
+    report.crops = stored.crops
     report.decisions = []
     for farm in cast.farms:
         decision_id, decision, entry = decided[str(farm.farm_id)]
-        stored = conn.execute(
-            "SELECT limit_amount, status, audit_seq FROM credit_decisions WHERE id = %s", (decision_id,)
-        ).fetchone()
         report.decisions.append(
             {
                 "farm": farm.name,
                 "decision_id": str(decision_id),
                 "status": decision.status,
                 "limit": decision.limit,
-                "stored_limit": stored[0] if stored else None,
+                "stored_limit": stored.stored_limits[str(decision_id)],
                 "score": decision.score,
                 "verification": decision.verification_score,
                 "fraud": decision.fraud_score,
@@ -75,12 +59,7 @@ def collect(conn: psycopg.Connection, *, cast: DemoCast, decided: dict[str, Any]
                 "audit_seq": entry.seq,
             }
         )
-    rows = conn.execute(
-        """SELECT f.name, a.code, a.severity, a.message FROM credit_alerts a JOIN farms f ON f.id = a.farm_id
-           WHERE a.farm_id = ANY(%s) AND a.resolved_at IS NULL ORDER BY a.raised_at, f.name""",
-        (farm_ids,),
-    ).fetchall()
-    report.alerts = [{"farm": r[0], "code": r[1], "severity": r[2], "message": r[3]} for r in rows]
+    report.alerts = stored.alerts
 
 
 def render(report: DemoReport, console: Console) -> None:

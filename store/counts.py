@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import psycopg
+from psycopg import sql
+from psycopg.rows import class_row
 
 from vocabulary.devices import FrameStatus
 
@@ -203,3 +205,42 @@ def window_counts(
                      count=round(value), method="window", spread=float(spread), model_sha256=model)
             for camera, species, value, spread, device, model, _ in cur.fetchall()
         ]  # fmt: skip
+
+
+def listen_for_frames(*, conn: psycopg.Connection) -> None:
+    """Subscribe ``conn`` (autocommit) to ingest's frame announcements (``NOTIFY farmtrust_frames``)."""
+    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(FRAMES_CHANNEL)))
+
+
+def wait_for_frames(*, conn: psycopg.Connection, timeout_s: float) -> bool:
+    """Wait up to ``timeout_s`` for a frame announcement on a listening ``conn``; whether one came."""
+    return any(True for _ in conn.notifies(timeout=timeout_s, stop_after=1))
+
+
+@dataclass(frozen=True, kw_only=True)
+class HerdSummary:
+    """One farm's counts of one species over the frames that saw at least one animal of it."""
+
+    farm_id: UUID
+    species: str
+    photos: int
+    max_count: int
+    latest_count: int
+    latest_evidence_path: str | None
+
+
+def herd_summaries(*, conn: psycopg.Connection, farm_ids: list[UUID]) -> list[HerdSummary]:
+    """Per farm and species with a non-zero count: distinct photos, the largest count, the latest count and evidence.
+
+    Ordered by farm id and species.
+    """
+    with conn.cursor(row_factory=class_row(HerdSummary)) as cur:
+        cur.execute(
+            """SELECT farm_id, species, count(DISTINCT frame_sha256) AS photos, max(count) AS max_count,
+                      (array_agg(count ORDER BY time DESC))[1] AS latest_count,
+                      (array_agg(evidence_path ORDER BY time DESC))[1] AS latest_evidence_path
+               FROM livestock_counts WHERE farm_id = ANY(%s) AND count > 0
+               GROUP BY farm_id, species ORDER BY farm_id, species""",
+            (farm_ids,),
+        )
+        return cur.fetchall()

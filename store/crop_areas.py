@@ -1,5 +1,6 @@
-"""Persistence of crop-area estimates, and the estimate for a farm's fields stored in ``fields``.
+"""Persistence of crop-area estimates and the reads of fields that remote sensing needs.
 
+Queries only: the estimate itself is computed in :mod:`usecases.crop_areas` with ``remote_sensing``.
 Functions never commit; the caller owns the transaction.
 """
 
@@ -11,33 +12,48 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 import psycopg
-
-from store.errors import StoreError
-
-if TYPE_CHECKING:
-    from remote_sensing.decision import Thresholds
-    from remote_sensing.fields import FieldBoundary
-    from remote_sensing.result import FieldCropArea
-    from remote_sensing.scenes import Scene
+from psycopg.rows import class_row
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "FarmFieldsNotFoundError",
+    "FarmFieldGeometry",
+    "FieldCropAreaRow",
+    "NewEstimate",
     "StoredEstimate",
-    "estimate_farm_crop_areas",
+    "farm_field_geometries",
+    "field_crop_areas",
     "insert_estimates",
     "latest_estimates",
-    "load_farm_fields",
 ]
 
 
-class FarmFieldsNotFoundError(StoreError, LookupError):
-    """The farm has no fields with a geometry in the ``fields`` table."""
+@dataclass(frozen=True, kw_only=True)
+class NewEstimate:
+    """One estimate to store: the observed areas of one field over a season (hectares, ratios 0..).
+
+    Values are stored at the columns' precision (4 decimals); a ratio above 9999 is stored as 9999.
+    """
+
+    external_field_id: str
+    area_ha: float
+    cropped_ha: float | None
+    grassland_ha: float | None
+    unknown_ha: float | None
+    covered_fraction: float
+    declared_ha: float | None
+    ratio: float | None
+    ratio_low: float | None
+    ratio_high: float | None
+    clear_observations: int
+    flags: tuple[str, ...] = ()
+    ndvi_series: tuple[dict[str, Any], ...] = ()
+    scene_ids: tuple[str, ...] = ()
+    method_version: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +81,41 @@ class StoredEstimate:
     method_version: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class FarmFieldGeometry:
+    """A field of a farm as remote sensing reads it: id, GeoJSON geometry (EPSG:4326) and declarations.
+
+    ``field_id`` is the field's ``external_id`` where set, else its uuid as text.
+    """
+
+    field_id: str
+    geometry: dict[str, Any]
+    declared_area_ha: Decimal | None
+    declared_crop: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FieldCropAreaRow:
+    """A field next to its latest crop-area estimate (estimate columns are None when it has none)."""
+
+    field_id: UUID
+    farm_id: UUID
+    external_id: str | None
+    name: str | None
+    declared_crop: str | None
+    declared_area_ha: Decimal | None
+    cropped_ha: Decimal | None
+    grassland_ha: Decimal | None
+    area_ha: Decimal | None
+    ratio: Decimal | None
+    ratio_low: Decimal | None
+    ratio_high: Decimal | None
+    clear_observations: int | None
+    flags: list[str]
+    estimated_at: datetime | None
+    method_version: str | None
+
+
 def _dec(value: float | None, places: str = "0.0001") -> Decimal | None:
     return None if value is None else Decimal(repr(float(value))).quantize(Decimal(places))
 
@@ -77,19 +128,19 @@ def _ratio(value: float | None) -> Decimal | None:
 def insert_estimates(
     conn: psycopg.Connection,
     *,
-    results: Sequence[FieldCropArea],
+    estimates: Sequence[NewEstimate],
     farm_id: UUID | str | None = None,
     season_start: date | None = None,
     season_end: date | None = None,
 ) -> list[int]:
-    """Insert one row per result and return the new ids, in order.
+    """Insert one row per estimate and return the new ids, in order.
 
     When ``farm_id`` is given, each row is linked to the ``fields`` row of that farm whose
-    ``external_id`` (or id) equals the result's field id.
+    ``external_id`` (or id) equals the estimate's ``external_field_id``.
     """
     ids: list[int] = []
     with conn.cursor() as cur:
-        for r in results:
+        for e in estimates:
             cur.execute(
                 """
                 INSERT INTO crop_area_estimates (
@@ -105,23 +156,23 @@ def insert_estimates(
                 """,
                 {
                     "farm": str(farm_id) if farm_id else None,
-                    "ext": r.field_id,
+                    "ext": e.external_field_id,
                     "ss": season_start,
                     "se": season_end,
-                    "crop": _dec(r.cropped_ha),
-                    "grass": _dec(r.grassland_ha),
-                    "area": _dec(r.area_ha),
-                    "decl": _dec(r.declared_ha),
-                    "ratio": _ratio(r.ratio),
-                    "low": _ratio(r.ratio_low),
-                    "high": _ratio(r.ratio_high),
-                    "clear": r.clear_observations,
-                    "flags": [str(f) for f in r.flags],
-                    "series": json.dumps([p.to_dict() for p in r.series]),
-                    "scenes": list(r.scene_ids),
-                    "method": r.method_version,
-                    "cov": _dec(r.covered_fraction),
-                    "unknown": _dec(r.unknown_ha),
+                    "crop": _dec(e.cropped_ha),
+                    "grass": _dec(e.grassland_ha),
+                    "area": _dec(e.area_ha),
+                    "decl": _dec(e.declared_ha),
+                    "ratio": _ratio(e.ratio),
+                    "low": _ratio(e.ratio_low),
+                    "high": _ratio(e.ratio_high),
+                    "clear": e.clear_observations,
+                    "flags": list(e.flags),
+                    "series": json.dumps(list(e.ndvi_series)),
+                    "scenes": list(e.scene_ids),
+                    "method": e.method_version,
+                    "cov": _dec(e.covered_fraction),
+                    "unknown": _dec(e.unknown_ha),
                 },
             )
             row = cur.fetchone()
@@ -174,57 +225,28 @@ def latest_estimates(conn: psycopg.Connection, *, farm_id: UUID | str) -> list[S
     ]
 
 
-def load_farm_fields(conn: psycopg.Connection, *, farm_id: UUID | str) -> list[FieldBoundary]:
-    """The farm's fields from the ``fields`` table (GeoJSON in EPSG:4326) as field boundaries.
-
-    The field id is ``external_id`` where set, else the row's uuid.
-
-    Raises:
-        FarmFieldsNotFoundError: the farm has no fields.
-    """
-    from remote_sensing.fields import fields_from_geojson
-
-    rows = conn.execute(
-        "SELECT coalesce(external_id, id::text), geometry, declared_area_ha, declared_crop "
-        "FROM fields WHERE farm_id = %s ORDER BY coalesce(external_id, id::text)",
-        (str(farm_id),),
-    ).fetchall()
-    if not rows:
-        raise FarmFieldsNotFoundError(f"Farm {farm_id} has no fields; add fields with a GeoJSON geometry first.")
-    return fields_from_geojson(
-        {
-            "field_id": ext,
-            "geometry": geom if isinstance(geom, dict) else json.loads(geom),
-            "declared_ha": None if declared is None else float(declared),
-            "declared_crop": crop,
-        }
-        for ext, geom, declared, crop in rows
-    )
+def farm_field_geometries(conn: psycopg.Connection, *, farm_id: UUID | str) -> list[FarmFieldGeometry]:
+    """The farm's fields with their geometry and declarations, ordered by field id (empty when it has none)."""
+    with conn.cursor(row_factory=class_row(FarmFieldGeometry)) as cur:
+        cur.execute(
+            """SELECT coalesce(external_id, id::text) AS field_id, geometry, declared_area_ha, declared_crop
+               FROM fields WHERE farm_id = %s ORDER BY 1""",
+            (str(farm_id),),
+        )
+        return cur.fetchall()
 
 
-def estimate_farm_crop_areas(
-    conn: psycopg.Connection,
-    *,
-    farm_id: UUID | str,
-    scenes: Sequence[Scene],
-    thresholds: Thresholds | None = None,
-    season_start: date | None = None,
-    season_end: date | None = None,
-) -> list[FieldCropArea]:
-    """Estimate cropped area for every field of ``farm_id`` from ``scenes`` and store the rows.
-
-    This is the call for the API and the demo: fields come from ``fields``, results go to
-    ``crop_area_estimates`` (linked by ``field_id``). The caller commits.
-
-    Raises:
-        FarmFieldsNotFoundError: the farm has no fields.
-        remote_sensing.errors.SceneError: the scenes cannot be used.
-    """
-    from remote_sensing.extract import field_stats
-    from remote_sensing.scenes import select_season
-
-    fields = load_farm_fields(conn, farm_id=farm_id)
-    season = select_season(list(scenes), start=season_start, end=season_end)
-    results = field_stats(fields=fields, scenes=season, thresholds=thresholds)
-    insert_estimates(conn, results=results, farm_id=farm_id, season_start=season_start, season_end=season_end)
-    return results
+def field_crop_areas(conn: psycopg.Connection, *, farm_ids: Sequence[UUID | str]) -> list[FieldCropAreaRow]:
+    """Every field of ``farm_ids`` with its latest estimate (by ``estimated_at``, then id), by farm and external id."""
+    with conn.cursor(row_factory=class_row(FieldCropAreaRow)) as cur:
+        cur.execute(
+            """SELECT f.id AS field_id, f.farm_id, f.external_id, f.name, f.declared_crop, f.declared_area_ha,
+                      e.cropped_ha, e.grassland_ha, e.area_ha, e.ratio, e.ratio_low, e.ratio_high,
+                      e.clear_observations, coalesce(e.flags, '{}') AS flags, e.estimated_at, e.method_version
+               FROM fields f LEFT JOIN LATERAL (
+                   SELECT * FROM crop_area_estimates c WHERE c.field_id = f.id
+                   ORDER BY c.estimated_at DESC, c.id DESC LIMIT 1) e ON true
+               WHERE f.farm_id = ANY(%s::uuid[]) ORDER BY f.farm_id, f.external_id, f.id""",
+            ([str(f) for f in farm_ids],),
+        )
+        return cur.fetchall()

@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-PACKAGES = ["farmtrust", "store", "edge", "vision", "remote_sensing", "credit", "api", "vocabulary"]
+PACKAGES = ["farmtrust", "store", "edge", "vision", "remote_sensing", "credit", "api", "usecases", "vocabulary"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

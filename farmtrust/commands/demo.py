@@ -25,8 +25,8 @@ def demo(
     """Run the whole pipeline on real data: devices, ingest, vision, remote sensing, credit, loan, alerts."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from farmtrust.demo import DemoReport, run_demo
-    from farmtrust.demo_report import render
+    from farmtrust.demo import run_demo
+    from farmtrust.demo_report import DemoReport, render
     from farmtrust.services import local_stack, with_stack
     from farmtrust.signals import shutdown_event
     from store.db import redact
@@ -59,7 +59,7 @@ def demo(
 
 
 def _figures(report: object) -> dict[str, object]:
-    from farmtrust.demo import DemoReport
+    from farmtrust.demo_report import DemoReport
 
     assert isinstance(report, DemoReport)
     return {

@@ -46,7 +46,7 @@ def register(
 
     from edge.errors import ConfigError
     from store.db import connect
-    from store.ingest_devices import register_device
+    from usecases.devices import register_farm_device
     from vocabulary.devices import device_id_problem
 
     try:
@@ -64,9 +64,7 @@ def register(
     if not settings.db.url:
         raise ConfigError("Pass --db-url (or set FARMTRUST_DB__URL) to register a device")
     with connect(settings.db.url) as conn:
-        if conn.execute("SELECT 1 FROM farms WHERE id = %s", (farm,)).fetchone() is None:
-            raise ConfigError(f"Farm {farm} does not exist; create the farm first or check --farm-id")
-        register_device(conn, device_id=device_id, farm_id=farm, public_key=raw)
+        register_farm_device(conn, device_id=device_id, farm_id=farm, public_key=raw)
     console.print(f"registered device {device_id} of farm {farm}")
 
 

@@ -159,11 +159,11 @@ def crop_area(
     if quicklook:
         render_quicklook(results=results, fields=fields, scenes=scenes, path=quicklook)
     if store:
-        from store.crop_areas import insert_estimates
         from store.db import connect
+        from usecases.crop_areas import record_crop_areas
 
         with database_url(db_url) as url, connect(url) as conn:
-            insert_estimates(
+            record_crop_areas(
                 conn,
                 results=results,
                 farm_id=farm_id,
@@ -232,8 +232,8 @@ def farm(
     db_url: DbUrl = None,
 ) -> None:
     """Estimate and store cropped area for every field of FARM_ID."""
-    from store.crop_areas import estimate_farm_crop_areas
     from store.db import connect
+    from usecases.crop_areas import estimate_farm_crop_areas
 
     scenes = _scenes(scene, None, None, 1.0, None, None)
     with database_url(db_url) as url, connect(url) as conn:

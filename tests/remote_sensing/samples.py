@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from farmtrust.demo_samples import FLANDERS_2018
 from tests.conftest import SHARED_DATA, TEST_DATA
 
 SYNTHETIC = TEST_DATA / "remote_sensing" / "synthetic"
-FLANDERS_SAMPLE = TEST_DATA / "remote_sensing" / "flanders_2018"
+FLANDERS_SAMPLE = FLANDERS_2018  # the demo's package data: one copy for the demo and the tests
 FLANDERS_SHARED = SHARED_DATA / "remote_sensing" / "flanders_worldcereal_2018"
 FLANDERS_HOLDOUT = SHARED_DATA.parent / "holdout" / "remote_sensing" / "flanders_worldcereal_2019"
 

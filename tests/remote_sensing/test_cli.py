@@ -119,3 +119,30 @@ def test_eval_on_repository_sample():
     assert out.returncode == 0, out.stderr
     figures = json.loads(out.stdout)
     assert figures["n_fields"] == 19 and figures["mae_ha"] < 0.25 and len(figures["rows"]) == 19
+
+
+def test_farm_estimates_and_stores_every_field(fresh_db_url):
+    import psycopg
+
+    from store.farms import add_field, create_farm
+
+    features = json.loads((SYNTHETIC / "fields.geojson").read_text())["features"]
+    with psycopg.connect(fresh_db_url) as conn:
+        farm = create_farm(conn, name="rs cli farm").id
+        empty = create_farm(conn, name="rs cli farm without fields").id
+        for feat in features:
+            props = feat["properties"]
+            add_field(conn, farm_id=farm, external_id=props["field_id"], geometry=feat["geometry"])
+    out = run("farm", farm, "--scene", SYNTHETIC / "items.json", "--json", "--db-url", fresh_db_url)
+    assert out.returncode == 0, out.stderr
+    assert sorted(r["field_id"] for r in json.loads(out.stdout)) == sorted(
+        f["properties"]["field_id"] for f in features
+    )
+    with psycopg.connect(fresh_db_url) as conn:
+        linked = conn.execute(
+            "SELECT count(*) FROM crop_area_estimates WHERE farm_id = %s AND field_id IS NOT NULL", (farm,)
+        ).fetchone()[0]
+    assert linked == len(features) == 6
+    out = run("farm", empty, "--scene", SYNTHETIC / "items.json", "--db-url", fresh_db_url)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert f"Farm {empty} has no fields" in out.stderr.replace("\n", " ")

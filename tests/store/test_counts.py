@@ -135,3 +135,37 @@ def test_window_count_is_robust_to_one_bad_frame_and_skips_recycled(conn):
     assert high[0].count == 31
     with pytest.raises(ValueError, match="must be after its start"):
         window_counts(conn=conn, farm_id=farm, start=start, end=start)
+
+
+def test_herd_summaries_over_frames_that_saw_animals(conn):
+    from store.counts import herd_summaries
+
+    farm, other = uuid.uuid4(), uuid.uuid4()
+    t0 = datetime(2026, 3, 1, 10, tzinfo=UTC)
+
+    def row(farm_id, day, species, count, frame, evidence):
+        return CountRow(
+            time=t0 + timedelta(days=day),
+            farm_id=farm_id,
+            species=species,
+            count=count,
+            method="snapshot",
+            frame_sha256=frame,
+            evidence_path=evidence,
+        )
+
+    rows = [
+        row(farm, 0, "sheep", 3, "f1", "e1"),
+        row(farm, 1, "sheep", 5, "f2", "e2"),
+        row(farm, 2, "sheep", 4, "f3", "e3"),
+        row(farm, 3, "sheep", 0, "f4", "e4"),
+        row(farm, 0, "cattle", 0, "f1", "e1"),
+        row(other, 0, "sheep", 9, "g1", "x1"),
+    ]
+    write_counts(conn=conn, rows=rows)
+    (summary,) = herd_summaries(conn=conn, farm_ids=[farm])
+    # zero counts are left out: 3 photos, largest 5, latest non-zero 4 (day 3) with its evidence
+    assert (summary.farm_id, summary.species, summary.photos) == (farm, "sheep", 3)
+    assert (summary.max_count, summary.latest_count, summary.latest_evidence_path) == (5, 4, "e3")
+    both = herd_summaries(conn=conn, farm_ids=[farm, other])
+    assert sorted((s.farm_id, s.max_count) for s in both) == sorted([(farm, 5), (other, 9)])

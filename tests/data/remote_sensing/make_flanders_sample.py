@@ -1,6 +1,6 @@
 """Copy the 2018 season of the Flanders WorldCereal sample into the repository (run from the repo root).
 
-Source: ../shared/data/remote_sensing/flanders_worldcereal_2018/ (see PROVENANCE.md beside this script).
+Source: ../shared/data/remote_sensing/flanders_worldcereal_2018/ (see PROVENANCE.md in the target folder).
 Keeps the acquisitions from 2018-01-01 to 2018-10-31 whose SCL clear fraction is at least 0.3, and the
 assets FarmTrust uses (blue, red, nir, scl), unchanged; rewrites the ItemCollection with those items.
 
@@ -16,12 +16,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE.parents[3] / "shared" / "data" / "remote_sensing" / "flanders_worldcereal_2018"
-TARGET = HERE / "flanders_2018"
+TARGET = HERE.parents[2] / "farmtrust" / "demo_data" / "flanders_2018"  # package data: the demo ships it
 ASSETS = ("blue", "red", "nir", "scl")
 
 
 def main() -> None:
-    """Write flanders_2018/ from the shared data."""
+    """Write farmtrust/demo_data/flanders_2018/ from the shared data."""
     with (SOURCE / "dates.csv").open() as fh:
         keep = {
             row["datetime_utc"].replace("-", "").replace(":", "")

@@ -1,0 +1,70 @@
+"""Decide a farm's credit limit from its verified record, and raise early warnings after the decision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import psycopg
+
+from credit.alerts import early_warnings
+from credit.audit import AuditEntry
+from credit.decision import Decision, decide_limit
+from credit.policy import Policy
+from store.credit_records import load_farm_record, record_decision
+from store.loans import raise_alerts
+
+__all__ = ["CreditLimit", "decide_credit_limit", "raise_early_warnings"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreditLimit:
+    """A decision and, when it was recorded, its id and audit-chain entry."""
+
+    decision: Decision
+    decision_id: UUID | None = None
+    audit_entry: AuditEntry | None = None
+
+
+def decide_credit_limit(
+    conn: psycopg.Connection,
+    *,
+    farm_id: UUID | str,
+    as_of: datetime,
+    policy: Policy,
+    window_days: int | None = None,
+    record: bool = True,
+) -> CreditLimit:
+    """Load the farm's record over ``window_days`` (default: the policy's) before ``as_of`` and decide its limit.
+
+    With ``record`` the decision is stored with its frozen record and an audit entry.
+
+    Raises:
+        store.credit_records.FarmNotFoundError: no farm has ``farm_id``.
+        credit.errors.CreditError: the record cannot be decided on.
+    """
+    farm_record = load_farm_record(conn, farm_id=farm_id, as_of=as_of, window_days=window_days or policy.window_days)
+    decision = decide_limit(farm_record, policy, as_of=as_of)
+    if not record:
+        return CreditLimit(decision=decision)
+    decision_id, entry = record_decision(conn, decision=decision, record=farm_record, policy=policy)
+    return CreditLimit(decision=decision, decision_id=decision_id, audit_entry=entry)
+
+
+def raise_early_warnings(
+    conn: psycopg.Connection,
+    *,
+    farm_id: UUID | str,
+    as_of: datetime,
+    policy: Policy,
+    baseline_herd: dict[str, int],
+    window_days: int | None = None,
+) -> list[int]:
+    """Compare the farm's current record with ``baseline_herd`` (head per species at the decision) and store alerts.
+
+    Returns the ids of the alerts newly raised (one already open for the farm is not raised twice).
+    """
+    farm_record = load_farm_record(conn, farm_id=farm_id, as_of=as_of, window_days=window_days or policy.window_days)
+    alerts = early_warnings(record=farm_record, policy=policy, baseline_herd=baseline_herd)
+    return raise_alerts(conn, farm_id=farm_id, alerts=alerts) if alerts else []

@@ -1,0 +1,22 @@
+"""Errors of the use cases: a request the data cannot satisfy, in words the user can act on.
+
+Exception tree::
+
+    UseCaseError
+    ├── FarmFieldsNotFoundError (LookupError)   the farm has no fields to estimate
+    └── FarmNotFoundError (LookupError)         no farm has that id
+"""
+
+from __future__ import annotations
+
+
+class UseCaseError(Exception):
+    """Base class of the use cases' errors; the message says what happened and what to do."""
+
+
+class FarmFieldsNotFoundError(UseCaseError, LookupError):
+    """The farm has no fields with a geometry in the ``fields`` table."""
+
+
+class FarmNotFoundError(UseCaseError, LookupError):
+    """No farm has the given id."""

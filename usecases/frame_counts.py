@@ -1,0 +1,125 @@
+"""Count the animals in pending camera frames and store the counts (the vision worker's round)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import psycopg
+
+from store.counts import CountRow, PendingFrame, claim_pending_frames, mark_frame, recycled_frames, write_counts
+from vision.errors import ImageError
+from vision.evidence import RECYCLED_MAX_BITS, phash, thumbnail, write_thumbnail
+from vision.images import decode_image
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from vision.detections import Detections
+    from vision.model import LivestockModel
+
+log = logging.getLogger(__name__)
+
+__all__ = ["RoundResult", "count_pending_frames"]
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    """What one round did."""
+
+    counted: int
+    quarantined: int
+
+
+def _decode(frame: PendingFrame, frame_dir: Path) -> np.ndarray:
+    path = frame_dir / frame.path
+    try:
+        data = path.read_bytes()
+    except OSError:
+        raise ImageError(f"Frame file {path} is missing; ingest stored no bytes for it", reason="missing") from None
+    return decode_image(data, name=f"frame {frame.sha256} ({frame.path})")
+
+
+def _detect(
+    good: list[tuple[PendingFrame, np.ndarray]], model: LivestockModel, camera_models: Mapping[str, LivestockModel]
+) -> list[Detections]:
+    """One batched inference per camera profile, results in the frames' order."""
+    found: list[Detections | None] = [None] * len(good)
+    groups: dict[str, list[int]] = {}
+    for i, (frame, _) in enumerate(good):
+        groups.setdefault(frame.camera_id if frame.camera_id in camera_models else "", []).append(i)
+    for camera, index in groups.items():
+        detector = camera_models.get(camera, model)
+        for i, dets in zip(index, detector.detect([good[i][1] for i in index]), strict=True):
+            found[i] = dets
+    return [d for d in found if d is not None]
+
+
+def count_pending_frames(
+    conn: psycopg.Connection,
+    *,
+    model: LivestockModel,
+    frame_dir: Path,
+    evidence_dir: Path,
+    batch_size: int,
+    camera_models: Mapping[str, LivestockModel] | None = None,
+) -> RoundResult:
+    """Claim up to ``batch_size`` pending frames, count them, store the counts and mark the frames.
+
+    Writes one snapshot row per species ``model`` knows (zeros too) with an annotated thumbnail under
+    ``evidence_dir``; a frame that cannot be decoded is marked ``quarantined`` with the reason. The frames
+    stay locked until the caller's transaction ends: run it inside one (``with conn.transaction()``).
+
+    Args:
+        conn: the connection whose transaction holds the claimed frames.
+        model: the detector for every camera without a profile.
+        frame_dir: where ingest stored the frames' bytes.
+        evidence_dir: where annotated thumbnails are written.
+        batch_size: frames claimed and counted.
+        camera_models: per camera id, the model with that camera's profile.
+    """
+    frames = claim_pending_frames(conn=conn, limit=batch_size)
+    good: list[tuple[PendingFrame, np.ndarray]] = []
+    quarantined = 0
+    for frame in frames:
+        try:
+            good.append((frame, _decode(frame, frame_dir)))
+        except ImageError as exc:
+            log.warning("quarantined frame %s: %s", frame.sha256, exc)
+            mark_frame(conn=conn, sha256=frame.sha256, status="quarantined", reason=f"{exc.reason}: {exc}")
+            quarantined += 1
+    detections = _detect(good, model, camera_models or {})
+    rows: list[CountRow] = []
+    for (frame, image), found in zip(good, detections, strict=True):
+        hash_hex = phash(image)
+        evidence = write_thumbnail(evidence_dir, frame_sha256=frame.sha256, jpeg=thumbnail(image, found))
+        earlier = recycled_frames(
+            conn=conn, farm_id=frame.farm_id, phash=hash_hex, frame_sha256=frame.sha256, max_bits=RECYCLED_MAX_BITS
+        )
+        flags = ("recycled_photo",) if earlier else ()
+        counts = found.counts()
+        rows.extend(
+            CountRow(
+                time=frame.captured_at,
+                farm_id=frame.farm_id,
+                device_id=frame.device_id,
+                camera_id=frame.camera_id,
+                species=species,
+                count=counts.get(species, 0),
+                method="snapshot",
+                model_sha256=model.identity.sha256,
+                frame_sha256=frame.sha256,
+                phash=hash_hex,
+                evidence_path=evidence,
+                flags=flags,
+            )
+            for species in model.species
+        )
+        mark_frame(conn=conn, sha256=frame.sha256, status="counted")
+    write_counts(conn=conn, rows=rows)
+    if frames:
+        log.info("vision round: %d frames counted, %d quarantined", len(good), quarantined)
+    return RoundResult(len(good), quarantined)
