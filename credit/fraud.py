@@ -26,7 +26,20 @@ from credit.record import FarmRecord, FieldRecord
 __all__ = ["FraudAssessment", "FraudSignal", "assess_fraud", "point_in_field"]
 
 _PLACES = Decimal("0.0001")
-_BANDS = 4  # 64-bit hashes in 4 bands of 16 bits: any pair within 3 bits shares a band exactly
+
+
+def _bands(value: int, max_distance: int) -> list[tuple[int, int, int]]:
+    """Split a 64-bit hash into ``max_distance + 1`` bands (as ``(index, width, bits)``).
+
+    Pigeonhole: two hashes that differ in at most ``max_distance`` bits cannot differ in every one of
+    ``max_distance + 1`` disjoint bands, so they share at least one band exactly; only hashes sharing a
+    band are compared bit by bit.
+    """
+    n = max_distance + 1
+    edges = [64 * i // n for i in range(n + 1)]
+    return [
+        (i, edges[i + 1] - edges[i], (value >> edges[i]) & ((1 << (edges[i + 1] - edges[i])) - 1)) for i in range(n)
+    ]
 
 
 @dataclass(frozen=True)
@@ -61,7 +74,7 @@ def _recycled(record: FarmRecord, policy: Policy) -> FraudSignal | None:
     frames = [f for f in record.frames if f.phash]
     if not frames:
         return None
-    index: dict[tuple[int, int], list[tuple[int, object, str]]] = {}
+    index: dict[tuple[int, int, int], list[tuple[int, object, str]]] = {}
     seen_sha: dict[str, object] = {}
     examples: list[dict[str, str]] = []
     n_reused = 0
@@ -74,7 +87,7 @@ def _recycled(record: FarmRecord, policy: Policy) -> FraudSignal | None:
         hit: str | None = None
         if f.frame_sha256 and f.frame_sha256 in seen_sha and seen_sha[f.frame_sha256] != day:
             hit = f"same bytes as a frame of {seen_sha[f.frame_sha256]}"
-        bands = [(b, (value >> (16 * b)) & 0xFFFF) for b in range(_BANDS)]
+        bands = _bands(value, max_distance)
         if hit is None:
             for key in bands:
                 for other, other_day, other_hash in index.get(key, ()):

@@ -314,8 +314,49 @@ def _crops(reader: _Reader) -> tuple[tuple[str, CropTerms], ...]:
     return tuple(out)
 
 
-def _params(reader: _Reader, skip: tuple[str, ...] = ()) -> tuple[tuple[str, Decimal], ...]:
-    return tuple((k, reader.dec(k)) for k in sorted(reader.data) if k not in skip)
+PARAMETERS: dict[str, tuple[str, ...]] = {
+    "fraud": (
+        "declared_over_observed",
+        "declared_over_observed_full",
+        "flatline_min_readings",
+        "flatline_share_full",
+        "jump_days",
+        "jump_ratio",
+        "jump_ratio_full",
+        "outside_tolerance_deg",
+        "recycled_phash_max_distance",
+        "recycled_share_full",
+        "refer_at",
+    ),
+    "early_warning": (
+        "heat_days",
+        "heat_stress_c",
+        "herd_drop_share",
+        "missed_instalment_dpd",
+        "ndvi_below_norm",
+        "ndvi_days",
+        "silent_hours",
+        "water_drop_share",
+    ),
+    "revolving": ("growth_after_on_time_months", "growth_share", "refresh_days", "shrink_share"),
+}
+"""The numeric parameters each group must define: a policy missing one is refused when it loads."""
+
+MAX_PHASH_DISTANCE = 15
+"""Largest ``fraud.recycled_phash_max_distance``: 16 bands of 4 bits, beyond which every hash is a candidate."""
+
+
+def _params(reader: _Reader, group: str, skip: tuple[str, ...] = ()) -> tuple[tuple[str, Decimal], ...]:
+    """The group's numeric parameters, refusing a missing or unknown name (named with its dotted path)."""
+    expected = PARAMETERS[group]
+    names = set(reader.data) - set(skip)
+    missing = sorted(set(expected) - names)
+    if missing:
+        raise PolicyError(f"policy [{group}] lacks {', '.join(missing)}; add each to the policy file")
+    unknown = sorted(names - set(expected))
+    if unknown:
+        raise PolicyError(f"policy [{group}] names unknown parameters {unknown}; use {', '.join(expected)}")
+    return tuple((k, reader.dec(k)) for k in sorted(names))
 
 
 def load_policy(source: str | Path) -> Policy:
@@ -380,6 +421,13 @@ def load_policy(source: str | Path) -> Policy:
         late_fee = Amount.of(servicing.dec("late_fee"), currency, field="servicing.late_fee")
     except (ValueError, MoneyError) as exc:
         raise PolicyError(f"policy: {exc}") from None
+    fraud = _params(top.sub("fraud"), "fraud")
+    distance = dict(fraud)["recycled_phash_max_distance"]
+    if distance != distance.to_integral_value() or not 0 <= distance <= MAX_PHASH_DISTANCE:
+        raise PolicyError(
+            f"policy fraud.recycled_phash_max_distance = {distance}; use a whole number of bits "
+            f"from 0 to {MAX_PHASH_DISTANCE}"
+        )
     step = limit.dec("step")
     if step <= ZERO:
         raise PolicyError(f'policy field limit.step = {step}; use a positive step such as "1000"')
@@ -401,13 +449,13 @@ def load_policy(source: str | Path) -> Policy:
         score_bands=bands,
         livestock=_livestock(top.sub("livestock")),
         crops=_crops(top.sub("crops")),
-        verification_weights=_params(weights),
-        fraud=_params(top.sub("fraud")),
+        verification_weights=tuple((k, weights.dec(k)) for k in sorted(weights.data)),
+        fraud=fraud,
         base_points=card.int("base_points"),
         top_reasons=card.int("top_reasons", low=1),
         characteristics=tuple(characteristics),
-        early_warning=_params(top.sub("early_warning")),
-        revolving=_params(revolving, skip=("freeze_on",)),
+        early_warning=_params(top.sub("early_warning"), "early_warning"),
+        revolving=_params(revolving, "revolving", skip=("freeze_on",)),
         freeze_on=freeze_on,
         allocation_order=order,
         grace_days=servicing.int("grace_days"),

@@ -169,3 +169,43 @@ def test_the_limit_never_rises_when_the_verified_herd_falls(case):
     before = decide_limit(record(counts), POLICY)
     after = decide_limit(record([max(c - loss, 0) for c in counts]), POLICY)
     assert after.limit.number <= before.limit.number
+
+
+def _policy_with_distance(distance: int):
+    text = DEFAULT_POLICY_PATH.read_text()
+    return load_policy(text.replace("recycled_phash_max_distance = 2", f"recycled_phash_max_distance = {distance}"))
+
+
+def _reused(hashes: list[int], policy) -> int:
+    frames = tuple(
+        FrameSeen(AS_OF - timedelta(days=len(hashes) - i, hours=2), "cam-1", f"{h:016x}") for i, h in enumerate(hashes)
+    )
+    signal = next(
+        (s for s in decide_limit(farm(frames=frames), policy).fraud_signals if s.code == "recycled_frames"), None
+    )
+    return 0 if signal is None else signal.evidence["reused"]
+
+
+# 0 and a hash 5 bits away with one differing bit in each 16-bit quarter (bits 0, 8, 16, 32, 48): the old
+# matcher compared only hashes sharing a 16-bit quarter exactly, so any distance above 3 silently missed it.
+FIVE_BITS_AWAY = (1 << 0) | (1 << 8) | (1 << 16) | (1 << 32) | (1 << 48)
+
+
+@pytest.mark.parametrize(("distance", "expected"), [(4, 0), (5, 1), (15, 1)])
+def test_a_phash_distance_above_3_still_matches(distance, expected):
+    assert _reused([0, FIVE_BITS_AWAY], _policy_with_distance(distance)) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 15),
+    st.lists(st.tuples(st.integers(0, 2**64 - 1), st.sets(st.integers(0, 63), max_size=8)), min_size=2, max_size=6),
+)
+def test_recycled_matcher_agrees_with_comparing_every_pair(distance, seeds):
+    """Reference: each frame is compared bit by bit with every earlier frame (each on its own day)."""
+    base = seeds[0][0]
+    hashes = [base ^ sum(1 << b for b in flips) if i % 2 else value for i, (value, flips) in enumerate(seeds)]
+    expected = sum(
+        any((hashes[i] ^ hashes[j]).bit_count() <= distance for j in range(i)) for i in range(1, len(hashes))
+    )
+    assert _reused(hashes, _policy_with_distance(distance)) == expected

@@ -50,3 +50,31 @@ def test_bad_policy_names_the_field(old, new, match):
 def test_unknown_crop_lists_the_known_ones():
     with pytest.raises(PolicyError, match=r"unknown crop 'rice'.*beans, grass, maize"):
         load_policy(TEXT).crop_terms("rice")
+
+
+@pytest.mark.parametrize(
+    ("group", "line", "name"),
+    [
+        ("fraud", 'refer_at = "0.60"', "refer_at"),
+        ("early_warning", None, "silent_hours"),
+        ("revolving", None, "shrink_share"),
+    ],
+)
+def test_a_policy_missing_a_parameter_is_refused_when_it_loads(group, line, name):
+    """Before: a policy without [fraud] refer_at loaded, and decide_limit failed later with a bare KeyError."""
+    lines = TEXT.splitlines()
+    index = next(i for i, text in enumerate(lines) if text.startswith(line or f"{name} ="))
+    text = "\n".join(lines[:index] + lines[index + 1 :])
+    with pytest.raises(PolicyError, match=rf"\[{group}\] lacks {name}"):
+        load_policy(text)
+
+
+def test_an_unknown_parameter_is_refused():
+    with pytest.raises(PolicyError, match=r"\[fraud\] names unknown parameters \['refer_above'\]"):
+        load_policy(TEXT.replace("[fraud]\n", '[fraud]\nrefer_above = "0.5"\n', 1))
+
+
+@pytest.mark.parametrize("distance", ["16", "-1", '"2.5"'])
+def test_a_phash_distance_the_matcher_cannot_honour_is_refused(distance):
+    with pytest.raises(PolicyError, match=r"fraud.recycled_phash_max_distance"):
+        load_policy(TEXT.replace("recycled_phash_max_distance = 2", f"recycled_phash_max_distance = {distance}", 1))
