@@ -145,7 +145,9 @@ def _decide(conn: psycopg.Connection, cast: DemoCast, *, now: datetime, policy: 
     for farm in cast.farms:
         record = load_farm_record(conn, farm_id=farm.farm_id, as_of=now, window_days=WINDOW_DAYS)
         decision = decide_limit(record, policy, as_of=now)
-        decision_id, entry = record_decision(conn, decision=decision, record=record, policy=policy)
+        decision_id, entry = record_decision(
+            conn, decision=decision, record=record, policy=policy, lender_organization_id=cast.lender_id
+        )
         out[str(farm.farm_id)] = (decision_id, decision, entry)
     return out
 
