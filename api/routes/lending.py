@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
+from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
 import psycopg
 from fastapi import APIRouter, Header, Request, status
 from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 
 from api.deps import Conn, CurrentOrg, require, visible_farm
 from api.errors import ApiError
@@ -47,6 +49,20 @@ def _remember(conn: psycopg.Connection, principal: Principal, key: str, request_
            VALUES (%s, %s, %s, 201, %s)""",
         (principal.organization_id, key, request_hash, json.dumps(jsonable_encoder(body))),
     )
+
+
+def _invalid(field: str, message: str) -> RequestValidationError:
+    """A 422 naming ``body/<field>``, like the ones the request schemas give."""
+    return RequestValidationError([{"loc": ("body", field), "msg": message, "type": "value_error"}])
+
+
+def _check_minor_unit(field: str, value: Decimal, currency: str) -> None:
+    """422 when ``value`` has more decimals than ``currency``'s minor unit (it would not be stored as sent)."""
+    from credit.money import minor_unit
+
+    places = minor_unit(currency)
+    if value != value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN):
+        raise _invalid(field, f"{currency} has {places} decimal places; {value} has more")
 
 
 def _hash(*parts: object) -> str:
@@ -149,6 +165,7 @@ def open_loan(body: LoanCreate, request: Request, principal: CurrentOrg, conn: C
         raise ApiError(404, "Not found", f"Decision {body.decision_id} does not exist.")
     farm_id = decision.farm_id
     visible_farm(conn, principal, farm_id, scope="credit")
+    _check_minor_unit("principal", body.principal, decision.currency)
     opened = store_open_loan(
         conn,
         decision_id=body.decision_id,
@@ -186,6 +203,9 @@ def repay(
 
     require(principal, "lender")
     loan = _loan_ref(conn, principal, loan_id)
+    _check_minor_unit("amount", body.amount, loan.currency)
+    if body.paid_at.astimezone(UTC).date() < loan.start_date:
+        raise _invalid("paid_at", f"paid_at {body.paid_at.isoformat()} is before the loan started ({loan.start_date})")
     posted = post_repayment(
         conn,
         loan_id=loan_id,
