@@ -117,6 +117,12 @@ class ApiSettings(BaseModel):
     threads: int = Field(
         default=8, ge=1, description="threads per process running blocking routes; the rest wait on the event loop"
     )
+    lock_timeout_s: float = Field(
+        default=5.0, gt=0, le=600, description="a request waiting longer for a row or key lock is answered 409"
+    )
+    statement_timeout_s: float = Field(
+        default=30.0, gt=0, le=3600, description="a request's SQL statement running longer is cancelled (503)"
+    )
 
 
 class Settings(BaseSettings):
