@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
 
 import httpx
 import psycopg
@@ -70,7 +71,9 @@ class HealthProbe(threading.Thread):
                 time.sleep(0.05)
 
 
-def _burst(server: dict, send: Callable[[httpx.Client, int], httpx.Response]) -> list[httpx.Response]:
+def _burst(
+    server: dict, send: Callable[[httpx.Client, int], httpx.Response], also: tuple[int, ...] = ()
+) -> list[httpx.Response]:
     """``BURST`` requests at once (a client each), with ``/healthz`` probed all along; every answer is checked."""
     probe = HealthProbe(server["base"])
     probe.start()
@@ -90,7 +93,7 @@ def _burst(server: dict, send: Callable[[httpx.Client, int], httpx.Response]) ->
     assert probe.seen and set(probe.seen) == {200}, probe.seen  # health stayed green during the burst
     assert httpx.get(f"{server['base']}/healthz", timeout=5).status_code == 200  # and after it
     for r in responses:
-        assert r.status_code in (200, 201, 409, 503), r.text
+        assert r.status_code in (200, 201, 409, 503, *also), r.text
         if r.status_code in (409, 503) and "Idempotency-Key" not in r.text:
             assert int(r.headers["Retry-After"]) > 0, r.text
     return responses
@@ -149,6 +152,34 @@ def test_twenty_identical_credit_limit_retries_decide_once(server):
     with psycopg.connect(server["db"]) as conn:
         assert conn.execute("SELECT count(*) FROM credit_decisions").fetchone()[0] == 1
         assert conn.execute("SELECT count(*) FROM audit_log WHERE kind = 'credit.decision'").fetchone()[0] == 1
+
+
+def test_twenty_concurrent_loans_from_one_decision_stay_within_its_limit(server):
+    limit = httpx.post(
+        f"{server['base']}/v1/farms/{server['farm']}/credit-limit", headers=_auth(server, "burst-limit-1"), timeout=30
+    ).json()
+    assert limit["status"] == "approved", limit
+    quarter = (Decimal(limit["limit"]) / 4).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    body = {
+        "decision_id": limit["decision_id"],
+        "principal": str(quarter),
+        "rate": "0.18",
+        "months": 6,
+        "kind": "annuity",
+        "start": date.today().isoformat(),
+    }
+    responses = _burst(
+        server, lambda client, _i: client.post("/v1/loans", json=body, headers=_auth(server)), also=(422,)
+    )
+    assert sum(r.status_code == 201 for r in responses) <= 4  # four quarters fit in the limit, a fifth does not
+    for r in responses:
+        if r.status_code == 422:
+            assert "exceeds its approved limit" in r.json()["detail"], r.text
+    with psycopg.connect(server["db"]) as conn:
+        total, count = conn.execute(
+            "SELECT coalesce(sum(principal), 0), count(*) FROM loans WHERE decision_id = %s", (limit["decision_id"],)
+        ).fetchone()
+    assert count == sum(r.status_code == 201 for r in responses) and total <= Decimal(limit["limit"])
 
 
 def test_a_request_waiting_on_a_held_lock_gets_409_with_retry_after(fresh_db_url, mqtt_url, tmp_path):

@@ -108,3 +108,13 @@ def test_a_bad_loan_value_is_a_422_naming_the_field(loan, field, value):
     assert {p.split("/")[1] for p in _paths(r)} == {field}
     with psycopg.connect(loan["db"]) as conn:
         assert conn.execute("SELECT count(*) FROM loans").fetchone()[0] == 1  # only the fixture's
+
+
+def test_loans_opened_one_after_another_stop_at_the_decisions_limit(loan):
+    c, limit = loan["client"], Decimal(loan["decision"]["limit"])
+    rest = {**loan["loan_body"], "principal": str(limit - 1000)}  # the fixture's loan holds 1,000 of the limit
+    assert c.post("/v1/loans", json=rest, headers=auth(loan["key_l"])).status_code == 201
+    over = c.post("/v1/loans", json={**rest, "principal": "0.01"}, headers=auth(loan["key_l"]))
+    assert over.status_code == 422 and "exceeds its approved limit" in over.json()["detail"], over.text
+    with psycopg.connect(loan["db"]) as conn:
+        assert conn.execute("SELECT sum(principal) FROM loans").fetchone()[0] == limit
