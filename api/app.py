@@ -15,12 +15,13 @@ def create_app(settings: Settings) -> FastAPI:
     """Build the API for ``settings`` (whose database URL must be set)."""
     from api.dashboard.routes import router as dashboard_router
     from api.errors import exception_handlers
+    from api.lock_errors import lock_error_handlers
     from api.metrics import RequestTimer, api_metrics
     from api.routes import admin, farms, health, lending, records
     from api.security_headers import SecurityHeaders
     from credit import load_policy
     from credit.policy import DEFAULT_POLICY_PATH
-    from store.db import open_pool
+    from store.db import open_pool, timeouts_option
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -28,8 +29,12 @@ def create_app(settings: Settings) -> FastAPI:
         # Routes are blocking (psycopg, CPU-bound decisions): a few threads keep the GIL handed over
         # rarely; more would only contend for it while requests wait cheaply on the event loop.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api.threads
+        # every transaction of the API waits at most lock_timeout for a lock (409 then): see api.deps.get_conn
+        timeouts = timeouts_option(
+            lock_timeout_s=settings.api.lock_timeout_s, statement_timeout_s=settings.api.statement_timeout_s
+        )
         app.state.pool = open_pool(
-            settings.db.url, min_size=settings.db.pool_min_size, max_size=settings.db.pool_max_size
+            settings.db.url, min_size=settings.db.pool_min_size, max_size=settings.db.pool_max_size, options=timeouts
         )
         try:
             yield
@@ -41,7 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
         version="1",
         description="Verified farm records for cooperatives and fair, explained credit for lenders.",
         lifespan=lifespan,
-        exception_handlers=exception_handlers(),
+        exception_handlers={**exception_handlers(), **lock_error_handlers()},
     )
     app.state.settings = settings
     app.state.metrics = api_metrics()

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 from uuid import UUID
 
+import anyio.to_thread
 import psycopg
 from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
@@ -30,11 +31,15 @@ _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] 
 
 
 def _slots_of(request: Request) -> asyncio.Semaphore:
-    """One semaphore of the pool's size per event loop (a test may serve the same app from two loops)."""
+    """One semaphore per event loop (a test may serve the same app from two loops).
+
+    Its size is the pool's, but never more than the threadpool's: see :func:`get_conn`.
+    """
     loop = asyncio.get_running_loop()
     slots = _slots.get(loop)
     if slots is None:
-        slots = _slots[loop] = asyncio.Semaphore(request.app.state.pool.max_size)
+        threads = int(anyio.to_thread.current_default_thread_limiter().total_tokens)
+        slots = _slots[loop] = asyncio.Semaphore(min(request.app.state.pool.max_size, threads))
     return slots
 
 
@@ -44,6 +49,13 @@ async def get_conn(request: Request) -> AsyncIterator[psycopg.Connection]:
     Requests queue for a connection on the event loop, not in worker threads: a thread that blocked in
     ``pool.getconn`` would hold one of the threadpool's tokens that the requests owning the connections
     need to finish (and give them back), so under load the server would stall until the pool timed out.
+
+    Lock waits follow the same rule. A request holding a connection uses at most one worker thread at a
+    time, and at most ``threads`` requests hold one (the semaphore is never larger than the threadpool):
+    so while some wait in threads for a row or key lock, the request holding that lock always finds a
+    thread for its commit. Without that bound, 20 repayments on one loan stalled the API for good: 8
+    lock waiters held the 8 threads, and the lock holder's commit waited for a thread. Every wait is
+    bounded too: ``lock_timeout`` and ``statement_timeout`` on API connections (``api.lock_errors``).
 
     Raises:
         ApiError: 503 when no connection came free within ``CONNECTION_WAIT_S``.

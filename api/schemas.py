@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from vocabulary.devices import DEVICE_ID_PATTERN
 from vocabulary.lending import ScheduleKind
@@ -197,24 +197,57 @@ class CreditLimitPublic(BaseModel):
     audit_receipt: str
 
 
+def _no_float_money(value: Any) -> Any:
+    """Money arrives as a decimal string or an integer: a JSON float is not an exact amount."""
+    if isinstance(value, bool | float):
+        raise ValueError("send money as a decimal string such as '1250.50', not a JSON number with a fraction")
+    return value
+
+
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_no_float_money),
+    Field(gt=0, max_digits=14, decimal_places=2, description="a decimal string, at most 2 decimals (minor unit)"),
+]
+"""A positive amount as stored (``numeric(14, 2)``); the route checks the currency's own minor unit."""
+
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far in the future a client's clock may put a repayment."""
+
+
 class LoanCreate(BaseModel):
     """Open a loan from an approved decision."""
 
     decision_id: UUID
-    principal: Decimal = Field(gt=0)
-    rate: Decimal = Field(ge=0, le=1, description="nominal annual rate, e.g. 0.18")
-    months: int = Field(ge=1, le=120)
+    principal: Money
+    rate: Decimal = Field(ge=0, le=1, max_digits=7, decimal_places=6, description="nominal annual rate, e.g. 0.18")
+    months: int = Field(ge=1, le=120, strict=True)
     kind: ScheduleKind = ScheduleKind.SEASONAL
     start: date
-    harvest_months: list[int] = Field(default_factory=list)
-    reviewed_by: str | None = None
+    harvest_months: list[Annotated[int, Field(ge=1, le=12, strict=True)]] = Field(default_factory=list, max_length=12)
+    reviewed_by: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, value: date) -> date:
+        today = datetime.now(UTC).date()
+        if abs((value - today).days) > 366:
+            raise ValueError(f"start must be within a year of today ({today}), got {value}")
+        return value
 
 
 class RepaymentCreate(BaseModel):
-    """A repayment received."""
+    """A repayment received: a positive amount and a timezone-aware time, not in the future."""
 
-    amount: Decimal = Field(gt=0)
-    paid_at: datetime
+    amount: Money
+    paid_at: AwareDatetime
+
+    @field_validator("paid_at")
+    @classmethod
+    def _paid_at(cls, value: datetime) -> datetime:
+        if value > datetime.now(UTC) + CLOCK_SKEW:
+            raise ValueError(f"paid_at {value.isoformat()} is in the future; send when the money was received")
+        return value
 
 
 class LoanPublic(BaseModel):

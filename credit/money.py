@@ -14,7 +14,17 @@ ZERO = Decimal(0)
 ONE = Decimal(1)
 CENT = Decimal("0.01")
 
-__all__ = ["CENT", "ONE", "ZERO", "Amount", "D", "floor_to_step", "quantize"]
+__all__ = ["CENT", "ONE", "ZERO", "Amount", "D", "floor_to_step", "minor_unit", "quantize"]
+
+# ISO 4217 currencies whose minor unit is not the cent (every other code has 2 decimals)
+_MINOR_UNITS = {
+    **dict.fromkeys(
+        ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF"), 0
+    ),
+    **dict.fromkeys(("XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    "UYW": 4,
+}
 
 
 def D(value: object, *, field: str = "value") -> Decimal:
@@ -47,6 +57,11 @@ def D(value: object, *, field: str = "value") -> Decimal:
     if not number.is_finite():
         raise MoneyError(f"{field} has value {value!r}, which is not finite; pass a decimal number")
     return number
+
+
+def minor_unit(currency: str) -> int:
+    """Decimals of ``currency``'s minor unit (ISO 4217): 2 for KES or EUR, 0 for UGX or RWF, 3 for KWD."""
+    return _MINOR_UNITS.get(currency.upper(), 2)
 
 
 def quantize(number: Decimal, *, places: int = 2) -> Decimal:

@@ -88,7 +88,14 @@ def _decide(conn: psycopg.Connection, cast: DemoCast, *, now: datetime, policy: 
 
     out = {}
     for farm in cast.farms:
-        limit = decide_credit_limit(conn, farm_id=farm.farm_id, as_of=now, policy=policy, window_days=WINDOW_DAYS)
+        limit = decide_credit_limit(
+            conn,
+            farm_id=farm.farm_id,
+            as_of=now,
+            policy=policy,
+            window_days=WINDOW_DAYS,
+            lender_organization_id=cast.lender_id,
+        )
         out[str(farm.farm_id)] = (limit.decision_id, limit.decision, limit.audit_entry)
     return out
 

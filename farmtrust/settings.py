@@ -127,6 +127,12 @@ class ApiSettings(BaseModel):
     trust_forwarded_proto: bool = Field(
         default=False, description="behind a TLS proxy: honour X-Forwarded-Proto (Secure cookies, HSTS)"
     )
+    lock_timeout_s: float = Field(
+        default=5.0, gt=0, le=600, description="a request waiting longer for a row or key lock is answered 409"
+    )
+    statement_timeout_s: float = Field(
+        default=30.0, gt=0, le=3600, description="a request's SQL statement running longer is cancelled (503)"
+    )
 
 
 class Settings(BaseSettings):

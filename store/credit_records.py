@@ -386,9 +386,16 @@ def register_policy(conn: psycopg.Connection, *, policy: Policy) -> AuditEntry |
 
 
 def record_decision(
-    conn: psycopg.Connection, *, decision: Decision, record: FarmRecord, policy: Policy
+    conn: psycopg.Connection,
+    *,
+    decision: Decision,
+    record: FarmRecord,
+    policy: Policy,
+    lender_organization_id: UUID | None = None,
 ) -> tuple[UUID, AuditEntry]:
     """Store a decision with its frozen record and an audit entry; return the decision id and the entry.
+
+    ``lender_organization_id`` is the lender that asked for the decision: only it may open loans from it.
 
     Raises:
         StoreError: the decision does not belong to ``record`` or ``policy``.
@@ -418,8 +425,9 @@ def record_decision(
     )
     row = conn.execute(
         """INSERT INTO credit_decisions (farm_id, as_of, window_days, policy_version, record_hash, record, output,
-               output_hash, status, limit_amount, currency, score, verification_score, fraud_score, audit_seq)
-           VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+               output_hash, status, limit_amount, currency, score, verification_score, fraud_score, audit_seq,
+               lender_organization_id)
+           VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
         (
             record.farm_id,
             record.as_of,
@@ -436,6 +444,7 @@ def record_decision(
             decision.verification_score,
             decision.fraud_score,
             entry.seq,
+            lender_organization_id,
         ),
     ).fetchone()
     assert row is not None

@@ -40,14 +40,22 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
         ) from None
 
 
-def open_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> ConnectionPool:
+def timeouts_option(*, lock_timeout_s: float, statement_timeout_s: float) -> str:
+    """The libpq ``options`` that give every transaction of a connection a lock and a statement timeout."""
+    return f"-c lock_timeout={round(lock_timeout_s * 1000)} -c statement_timeout={round(statement_timeout_s * 1000)}"
+
+
+def open_pool(url: str, *, min_size: int = 1, max_size: int = 10, options: str | None = None) -> ConnectionPool:
     """Open a connection pool after checking that the database answers.
+
+    ``options`` are libpq's server options for each connection (e.g. :func:`timeouts_option`).
 
     Raises:
         DatabaseUnreachableError: the database does not answer.
     """
     connect(url).close()
-    pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=False, kwargs={"connect_timeout": 10})
+    kwargs: dict[str, object] = {"connect_timeout": 10} | ({"options": options} if options else {})
+    pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=False, kwargs=kwargs)
     pool.open(wait=True, timeout=30)
     log.info("opened pool to %s (min %d, max %d)", redact(url), min_size, max_size)
     return pool

@@ -30,15 +30,20 @@ from vocabulary.lending import ALLOCATION_COMPONENTS, DecisionStatus
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "DecisionRef",
     "IdempotencyConflictError",
     "LoanNotFoundError",
     "LoanOpened",
+    "LoanRef",
     "LoanRefusedError",
     "RepaymentPosted",
+    "find_decision",
+    "find_loan",
     "get_loan_status",
     "list_alerts",
     "load_payments",
     "load_schedule",
+    "loan_ids",
     "open_loan",
     "portfolio",
     "post_repayment",
@@ -78,6 +83,73 @@ class RepaymentPosted:
     audit_seq: int
 
 
+@dataclass(frozen=True)
+class DecisionRef:
+    """What a loan needs to know of the decision it is opened from."""
+
+    decision_id: UUID
+    farm_id: UUID
+    currency: str
+    lender_organization_id: UUID | None
+
+
+@dataclass(frozen=True)
+class LoanRef:
+    """Who a loan belongs to, its currency and when it started."""
+
+    loan_id: UUID
+    farm_id: UUID
+    currency: str
+    start_date: date
+    lender_organization_id: UUID | None
+
+
+def _lender_filter(column: str) -> str:
+    """SQL that keeps the rows of lender ``%(lender)s`` (every row when it is NULL: admins, the CLI)."""
+    return f"(%(lender)s::uuid IS NULL OR {column} = %(lender)s::uuid)"
+
+
+def find_decision(
+    conn: psycopg.Connection, *, decision_id: UUID | str, lender_organization_id: UUID | None = None
+) -> DecisionRef | None:
+    """The decision when it exists and belongs to ``lender_organization_id`` (any lender's when None)."""
+    row = conn.execute(
+        f"""SELECT id, farm_id, currency, lender_organization_id FROM credit_decisions
+            WHERE id = %(id)s AND {_lender_filter("lender_organization_id")}""",
+        {"id": str(decision_id), "lender": lender_organization_id},
+    ).fetchone()
+    return None if row is None else DecisionRef(row[0], row[1], row[2].strip(), row[3])
+
+
+def find_loan(
+    conn: psycopg.Connection,
+    *,
+    loan_id: UUID | str,
+    lender_organization_id: UUID | None = None,
+    farm_ids: list[UUID] | None = None,
+) -> LoanRef | None:
+    """The loan when it belongs to ``lender_organization_id`` and to one of ``farm_ids`` (None: no such filter)."""
+    row = conn.execute(
+        f"""SELECT id, farm_id, currency, start_date, lender_organization_id FROM loans
+            WHERE id = %(id)s AND {_lender_filter("lender_organization_id")}
+              AND (%(farms)s::uuid[] IS NULL OR farm_id = ANY(%(farms)s::uuid[]))""",
+        {"id": str(loan_id), "lender": lender_organization_id, "farms": farm_ids},
+    ).fetchone()
+    return None if row is None else LoanRef(row[0], row[1], row[2].strip(), row[3], row[4])
+
+
+def loan_ids(
+    conn: psycopg.Connection, *, lender_organization_id: UUID | None = None, farm_ids: list[UUID] | None = None
+) -> list[UUID]:
+    """Ids of the loans of ``lender_organization_id`` on ``farm_ids`` (None: no such filter), oldest first."""
+    rows = conn.execute(
+        f"""SELECT id FROM loans WHERE {_lender_filter("lender_organization_id")}
+              AND (%(farms)s::uuid[] IS NULL OR farm_id = ANY(%(farms)s::uuid[])) ORDER BY opened_at, id""",
+        {"lender": lender_organization_id, "farms": farm_ids},
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def open_loan(
     conn: psycopg.Connection,
     *,
@@ -92,22 +164,30 @@ def open_loan(
     grace_months: int = 0,
     upfront_fee: Amount | None = None,
     reviewed_by: str | None = None,
+    lender_organization_id: UUID | None = None,
 ) -> LoanOpened:
     """Open a loan from a stored decision: build the schedule, store it and audit it.
 
-    A ``referred`` decision needs ``reviewed_by`` (the person who cleared the fraud review).
+    A ``referred`` decision needs ``reviewed_by`` (the person who cleared the fraud review). The loan
+    belongs to the decision's lender; ``lender_organization_id``, when given, must be that lender.
+    The decision's row stays locked (``FOR UPDATE``) until the caller's transaction ends, so loans
+    opened at once from one decision are checked one after the other: the principal of its active
+    loans never exceeds its limit.
 
     Raises:
-        LoanNotFoundError: no decision has ``decision_id``.
-        LoanRefusedError: the decision is not approved, or the principal exceeds its limit or currency.
+        LoanNotFoundError: no decision has ``decision_id`` (for this lender).
+        LoanRefusedError: the decision is not approved, or the principal (with the decision's loans still
+            open) exceeds its limit, or is in another currency.
         credit.ScheduleError: principal, rate, tenor or harvest months are invalid.
     """
     row = conn.execute(
-        "SELECT farm_id, status, limit_amount, currency FROM credit_decisions WHERE id = %s", (str(decision_id),)
+        f"""SELECT farm_id, status, limit_amount, currency, lender_organization_id FROM credit_decisions
+            WHERE id = %(id)s AND {_lender_filter("lender_organization_id")} FOR UPDATE""",
+        {"id": str(decision_id), "lender": lender_organization_id},
     ).fetchone()
     if row is None:
         raise LoanNotFoundError(f"decision_id={decision_id} does not exist; decide a limit first")
-    farm_id, status, limit, currency = row
+    farm_id, status, limit, currency, lender = row
     if status == DecisionStatus.REFERRED and not reviewed_by:
         raise LoanRefusedError(f"decision {decision_id} is referred for fraud review; pass reviewed_by after review")
     if status not in (DecisionStatus.APPROVED, DecisionStatus.REFERRED):
@@ -116,6 +196,16 @@ def open_loan(
         raise LoanRefusedError(f"principal currency {principal.currency} differs from the limit's {currency}")
     if principal.number > limit:
         raise LoanRefusedError(f"principal={principal.number} exceeds the approved limit {limit} {currency}")
+    open_row = conn.execute(
+        "SELECT coalesce(sum(principal), 0) FROM loans WHERE decision_id = %s AND status = 'active'",
+        (str(decision_id),),
+    ).fetchone()
+    already = open_row[0] if open_row else ZERO
+    if already + principal.number > limit:
+        raise LoanRefusedError(
+            f"principal={principal.number} with the {already} {currency.strip()} still open under decision "
+            f"{decision_id} exceeds its approved limit {limit} {currency.strip()}; at most {limit - already} is left"
+        )
     schedule = build_schedule(
         principal=principal,
         rate=rate,
@@ -140,8 +230,8 @@ def open_loan(
     )
     loan = conn.execute(
         """INSERT INTO loans (farm_id, decision_id, principal, currency, rate, months, kind, start_date,
-               grace_months, harvest_months, upfront_fee, apr, policy_version, audit_seq)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+               grace_months, harvest_months, upfront_fee, apr, policy_version, audit_seq, lender_organization_id)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
         (
             farm_id,
             str(decision_id),
@@ -157,6 +247,7 @@ def open_loan(
             schedule.apr,
             policy.version,
             entry.seq,
+            lender,
         ),
     ).fetchone()
     assert loan is not None
@@ -242,11 +333,12 @@ def post_repayment(
     amount: Amount,
     paid_at: datetime,
     policy: Policy,
+    lender_organization_id: UUID | None = None,
 ) -> RepaymentPosted:
     """Record a repayment once per ``idempotency_key``; posting the same key again returns the first result.
 
     Raises:
-        LoanNotFoundError: no loan has ``loan_id``.
+        LoanNotFoundError: no loan has ``loan_id`` (of ``lender_organization_id``, when given).
         IdempotencyConflictError: the key was used with another amount or time.
         credit.PaymentError: the amount is not positive or in another currency.
     """
@@ -254,7 +346,10 @@ def post_repayment(
         raise IdempotencyConflictError("idempotency_key is empty; send a unique key per payment, e.g. the M-Pesa id")
     if paid_at.tzinfo is None:
         raise IdempotencyConflictError(f"paid_at={paid_at!r} has no time zone; send a timezone-aware time")
-    locked = conn.execute("SELECT currency FROM loans WHERE id = %s FOR UPDATE", (str(loan_id),)).fetchone()
+    locked = conn.execute(
+        f"SELECT currency FROM loans WHERE id = %(id)s AND {_lender_filter('lender_organization_id')} FOR UPDATE",
+        {"id": str(loan_id), "lender": lender_organization_id},
+    ).fetchone()
     if locked is None:
         raise LoanNotFoundError(f"loan_id={loan_id} does not exist")
     existing = conn.execute(
@@ -315,13 +410,19 @@ def post_repayment(
 
 
 def portfolio(
-    conn: psycopg.Connection, *, as_of: date, policy: Policy, cooperative_id: UUID | str | None = None
+    conn: psycopg.Connection,
+    *,
+    as_of: date,
+    policy: Policy,
+    cooperative_id: UUID | str | None = None,
+    lender_organization_id: UUID | None = None,
 ) -> Par:
-    """PAR30 and PAR90 over the active loans (of one cooperative's farms when ``cooperative_id`` is given)."""
+    """PAR30 and PAR90 over the active loans (of one cooperative's farms, of one lender, when given)."""
     rows = conn.execute(
-        """SELECT l.id FROM loans l JOIN farms f ON f.id = l.farm_id
-           WHERE l.start_date <= %s AND (%s::uuid IS NULL OR f.cooperative_id = %s::uuid) ORDER BY l.id""",
-        (as_of, cooperative_id and str(cooperative_id), cooperative_id and str(cooperative_id)),
+        f"""SELECT l.id FROM loans l JOIN farms f ON f.id = l.farm_id
+            WHERE l.start_date <= %(as_of)s AND (%(coop)s::uuid IS NULL OR f.cooperative_id = %(coop)s::uuid)
+              AND {_lender_filter("l.lender_organization_id")} ORDER BY l.id""",
+        {"as_of": as_of, "coop": cooperative_id and str(cooperative_id), "lender": lender_organization_id},
     ).fetchall()
     statuses = [get_loan_status(conn, loan_id=r[0], as_of=as_of, policy=policy) for r in rows]
     return portfolio_par(

@@ -35,10 +35,12 @@ def decide_credit_limit(
     policy: Policy,
     window_days: int | None = None,
     record: bool = True,
+    lender_organization_id: UUID | None = None,
 ) -> CreditLimit:
     """Load the farm's record over ``window_days`` (default: the policy's) before ``as_of`` and decide its limit.
 
-    With ``record`` the decision is stored with its frozen record and an audit entry.
+    With ``record`` the decision is stored with its frozen record and an audit entry, owned by
+    ``lender_organization_id`` (None: visible to administrators only).
 
     Raises:
         store.credit_records.FarmNotFoundError: no farm has ``farm_id``.
@@ -48,7 +50,9 @@ def decide_credit_limit(
     decision = decide_limit(farm_record, policy, as_of=as_of)
     if not record:
         return CreditLimit(decision=decision)
-    decision_id, entry = record_decision(conn, decision=decision, record=farm_record, policy=policy)
+    decision_id, entry = record_decision(
+        conn, decision=decision, record=farm_record, policy=policy, lender_organization_id=lender_organization_id
+    )
     return CreditLimit(decision=decision, decision_id=decision_id, audit_entry=entry)
 
 

@@ -163,14 +163,14 @@ def device_health(conn: psycopg.Connection, *, farm_id: UUID) -> list[dict[str, 
     return [dict(zip(("device_id", "status", "last_seen_at", "messages", "open_gaps"), r, strict=True)) for r in rows]
 
 
-def decisions(conn: psycopg.Connection, *, farm_ids: list[UUID]) -> list[dict[str, Any]]:
-    """The latest credit decision of each farm, with its output (reasons, factors, counterfactuals)."""
+def decisions(conn: psycopg.Connection, *, farm_ids: list[UUID], lender_id: UUID) -> list[dict[str, Any]]:
+    """The lender's latest credit decision of each farm, with its output (reasons, factors, counterfactuals)."""
     rows = conn.execute(
         """SELECT DISTINCT ON (d.farm_id) d.id, f.name, d.decided_at, d.status, d.limit_amount, d.currency, d.score,
                   d.verification_score, d.fraud_score, d.policy_version, d.output, d.audit_seq
            FROM credit_decisions d JOIN farms f ON f.id = d.farm_id
-           WHERE d.farm_id = ANY(%s) ORDER BY d.farm_id, d.decided_at DESC""",
-        (farm_ids,),
+           WHERE d.farm_id = ANY(%s) AND d.lender_organization_id = %s ORDER BY d.farm_id, d.decided_at DESC""",
+        (farm_ids, lender_id),
     ).fetchall()
     import json
 
@@ -184,12 +184,13 @@ def decisions(conn: psycopg.Connection, *, farm_ids: list[UUID]) -> list[dict[st
     return sorted(out, key=lambda d: d["farm"])
 
 
-def loans(conn: psycopg.Connection, *, farm_ids: list[UUID]) -> list[dict[str, Any]]:
-    """Loans of the given farms with their instalments."""
+def loans(conn: psycopg.Connection, *, farm_ids: list[UUID], lender_id: UUID) -> list[dict[str, Any]]:
+    """The lender's loans on the given farms with their instalments."""
     rows = conn.execute(
         """SELECT l.id, f.name, l.principal, l.currency, l.rate, l.months, l.kind, l.apr, l.status, l.opened_at
-           FROM loans l JOIN farms f ON f.id = l.farm_id WHERE l.farm_id = ANY(%s) ORDER BY l.opened_at""",
-        (farm_ids,),
+           FROM loans l JOIN farms f ON f.id = l.farm_id
+           WHERE l.farm_id = ANY(%s) AND l.lender_organization_id = %s ORDER BY l.opened_at""",
+        (farm_ids, lender_id),
     ).fetchall()
     keys = ("id", "farm", "principal", "currency", "rate", "months", "kind", "apr", "status", "opened_at")
     out = []

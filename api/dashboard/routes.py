@@ -116,8 +116,8 @@ def home(request: Request, conn: Conn) -> Response:
         return RedirectResponse("/ui/login", status_code=303)
     if principal.kind == "lender":
         farm_ids = visible_farm_ids(conn, principal=principal)
-        decisions = queries.decisions(conn, farm_ids=farm_ids)
-        loans = queries.loans(conn, farm_ids=farm_ids)
+        decisions = queries.decisions(conn, farm_ids=farm_ids, lender_id=principal.organization_id)
+        loans = queries.loans(conn, farm_ids=farm_ids, lender_id=principal.organization_id)
         par = _par(request, conn, loans)
         return _page(
             request,

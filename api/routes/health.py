@@ -16,8 +16,8 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", operation_id="healthz")
-def healthz() -> dict[str, str]:
-    """The process is up."""
+async def healthz() -> dict[str, str]:
+    """The process is up (answered on the event loop: it never waits for a worker thread)."""
     return {"status": "ok"}
 
 

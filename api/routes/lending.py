@@ -5,17 +5,22 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from decimal import ROUND_DOWN, Decimal
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
 import psycopg
 from fastapi import APIRouter, Header, Request, status
 from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 
 from api.deps import Conn, CurrentOrg, require, visible_farm
 from api.errors import ApiError
 from api.schemas import CreditLimitPublic, LoanCreate, LoanPublic, PortfolioPublic, RepaymentCreate
 from store.tenants import Principal, visible_farm_ids
+
+if TYPE_CHECKING:
+    from store.loans import LoanRef
 
 router = APIRouter(prefix="/v1", tags=["lending"])
 
@@ -46,6 +51,20 @@ def _remember(conn: psycopg.Connection, principal: Principal, key: str, request_
     )
 
 
+def _invalid(field: str, message: str) -> RequestValidationError:
+    """A 422 naming ``body/<field>``, like the ones the request schemas give."""
+    return RequestValidationError([{"loc": ("body", field), "msg": message, "type": "value_error"}])
+
+
+def _check_minor_unit(field: str, value: Decimal, currency: str) -> None:
+    """422 when ``value`` has more decimals than ``currency``'s minor unit (it would not be stored as sent)."""
+    from credit.money import minor_unit
+
+    places = minor_unit(currency)
+    if value != value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN):
+        raise _invalid(field, f"{currency} has {places} decimal places; {value} has more")
+
+
 def _hash(*parts: object) -> str:
     return hashlib.sha256(json.dumps(jsonable_encoder(parts), sort_keys=True).encode()).hexdigest()
 
@@ -68,7 +87,9 @@ def credit_limit(
     now = datetime.now(UTC)
     record = load_farm_record(conn, farm_id=farm_id, as_of=now, window_days=policy.window_days)
     decision = decide_limit(record, policy, as_of=now)
-    decision_id, entry = record_decision(conn, decision=decision, record=record, policy=policy)
+    decision_id, entry = record_decision(
+        conn, decision=decision, record=record, policy=policy, lender_organization_id=principal.organization_id
+    )
     body = CreditLimitPublic(
         decision_id=decision_id,
         farm_id=farm_id,
@@ -92,11 +113,27 @@ def credit_limit(
     return body
 
 
-def _loan_farm(conn: psycopg.Connection, principal: Principal, loan_id: UUID) -> UUID:
-    row = conn.execute("SELECT farm_id FROM loans WHERE id = %s", (loan_id,)).fetchone()
-    if row is None or UUID(str(row[0])) not in set(visible_farm_ids(conn, principal=principal)):
+def _scope(conn: psycopg.Connection, principal: Principal) -> tuple[UUID | None, list[UUID] | None]:
+    """The caller's lender filter and farm filter (None: no filter).
+
+    A lender sees its own loans on farms that consent to it now, a cooperative the loans of its
+    member farms, an admin every loan.
+    """
+    if principal.kind == "admin":
+        return None, None
+    lender = principal.organization_id if principal.kind == "lender" else None
+    return lender, visible_farm_ids(conn, principal=principal)
+
+
+def _loan_ref(conn: psycopg.Connection, principal: Principal, loan_id: UUID) -> LoanRef:
+    """The loan, or 404 when it is not the caller's (which says nothing of whose it is)."""
+    from store.loans import find_loan
+
+    lender, farm_ids = _scope(conn, principal)
+    loan = find_loan(conn, loan_id=loan_id, lender_organization_id=lender, farm_ids=farm_ids)
+    if loan is None:
         raise ApiError(404, "Not found", f"Loan {loan_id} does not exist.")
-    return UUID(str(row[0]))
+    return loan
 
 
 def _loan_public(conn: psycopg.Connection, request: Request, loan_id: UUID, farm_id: UUID) -> LoanPublic:
@@ -119,18 +156,20 @@ def _loan_public(conn: psycopg.Connection, request: Request, loan_id: UUID, farm
 def open_loan(body: LoanCreate, request: Request, principal: CurrentOrg, conn: Conn) -> LoanPublic:
     """Open a loan from an approved decision of a consenting farm; the schedule is returned."""
     from credit import Amount
+    from store.loans import find_decision
     from store.loans import open_loan as store_open_loan
 
     require(principal, "lender")
-    row = conn.execute("SELECT farm_id, currency FROM credit_decisions WHERE id = %s", (body.decision_id,)).fetchone()
-    if row is None:
+    decision = find_decision(conn, decision_id=body.decision_id, lender_organization_id=principal.organization_id)
+    if decision is None:
         raise ApiError(404, "Not found", f"Decision {body.decision_id} does not exist.")
-    farm_id = UUID(str(row[0]))
+    farm_id = decision.farm_id
     visible_farm(conn, principal, farm_id, scope="credit")
+    _check_minor_unit("principal", body.principal, decision.currency)
     opened = store_open_loan(
         conn,
         decision_id=body.decision_id,
-        principal=Amount(body.principal, row[1].strip()),
+        principal=Amount(body.principal, decision.currency),
         rate=body.rate,
         months=body.months,
         kind=body.kind,
@@ -138,6 +177,7 @@ def open_loan(body: LoanCreate, request: Request, principal: CurrentOrg, conn: C
         policy=request.app.state.policy,
         harvest_months=tuple(body.harvest_months),
         reviewed_by=body.reviewed_by,
+        lender_organization_id=principal.organization_id,
     )
     return _loan_public(conn, request, opened.loan_id, farm_id)
 
@@ -145,8 +185,7 @@ def open_loan(body: LoanCreate, request: Request, principal: CurrentOrg, conn: C
 @router.get("/loans/{loan_id}", operation_id="get_loan")
 def get_loan(loan_id: UUID, request: Request, principal: CurrentOrg, conn: Conn) -> LoanPublic:
     """A loan's schedule and status (days past due, bucket)."""
-    farm_id = _loan_farm(conn, principal, loan_id)
-    return _loan_public(conn, request, loan_id, farm_id)
+    return _loan_public(conn, request, loan_id, _loan_ref(conn, principal, loan_id).farm_id)
 
 
 @router.post("/loans/{loan_id}/repayments", status_code=status.HTTP_201_CREATED, operation_id="post_repayment")
@@ -163,16 +202,18 @@ def repay(
     from store.loans import post_repayment
 
     require(principal, "lender")
-    _loan_farm(conn, principal, loan_id)
-    currency = conn.execute("SELECT currency FROM loans WHERE id = %s", (loan_id,)).fetchone()
-    assert currency is not None
+    loan = _loan_ref(conn, principal, loan_id)
+    _check_minor_unit("amount", body.amount, loan.currency)
+    if body.paid_at.astimezone(UTC).date() < loan.start_date:
+        raise _invalid("paid_at", f"paid_at {body.paid_at.isoformat()} is before the loan started ({loan.start_date})")
     posted = post_repayment(
         conn,
         loan_id=loan_id,
         idempotency_key=idempotency_key,
-        amount=Amount(body.amount, currency[0].strip()),
+        amount=Amount(body.amount, loan.currency),
         paid_at=body.paid_at,
         policy=request.app.state.policy,
+        lender_organization_id=principal.organization_id,
     )
     return {
         "repayment_id": posted.repayment_id,
@@ -185,16 +226,17 @@ def repay(
 
 @router.get("/portfolio", operation_id="portfolio")
 def portfolio(request: Request, principal: CurrentOrg, conn: Conn) -> PortfolioPublic:
-    """PAR30 and PAR90 over the loans of farms that consented to the caller."""
+    """PAR30 and PAR90 over the caller's loans on farms that consent to it now (every loan for an admin)."""
     from credit import portfolio_par
-    from store.loans import get_loan_status
+    from store.loans import get_loan_status, loan_ids
 
     require(principal, "lender", "admin")
     policy = request.app.state.policy
-    rows = conn.execute(
-        "SELECT id FROM loans WHERE farm_id = ANY(%s)", (visible_farm_ids(conn, principal=principal),)
-    ).fetchall()
+    lender, farm_ids = _scope(conn, principal)
     today = datetime.now(UTC).date()
-    statuses = [get_loan_status(conn, loan_id=r[0], as_of=today, policy=policy) for r in rows]
+    statuses = [
+        get_loan_status(conn, loan_id=loan_id, as_of=today, policy=policy)
+        for loan_id in loan_ids(conn, lender_organization_id=lender, farm_ids=farm_ids)
+    ]
     par = portfolio_par(statuses, currency=policy.currency)
     return PortfolioPublic(loans=par.loans, outstanding=par.outstanding.number, par30=par.par30, par90=par.par90)

@@ -44,7 +44,9 @@ def site(fresh_db_url, mqtt_url, tmp_path):
             conn, farm_id=farm_a, lender_id=lender, granted_by=coop_a, expires_at=datetime.now(UTC) + timedelta(days=30)
         )
         record = load_farm_record(conn, farm_id=farm_a, as_of=datetime.now(UTC))
-        record_decision(conn, decision=decide_limit(record, policy), record=record, policy=policy)
+        record_decision(
+            conn, decision=decide_limit(record, policy), record=record, policy=policy, lender_organization_id=lender
+        )
         conn.commit()
     settings = Settings(db={"url": fresh_db_url}, mqtt={"url": mqtt_url}, data_dir=tmp_path)
     port = free_port()

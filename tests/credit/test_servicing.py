@@ -148,3 +148,10 @@ def test_portfolio_par30_and_par90(loan):
         "61-90",
         "90+",
     ]
+
+
+def test_minor_units_follow_iso_4217():
+    from credit.money import minor_unit
+
+    # ISO 4217's table: shilling and euro in cents, Uganda and Rwanda francs whole, Kuwaiti dinar in fils
+    assert [minor_unit(c) for c in ("KES", "EUR", "UGX", "RWF", "KWD")] == [2, 2, 0, 0, 3]
