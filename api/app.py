@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 
-from farmtrust.settings import Settings
+from api.config import ApiConfig
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: ApiConfig) -> FastAPI:
     """Build the API for ``settings`` (whose database URL must be set)."""
     from api.dashboard.routes import router as dashboard_router
     from api.errors import exception_handlers
@@ -25,7 +25,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        assert settings.db.url, "create_app needs Settings.db.url"
+        assert settings.db.url, "create_app needs settings.db.url"
         # Routes are blocking (psycopg, CPU-bound decisions): a few threads keep the GIL handed over
         # rarely; more would only contend for it while requests wait cheaply on the event loop.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api.threads
@@ -57,8 +57,3 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(dashboard_router)
     app.add_middleware(SecurityHeaders, trust_forwarded_proto=settings.api.trust_forwarded_proto)
     return app
-
-
-def create_app_from_env() -> FastAPI:
-    """Build the API from the environment's settings (the factory each uvicorn worker process calls)."""
-    return create_app(Settings())

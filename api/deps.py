@@ -13,13 +13,13 @@ import psycopg
 from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 
+from api.config import ApiConfig
 from api.dashboard.session import SAFE_METHODS, SESSION_COOKIE, check_session_csrf, session_principal
 from api.errors import ApiError
-from farmtrust.settings import Settings as SettingsModel
 from store.tenants import Principal, authenticate, farm_visible
 
 
-def get_settings(request: Request) -> SettingsModel:
+def get_settings(request: Request) -> ApiConfig:
     """The settings the app was created with."""
     return request.app.state.settings  # type: ignore[no-any-return]
 
@@ -81,7 +81,7 @@ async def get_conn(request: Request) -> AsyncIterator[psycopg.Connection]:
         slots.release()
 
 
-Settings = Annotated[SettingsModel, Depends(get_settings)]
+Settings = Annotated[ApiConfig, Depends(get_settings)]
 # scope="function": commit before the response is sent, so a failed commit is an error, never a 201
 Conn = Annotated[psycopg.Connection, Depends(get_conn, scope="function")]
 

@@ -17,8 +17,8 @@ import secrets
 import psycopg
 from fastapi import Request, Response
 
+from api.config import ServerConfig
 from api.errors import ApiError
-from farmtrust.settings import ApiSettings
 from store.sessions import Lifetime, resume_session
 from store.tenants import Principal
 
@@ -27,7 +27,7 @@ LOGIN_CSRF_COOKIE = "ft_csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def _api_settings(request: Request) -> ApiSettings:
+def _api_settings(request: Request) -> ServerConfig:
     return request.app.state.settings.api  # type: ignore[no-any-return]
 
 

@@ -13,6 +13,7 @@ from vocabulary.organizations import ORGANIZATION_KINDS
 
 if TYPE_CHECKING:
     import uvicorn
+    from fastapi import FastAPI
 
 app = typer.Typer()
 
@@ -49,11 +50,19 @@ def api(
     os.environ["FARMTRUST_DB__URL"] = settings.db.url
     from uvicorn.supervisors import Multiprocess
 
-    config = uvicorn.Config("api.app:create_app_from_env", factory=True, workers=processes, **bind)
+    config = uvicorn.Config("farmtrust.commands.api:create_app_from_env", factory=True, workers=processes, **bind)
     try:
         Multiprocess(config, sockets=[_tcp_listener(config)]).run()
     except KeyboardInterrupt:
         pass
+
+
+def create_app_from_env() -> FastAPI:
+    """Build the API from the environment's settings (the factory each uvicorn worker process calls)."""
+    from api.app import create_app
+    from farmtrust.settings import Settings
+
+    return create_app(Settings())
 
 
 def _tcp_listener(config: uvicorn.Config) -> socket.socket:
