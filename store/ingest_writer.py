@@ -26,6 +26,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from edge.protocol import (
+    TOPIC_ROOT,
     CountMessage,
     Decoded,
     FrameMessage,
@@ -34,6 +35,7 @@ from edge.protocol import (
     StatusMessage,
     TelemetryMessage,
 )
+from store.db_failures import is_transient
 from store.frames import put_blob
 from store.ingest_copy import READINGS_COPY_SQL, encode_readings
 from store.ingest_devices import DeviceRegistry
@@ -148,6 +150,7 @@ class IngestWriter:
         clock: the server's UTC clock (tests pass a fixed one).
         redelivery_window: a message id seen again within this time is a redelivery (counted as duplicate);
             later it is a replay (quarantined).
+        topic_root: the topic root devices publish under (``Settings.mqtt.topic_root``).
     """
 
     def __init__(
@@ -158,12 +161,14 @@ class IngestWriter:
         registry: DeviceRegistry | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         redelivery_window: timedelta = timedelta(minutes=10),
+        topic_root: str = TOPIC_ROOT,
     ) -> None:
         """Keep the paths and collaborators."""
         self.redelivery_window = redelivery_window
         self.frame_dir, self.evidence_dir = frame_dir, evidence_dir
         self.registry = registry or DeviceRegistry()
         self.clock = clock
+        self.topic_root = topic_root
 
     def write_batch(self, conn: psycopg.Connection, batch: list[Inbound]) -> BatchResult:
         """Validate and store ``batch`` in one transaction; every message ends stored, duplicate or quarantined.
@@ -173,7 +178,7 @@ class IngestWriter:
         """
         started = time.perf_counter()
         result = BatchResult(received=len(batch))
-        parsed = [parse(item) for item in batch]
+        parsed = [parse(item, topic_root=self.topic_root) for item in batch]
         with conn.transaction():
             ids = {p.message.device_id for p in parsed if isinstance(p, Decoded)}
             devices = self.registry.lookup(conn, ids) if ids else {}
@@ -202,24 +207,21 @@ class IngestWriter:
     def write_batch_isolating(self, conn: psycopg.Connection, batch: list[Inbound]) -> BatchResult:
         """Like :meth:`write_batch`, but a message the database refuses cannot block its batch forever.
 
-        When the batch fails with a data error (not a connection error), it is written again one message at
-        a time; a message that still fails is quarantined as ``store_rejected``.
+        When the batch fails with anything but a connection-level or transient error (see
+        :func:`store.db_failures.is_transient`): a data error, a program limit such as ``index row size``,
+        ``out of shared memory``..., it is written again one message at a time, and a message that still
+        fails alone is quarantined as ``store_rejected`` with the database's SQLSTATE and message.
 
         Raises:
-            psycopg.OperationalError: the database is unreachable; retry the batch whole.
+            psycopg.Error: the database is unreachable or the failure is transient; retry the batch whole.
         """
         try:
             return self.write_batch(conn, batch)
-        except psycopg.OperationalError:
-            raise
         except psycopg.Error as exc:
+            if is_transient(exc, conn):
+                raise
             if len(batch) == 1:
-                log.error("ingest: database refused the message on %s: %s", batch[0].topic, exc)
-                result = BatchResult(received=1)
-                with conn.transaction():
-                    rejected = [Rejected(batch[0], QuarantineReason.STORE_REJECTED.value, f"database error: {exc}")]
-                    self._quarantine(conn, rejected, result)
-                return result
+                return self._reject_alone(conn, batch[0], exc)
         total = BatchResult()
         for item in batch:
             one = self.write_batch_isolating(conn, [item])
@@ -231,6 +233,21 @@ class IngestWriter:
             total.frames.extend(one.frames)
             total.seconds += one.seconds
         return total
+
+    def _reject_alone(self, conn: psycopg.Connection, item: Inbound, exc: psycopg.Error) -> BatchResult:
+        """Quarantine one message the database refused, naming the database's reason."""
+        log.error("ingest: database refused the message on %s: %s", item.topic, exc)
+        parsed = parse(item, topic_root=self.topic_root)
+        farm_id, device_id = (
+            (str(parsed.message.farm_id), parsed.message.device_id) if isinstance(parsed, Decoded) else (None, None)
+        )
+        detail = f"database refused the message (SQLSTATE {exc.sqlstate or 'none'}): {str(exc).strip()}"
+        result = BatchResult(received=1)
+        with conn.transaction():
+            self._quarantine(
+                conn, [Rejected(item, QuarantineReason.STORE_REJECTED.value, detail, farm_id, device_id)], result
+            )
+        return result
 
     def _drop_duplicates(
         self, conn: psycopg.Connection, accepted: list[Accepted], rejected: list[Rejected], result: BatchResult

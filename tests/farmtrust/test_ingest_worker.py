@@ -6,13 +6,14 @@ import hashlib
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from edge.protocol import MessageKind, encode_binary, reading_dict
 from edge.publisher import MqttOptions
 from edge.simulate import SimOptions, build_agents, fleet, simulate
 from farmtrust.services import start_broker
@@ -275,3 +276,94 @@ def test_agent_with_sensors_and_a_camera_delivers_readings_and_content_addressed
         data = (tmp_path / "frames" / path).read_bytes()
         assert hashlib.sha256(data).hexdigest() == sha and state == "pending" and camera_id == "pen"
     assert status is not None and status[0] is True
+
+
+def _publish(url, items):
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
+    client.connect("127.0.0.1", int(url.rsplit(":", 1)[1]))
+    client.loop_start()
+    for topic, payload in items:
+        client.publish(topic, payload, qos=1).wait_for_publish(10)
+    client.disconnect()
+    client.loop_stop()
+
+
+def _poison_messages(conn, now):
+    """A 6,400-character random species name, 3,000 readings on as many past days, and a message the server refuses."""
+    import random
+    import string
+
+    from tests.store.test_ingest_writer import Device, _refuse_device
+
+    sender = Device(conn, name="poison", now=now)
+    refused = Device(conn, name="refused", now=now)
+    _refuse_device(conn, refused.device_id, "54000", "index row size 6424 exceeds btree version 4 maximum 2704")
+    thumb = b"\xff\xd8thumb\xff\xd9"
+    species = "".join(random.Random(7).choices(string.ascii_letters + string.digits, k=6400))
+    count = {
+        "camera_id": "pen",
+        "captured_at": now.isoformat(),
+        "counts": {species: 3},
+        "model_sha256": "a" * 64,
+        "frame_sha256": "b" * 64,
+        "phash": "ffd8a0c0e0f0f8fc",
+        "sha256": hashlib.sha256(thumb).hexdigest(),
+        "bytes": len(thumb),
+    }
+    days = [reading_dict(metric="humidity_pct", value=50.0, time=now - timedelta(days=d)) for d in range(1, 3001)]
+    return [
+        sender.inbound(MessageKind.COUNT, encode_binary(sender.envelope(MessageKind.COUNT, 0, count), thumb)),
+        sender.inbound(MessageKind.TELEMETRY, sender.envelope(MessageKind.TELEMETRY, 1, {"readings": days})),
+        refused.telemetry(0),
+    ]
+
+
+def test_poison_messages_are_quarantined_and_later_messages_of_other_devices_are_stored(tmp_path, db):
+    from tests.store.test_ingest_writer import Device
+
+    now = datetime.now(UTC)
+    with psycopg.connect(db) as conn:
+        poison = _poison_messages(conn, now)
+        healthy = Device(conn, name="healthy", now=now)
+        conn.commit()
+    url, protocol, _kind, proc = start_broker(tmp_path / "broker", prefer="mosquitto")
+    worker = Running(db, url, protocol, tmp_path)
+    try:
+        _publish(url, [(p.topic, p.payload) for p in poison])
+        _publish(url, [(m.topic, m.payload) for m in (healthy.telemetry(0), healthy.telemetry(1))])
+        # generous: not a speed test; before the fix the worker retried the poison batch forever
+        assert wait_for(db, "SELECT count(*) FROM sensor_readings", 4, timeout_s=30) == 4
+        assert wait_for(db, "SELECT count(*) FROM ingest_quarantine", 3, timeout_s=30) == 3
+    finally:
+        worker.stop()
+        proc.terminate()
+        proc.wait(5)
+    with psycopg.connect(db) as conn:
+        rows = conn.execute("SELECT device_id, reason, detail FROM ingest_quarantine ORDER BY id").fetchall()
+        stored = conn.execute("SELECT DISTINCT device_id FROM sensor_readings").fetchall()
+    assert stored == [(healthy.device_id,)]
+    reasons = sorted((r[1], r[0].split("-")[0]) for r in rows)
+    assert reasons == [("invalid_schema", "poison"), ("invalid_schema", "poison"), ("store_rejected", "refused")]
+    assert any("3000 distinct UTC days" in r[2] for r in rows)
+    assert any("SQLSTATE 54000" in r[2] and "index row size" in r[2] for r in rows)
+
+
+def test_stop_ends_the_worker_while_it_retries_an_unreachable_database(tmp_path):
+    url, protocol, _kind, proc = start_broker(tmp_path / "broker", prefer="mosquitto")
+    worker = Running("postgresql://postgres@127.0.0.1:1/postgres", url, protocol, tmp_path, worker_id="w-down")
+    try:
+        farm = uuid.uuid4()
+        _publish(url, [(f"farmtrust/v1/{farm}/dev-x/telemetry", b"{}")])
+        deadline = time.monotonic() + 30
+        while worker.worker.db_failures < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert worker.worker.db_failures >= 2  # it is in its retry loop
+        started = time.monotonic()
+        worker.worker.stop()  # what SIGTERM does in `farmtrust ingest`
+        worker.thread.join(15)
+        assert not worker.thread.is_alive(), "the worker kept retrying after stop()"
+        assert time.monotonic() - started < 15
+        assert worker.worker.counters.received == 0  # nothing was acknowledged as written
+    finally:
+        proc.terminate()
+        proc.wait(5)

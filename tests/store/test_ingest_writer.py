@@ -295,3 +295,87 @@ def test_a_message_the_database_refuses_is_quarantined_without_blocking_its_batc
     assert (result.stored, result.readings) == (2, 4)
     assert result.quarantined == {"store_rejected": 1}
     assert db.execute("SELECT reason FROM ingest_quarantine").fetchall() == [("store_rejected",)]
+
+
+def test_times_before_2020_are_quarantined_as_past(db, writer):
+    dev = Device(db)
+    db.commit()
+    year_one = datetime(1, 1, 1, tzinfo=UTC)
+    cases = [
+        dev.telemetry(0, at=year_one + timedelta(days=1)),  # readings dated year 1, device time today
+        dev.telemetry(1, device_time=datetime(2019, 12, 31, 23, 59, tzinfo=UTC)),
+        dev.telemetry(2, at=datetime(2020, 1, 1, 0, 0, 1, tzinfo=UTC)),  # readings at 00:00:01 and 00:00:00
+    ]
+    result = writer.write_batch(db, cases)
+    assert (result.stored, result.readings) == (1, 2)
+    assert result.quarantined == {"past_timestamp": 2}
+    details = [r[0] for r in db.execute("SELECT detail FROM ingest_quarantine ORDER BY id").fetchall()]
+    assert "before 2020-01-01" in details[0] and "readings[0].time 0001-01-02" in details[0]
+    assert "device_time 2019-12-31" in details[1]
+    assert db.execute("SELECT min(time) FROM sensor_readings").fetchone()[0] == datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def _refuse_device(conn, device_id, sqlstate, message):
+    """Make the real server refuse this device's ledger rows with ``sqlstate``, as it does for a poison message."""
+    conn.execute(
+        f"""
+        CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.device_id = '{device_id}' THEN
+                RAISE EXCEPTION '{message}' USING ERRCODE = '{sqlstate}';
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER test_refuse BEFORE INSERT ON ingest_messages FOR EACH ROW EXECUTE FUNCTION test_refuse();
+        """
+    )
+    conn.commit()
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "message"),
+    [
+        ("54000", "index row size 6424 exceeds btree version 4 maximum 2704"),  # program_limit_exceeded
+        ("53200", "out of shared memory"),  # out_of_memory (lock table full)
+    ],
+)
+def test_an_operational_data_error_quarantines_its_message_and_stores_the_others(db, writer, sqlstate, message):
+    poison_dev, other = Device(db, name="poison"), Device(db, name="other")
+    _refuse_device(db, poison_dev.device_id, sqlstate, message)
+    batch = [other.telemetry(0), poison_dev.telemetry(0), other.telemetry(1, values=(1.0, 2.0, 3.0))]
+    result = writer.write_batch_isolating(db, batch)
+    assert (result.stored, result.readings, result.received) == (2, 5, 3)
+    assert result.quarantined == {"store_rejected": 1}
+    row = db.execute("SELECT reason, detail, device_id, payload FROM ingest_quarantine").fetchone()
+    assert row[0] == "store_rejected" and row[2] == poison_dev.device_id and bytes(row[3]) == batch[1].payload
+    assert f"SQLSTATE {sqlstate}" in row[1] and message in row[1]
+    assert readings(db, other.device_id) == 5 and readings(db, poison_dev.device_id) == 0
+
+
+def test_a_connection_level_error_is_raised_for_a_retry_and_nothing_is_quarantined(db, writer):
+    dev = Device(db)
+    _refuse_device(db, dev.device_id, "57P01", "terminating connection due to administrator command")
+    with pytest.raises(psycopg.errors.AdminShutdown):
+        writer.write_batch_isolating(db, [dev.telemetry(0)])
+    assert db.execute("SELECT count(*) FROM ingest_quarantine").fetchone()[0] == 0
+
+
+def test_failures_are_told_apart_on_real_errors(db, fresh_url):
+    from store.db_failures import is_transient
+
+    with pytest.raises(psycopg.OperationalError) as refused:
+        psycopg.connect("postgresql://postgres@127.0.0.1:1/postgres", connect_timeout=2)
+    assert is_transient(refused.value)
+    with pytest.raises(psycopg.errors.ProgramLimitExceeded) as too_big:
+        # A btree row over 2704 bytes of random (incompressible) text: the "index row size" of a huge species.
+        db.execute("CREATE TEMP TABLE t (s text PRIMARY KEY)")
+        db.execute("INSERT INTO t SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 200)")
+    assert isinstance(too_big.value, psycopg.OperationalError) and not is_transient(too_big.value, db)
+    db.rollback()
+    with psycopg.connect(fresh_url) as victim:
+        pid = victim.info.backend_pid
+        db.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        db.commit()
+        with pytest.raises(psycopg.OperationalError) as killed:
+            victim.execute("SELECT 1")
+        assert is_transient(killed.value, victim)
