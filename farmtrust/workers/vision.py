@@ -98,7 +98,13 @@ class VisionWorker:
                     good.append((frame, self._decode(frame)))
                 except ImageError as exc:
                     log.warning("quarantined frame %s: %s", frame.sha256, exc)
-                    mark_frame(conn=conn, sha256=frame.sha256, status="quarantined", reason=f"{exc.reason}: {exc}")
+                    mark_frame(
+                        conn=conn,
+                        sha256=frame.sha256,
+                        message_id=frame.message_id,
+                        status="quarantined",
+                        reason=f"{exc.reason}: {exc}",
+                    )
                     quarantined += 1
             detections = self._detect(good)
             rows: list[CountRow] = []
@@ -112,7 +118,7 @@ class VisionWorker:
                     frame_sha256=frame.sha256,
                     max_bits=RECYCLED_MAX_BITS,
                 )
-                flags = ("recycled_photo",) if earlier else ()
+                flags = ("recycled_photo",) if earlier or frame.recycled_of is not None else ()
                 counts = found.counts()
                 for species in self.model.species:
                     rows.append(
@@ -131,7 +137,7 @@ class VisionWorker:
                             flags=flags,
                         )
                     )
-                mark_frame(conn=conn, sha256=frame.sha256, status="counted")
+                mark_frame(conn=conn, sha256=frame.sha256, message_id=frame.message_id, status="counted")
             write_count_rows(conn=conn, rows=rows)
         if frames:
             log.info("vision round: %d frames counted, %d quarantined", len(good), quarantined)

@@ -271,7 +271,7 @@ def test_agent_with_sensors_and_a_camera_delivers_readings_and_content_addressed
     with psycopg.connect(db) as conn:
         frames = conn.execute("SELECT sha256, path, status, camera_id FROM frames").fetchall()
         status = conn.execute("SELECT online, spool_depth FROM device_status WHERE device_id = 'cam-1'").fetchone()
-    assert len({f[0] for f in frames}) == 2  # two distinct images, each stored once however often captured
+    assert len({f[0] for f in frames}) == 2  # two distinct images: a row per capture, the bytes stored once
     for sha, path, state, camera_id in frames:
         data = (tmp_path / "frames" / path).read_bytes()
         assert hashlib.sha256(data).hexdigest() == sha and state == "pending" and camera_id == "pen"

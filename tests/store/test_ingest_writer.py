@@ -14,6 +14,7 @@ from edge.keys import DeviceKey
 from edge.protocol import (
     MessageKind,
     build_envelope,
+    decode,
     encode_binary,
     reading_dict,
     sha256_hex,
@@ -379,3 +380,114 @@ def test_failures_are_told_apart_on_real_errors(db, fresh_url):
         with pytest.raises(psycopg.OperationalError) as killed:
             victim.execute("SELECT 1")
         assert is_transient(killed.value, victim)
+
+
+def _frame(dev, seq, jpeg, camera_id="gate"):
+    body = {
+        "camera_id": camera_id,
+        "captured_at": "2026-05-01T11:59:00Z",
+        "sha256": sha256_hex(jpeg),
+        "bytes": len(jpeg),
+    }
+    return dev.inbound(MessageKind.FRAME, encode_binary(dev.envelope(MessageKind.FRAME, seq, body), jpeg))
+
+
+def test_the_same_jpeg_bytes_get_a_frame_row_per_message_and_another_farms_copy_is_flagged(
+    db, writer, fresh_url, tmp_path
+):
+    from farmtrust.workers.vision import VisionWorker
+    from tests.vision.test_worker import SquareCounter, jpeg_with_squares
+
+    jpeg = jpeg_with_squares(3, seed=5)
+    first, copier = Device(db, name="first"), Device(db, name="copier")
+    db.commit()
+    original, later = _frame(first, 0, jpeg), _frame(first, 1, jpeg)  # the same camera sends it again
+    writer.write_batch(db, [original])
+    result = writer.write_batch(db, [_frame(copier, 0, jpeg), later])
+    assert result.stored == 2 and result.frames == [sha256_hex(jpeg)] * 2
+    rows = db.execute("SELECT device_id, message_id, recycled_of, path FROM frames ORDER BY received_at, device_id")
+    by_device = {}
+    for device_id, message_id, recycled_of, path in rows.fetchall():
+        by_device.setdefault(device_id, []).append((message_id, recycled_of, path))
+    first_id = str(decode(original.payload).message.message_id)
+    assert [r[1] for r in by_device[first.device_id]] == [None, None]  # its own farm: not a recycled photo
+    assert [(str(r[1])) for r in by_device[copier.device_id]] == [first_id]
+    assert {r[2] for rs in by_device.values() for r in rs} == {f"{sha256_hex(jpeg)[:2]}/{sha256_hex(jpeg)}.jpg"}
+    assert len(list((tmp_path / "frames").rglob("*.jpg"))) == 1  # the blob is stored once
+
+    vision = VisionWorker(
+        db_url=fresh_url, model=SquareCounter(), frame_dir=tmp_path / "frames", evidence_dir=tmp_path / "ev"
+    )
+    assert vision.run_round(db).counted == 3
+    counted = db.execute(
+        "SELECT device_id, count, flags FROM livestock_counts WHERE species = 'cattle' ORDER BY device_id"
+    ).fetchall()
+    assert sorted(counted) == sorted(
+        [(first.device_id, 3, []), (first.device_id, 3, []), (copier.device_id, 3, ["recycled_photo"])]
+    )
+    assert db.execute("SELECT count(*) FROM frames WHERE status = 'counted'").fetchone()[0] == 3
+
+
+def test_a_rotated_key_starts_a_new_epoch_with_its_own_sequence(db, writer):
+    from store.ingest_devices import device_key, rotate_device_key
+
+    dev = Device(db)
+    db.commit()
+    old_key = dev.key
+    assert writer.write_batch(db, [dev.telemetry(s) for s in range(3)]).stored == 3
+    dev.key = DeviceKey.generate()
+    row = rotate_device_key(db, device_id=dev.device_id, public_key=dev.key.public_raw)
+    assert bytes(row[3]) == dev.key.public_raw
+    db.commit()
+    writer.registry.forget()  # the 5 s cache would otherwise keep the old key for a moment
+    restarted = writer.write_batch(db, [dev.telemetry(0), dev.telemetry(1)])
+    assert (restarted.stored, restarted.quarantined) == (2, {})
+    assert writer.write_batch(db, [dev.telemetry(1, values=(30.0,))]).quarantined == {"replay": 1}
+    old = Device.__new__(Device)
+    old.farm_id, old.device_id, old.key, old.now = dev.farm_id, dev.device_id, old_key, NOW
+    assert writer.write_batch(db, [old.telemetry(3)]).quarantined == {"bad_signature": 1}
+    assert readings(db, dev.device_id) == 10
+    per_epoch = db.execute(
+        "SELECT key_epoch, min(seq), max(seq), count(*) FROM ingest_messages WHERE device_id = %s GROUP BY 1 "
+        "ORDER BY 1",
+        (dev.device_id,),
+    ).fetchall()
+    assert per_epoch == [(0, 0, 2, 3), (1, 0, 1, 2)]
+    assert db.execute("SELECT count(*) FROM device_gaps").fetchone()[0] == 0
+    # both keys stay on record, so messages of either epoch can be verified again
+    assert device_key(db, device_id=dev.device_id, key_epoch=0) == old_key.public_raw
+    assert device_key(db, device_id=dev.device_id, key_epoch=1) == dev.key.public_raw
+
+
+def test_re_registering_a_device_with_a_new_key_also_starts_an_epoch(db, writer):
+    dev = Device(db)
+    db.commit()
+    writer.write_batch(db, [dev.telemetry(0), dev.telemetry(1)])
+    dev.key = DeviceKey.generate()
+    register_device(db, device_id=dev.device_id, farm_id=dev.farm_id, public_key=dev.key.public_raw)
+    register_device(db, device_id=dev.device_id, farm_id=dev.farm_id, public_key=dev.key.public_raw)  # same key
+    db.commit()
+    writer.registry.forget()
+    assert writer.write_batch(db, [dev.telemetry(0)]).stored == 1
+    assert db.execute("SELECT key_epoch FROM devices WHERE id = %s", (dev.device_id,)).fetchone()[0] == 1
+    assert db.execute("SELECT count(*) FROM device_keys WHERE device_id = %s", (dev.device_id,)).fetchone()[0] == 2
+
+
+def test_credit_coverage_counts_each_key_epoch_on_its_own(db, writer):
+    from store.credit_records import load_farm_record
+    from store.ingest_devices import rotate_device_key
+
+    dev = Device(db)
+    db.commit()
+    old_days = NOW - timedelta(days=90)  # seq 0-9: before the 60-day window
+    writer.write_batch(db, [dev.telemetry(s, device_time=old_days, at=old_days) for s in range(10)])
+    writer.write_batch(db, [dev.telemetry(s) for s in range(10, 20)])
+    dev.key = DeviceKey.generate()
+    rotate_device_key(db, device_id=dev.device_id, public_key=dev.key.public_raw)
+    db.commit()
+    writer.registry.forget()
+    writer.write_batch(db, [dev.telemetry(s) for s in range(5)])
+    writer.write_batch(db, [dev.telemetry(7)])  # 5 and 6 of the new epoch are missing
+    (cover,) = load_farm_record(db, farm_id=dev.farm_id, as_of=NOW + timedelta(hours=1)).devices
+    # in the window: epoch 0 sent 10-19 (10 expected), epoch 1 sent 0-4 and 7 of 0-7 (8 expected)
+    assert (cover.messages, cover.expected_messages, cover.missing_messages) == (16, 18, 2)
