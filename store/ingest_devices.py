@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -78,7 +79,7 @@ def register_device(conn: psycopg.Connection, *, device_id: str, farm_id: uuid.U
     log.info("registered device %s of farm %s", device_id, farm_id)
 
 
-def rotate_device_key(conn: psycopg.Connection, *, device_id: str, public_key: bytes) -> tuple | None:
+def rotate_device_key(conn: psycopg.Connection, *, device_id: str, public_key: bytes) -> tuple[Any, ...] | None:
     """Replace a device's key: a new key epoch starts, whose sequence numbers start again at 0.
 
     The old key is kept in ``device_keys`` (with ``valid_until``), so messages stored under it stay
