@@ -116,7 +116,8 @@ class Agent:
 
     def topic(self, kind: MessageKind) -> str:
         """This device's topic for ``kind``."""
-        return topic_for(farm_id=self.farm_id, device_id=self.device_id, kind=kind)
+        root = self.publisher.options.topic_root
+        return topic_for(farm_id=self.farm_id, device_id=self.device_id, kind=kind, root=root)
 
     def _envelope(self, kind: MessageKind, seq: int, body: dict[str, Any], now: datetime | None) -> bytes:
         return build_envelope(
@@ -287,6 +288,7 @@ def agent_from_config(config: AgentConfig, *, key: DeviceKey | None = None) -> A
         cert_file=m.cert_file,
         key_file=m.key_file,
         keepalive_s=m.keepalive_s,
+        topic_root=m.topic_root,
     )
     publisher = Publisher(
         spool=spool,

@@ -14,6 +14,7 @@ Example::
     protocol = "5"                 # or "3.1.1"
     password = "..."               # username defaults to the device id
     ca_file = "ca.pem"
+    topic_root = "farmtrust/v1"    # the server's FARMTRUST_MQTT__TOPIC_ROOT
 
     [telemetry]
     interval_s = 10                # sample every 10 s
@@ -45,6 +46,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from edge.errors import ConfigError
+from edge.protocol import TOPIC_ROOT
 from vocabulary.devices import DEVICE_ID_PATTERN
 
 
@@ -74,6 +76,7 @@ class MqttSection(_Section):
     cert_file: Path | None = None
     key_file: Path | None = None
     keepalive_s: int = Field(default=30, ge=5)
+    topic_root: str = Field(default=TOPIC_ROOT, description="first topic levels (server: FARMTRUST_MQTT__TOPIC_ROOT)")
     backlog_rate_per_s: float = Field(default=50.0, gt=0)
     max_inflight: int = Field(default=64, ge=1)
 

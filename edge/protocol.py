@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, NamedTuple, Protocol
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from edge.errors import ProtocolError
 from vocabulary.devices import DEVICE_ID_PATTERN
@@ -41,6 +41,14 @@ MAX_BINARY_BYTES = 8_388_608
 """Largest frame or count payload the server accepts (8 MiB)."""
 MAX_FUTURE_S = 300.0
 """A device or reading time further than this in the future is rejected (5 minutes)."""
+EARLIEST_TIME = datetime(2020, 1, 1, tzinfo=UTC)
+"""A device, reading or capture time before this is rejected: no FarmTrust device existed earlier, and a
+time series chunk per stray day (year 1, 1970...) would be created for it."""
+MAX_DAYS_PER_MESSAGE = 31
+"""Most distinct UTC days the readings of one telemetry message may fall on (a month of backlog): each
+day is a time-series chunk the message's transaction must lock, so thousands of days exhaust lock memory."""
+MAX_NAME_CHARS = 64
+"""Longest metric key, species name or drop-counter key (indexed text columns must stay small)."""
 
 
 class MessageKind(StrEnum):
@@ -83,6 +91,8 @@ class QuarantineReason(StrEnum):
     """The sequence number was already used by another message of this device (and is not a known gap)."""
     FUTURE_TIMESTAMP = "future_timestamp"
     """The device time or a reading time is more than 5 minutes ahead of the server clock."""
+    PAST_TIMESTAMP = "past_timestamp"
+    """The device, reading or capture time is before :data:`EARLIEST_TIME` (2020-01-01 UTC)."""
     OUT_OF_RANGE = "out_of_range"
     """A reading's value is physically impossible for its metric."""
     UNKNOWN_SPECIES = "unknown_species"
@@ -92,7 +102,8 @@ class QuarantineReason(StrEnum):
     WRONG_UNIT = "wrong_unit"
     """A reading's unit is not the unit of its metric."""
     STORE_REJECTED = "store_rejected"
-    """The database refused a message that passed every check (e.g. a NUL character in a text field)."""
+    """The database refused a message that passed every check (a NUL character in a text field, a program
+    limit such as ``index row size``, lock memory...); the detail names the SQLSTATE and the database's message."""
 
 
 class Signer(Protocol):
@@ -115,9 +126,9 @@ def uuid7(*, unix_ms: int | None = None) -> uuid.UUID:
     return uuid.UUID(int=value)
 
 
-def topic_for(*, farm_id: uuid.UUID | str, device_id: str, kind: MessageKind | str) -> str:
-    """Return the topic a device publishes ``kind`` messages on."""
-    return f"{TOPIC_ROOT}/{farm_id}/{device_id}/{MessageKind(kind).value}"
+def topic_for(*, farm_id: uuid.UUID | str, device_id: str, kind: MessageKind | str, root: str = TOPIC_ROOT) -> str:
+    """Return the topic a device publishes ``kind`` messages on, under ``root`` (``Settings.mqtt.topic_root``)."""
+    return f"{root}/{farm_id}/{device_id}/{MessageKind(kind).value}"
 
 
 class TopicParts(NamedTuple):
@@ -128,19 +139,18 @@ class TopicParts(NamedTuple):
     kind: MessageKind
 
 
-def parse_topic(topic: str) -> TopicParts:
-    """Split a topic into farm id, device id and kind.
+def parse_topic(topic: str, *, root: str = TOPIC_ROOT) -> TopicParts:
+    """Split a topic under ``root`` into farm id, device id and kind.
 
     Raises:
         ProtocolError: (reason ``bad_topic``) the topic does not have the FarmTrust shape.
     """
-    parts = topic.split("/")
-    if len(parts) != 5 or "/".join(parts[:2]) != TOPIC_ROOT:
-        raise ProtocolError(
-            f"Topic {topic!r} is not {TOPIC_ROOT}/{{farm_id}}/{{device_id}}/{{kind}}", reason="bad_topic"
-        )
+    prefix = root + "/"
+    parts = topic[len(prefix) :].split("/") if topic.startswith(prefix) else []
+    if len(parts) != 3:
+        raise ProtocolError(f"Topic {topic!r} is not {root}/{{farm_id}}/{{device_id}}/{{kind}}", reason="bad_topic")
     try:
-        return TopicParts(str(uuid.UUID(parts[2])), parts[3], MessageKind(parts[4]))
+        return TopicParts(str(uuid.UUID(parts[0])), parts[1], MessageKind(parts[2]))
     except ValueError:
         raise ProtocolError(
             f"Topic {topic!r} needs a UUID farm id and a kind among {[k.value for k in MessageKind]}",
@@ -155,7 +165,7 @@ class Reading(BaseModel):
     """One sensor reading."""
 
     model_config = _STRICT
-    metric: str = Field(min_length=1, max_length=64)
+    metric: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
     value: float
     unit: str = Field(max_length=16)
     time: AwareDatetime
@@ -166,6 +176,14 @@ class TelemetryBody(BaseModel):
 
     model_config = _STRICT
     readings: list[Reading] = Field(min_length=1, max_length=20_000)
+
+    @field_validator("readings")
+    @classmethod
+    def _few_days(cls, readings: list[Reading]) -> list[Reading]:
+        days = {r.time.astimezone(UTC).date() for r in readings}
+        if len(days) > MAX_DAYS_PER_MESSAGE:
+            raise ValueError(f"readings fall on {len(days)} distinct UTC days, more than {MAX_DAYS_PER_MESSAGE}")
+        return readings
 
 
 class FrameBody(BaseModel):
@@ -186,7 +204,9 @@ class CountBody(BaseModel):
     model_config = _STRICT
     camera_id: str = Field(min_length=1, max_length=64)
     captured_at: AwareDatetime
-    counts: dict[str, Annotated[int, Field(ge=0, le=100_000)]]
+    counts: dict[
+        Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)], Annotated[int, Field(ge=0, le=100_000)]
+    ] = Field(max_length=64)
     model_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     frame_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     phash: str = Field(max_length=64)
@@ -203,7 +223,7 @@ class StatusBody(BaseModel):
     spool_bytes: int = Field(default=0, ge=0)
     last_seq: int = Field(default=-1, ge=-1)
     clock_skew_s: float | None = None
-    dropped: dict[str, int] = Field(default_factory=dict)
+    dropped: dict[Annotated[str, Field(max_length=MAX_NAME_CHARS)], int] = Field(default_factory=dict, max_length=16)
     spool_policy: str = ""
 
 

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from edge.protocol import TOPIC_ROOT
 from edge.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class MqttOptions:
     username: str | None = None
     password: str | None = None
     keepalive_s: int = 30
+    topic_root: str = TOPIC_ROOT
+    """First levels of the device's topics (the server's ``Settings.mqtt.topic_root``)."""
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> MqttOptions:

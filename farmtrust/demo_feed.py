@@ -109,7 +109,10 @@ def make_agent(farm: DemoFarm, *, settings: Settings, spool_dir: Path) -> Agent:
     spool = Spool(path=spool_dir / f"{farm.device.device_id}.sqlite", synchronous="NORMAL", max_bytes=1 << 30)
     assert settings.mqtt.url is not None
     options = MqttOptions.from_url(
-        settings.mqtt.url, protocol=settings.mqtt.protocol.value, username=farm.device.device_id
+        settings.mqtt.url,
+        protocol=settings.mqtt.protocol.value,
+        username=farm.device.device_id,
+        topic_root=settings.mqtt.topic_root,
     )
     publisher = Publisher(
         spool=spool, options=options, client_id=farm.device.device_id, max_inflight=100, backlog_rate_per_s=400

@@ -62,6 +62,30 @@ class MqttSettings(BaseModel):
     cert_file: Path | None = None
     key_file: Path | None = None
     keepalive_s: int = Field(default=30, ge=5)
+    topic_root: str = Field(
+        default="farmtrust/v1",
+        description="first levels of every device topic; give a deployment its own on a shared broker",
+    )
+    share_group: str = Field(
+        default="ingest", description="MQTT 5 shared-subscription group of the ingest workers ($share/{group}/...)"
+    )
+
+    @field_validator("topic_root")
+    @classmethod
+    def _check_topic_root(cls, value: str) -> str:
+        levels = value.split("/")
+        if value.startswith("$") or any(not level or set(level) & {"#", "+", "\x00"} for level in levels):
+            raise ValueError(
+                f"topic_root must be topic levels without wildcards, empty levels or a leading $, got {value!r}"
+            )
+        return value
+
+    @field_validator("share_group")
+    @classmethod
+    def _check_share_group(cls, value: str) -> str:
+        if not value or set(value) & {"/", "#", "+", "\x00"}:
+            raise ValueError(f"share_group must be one non-empty topic level without wildcards, got {value!r}")
+        return value
 
     @field_validator("url")
     @classmethod

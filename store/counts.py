@@ -54,6 +54,10 @@ class PendingFrame:
     captured_at: datetime
     path: str
     bytes: int
+    message_id: UUID | None = None
+    """The frame message this row belongs to (several rows may share the bytes and the sha256)."""
+    recycled_of: UUID | None = None
+    """Set when another farm sent these exact bytes first (a recycled photo): that farm's frame message."""
 
 
 _COLUMNS = (
@@ -99,22 +103,31 @@ def claim_pending_frames(*, conn: psycopg.Connection, limit: int) -> list[Pendin
     """
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT sha256, farm_id, device_id, camera_id, captured_at, path, bytes FROM frames "
-            "WHERE status = 'pending' ORDER BY received_at LIMIT %s FOR UPDATE SKIP LOCKED",
+            "SELECT sha256, farm_id, device_id, camera_id, captured_at, path, bytes, message_id, recycled_of "
+            "FROM frames WHERE status = 'pending' ORDER BY received_at LIMIT %s FOR UPDATE SKIP LOCKED",
             (limit,),
         )
         return [PendingFrame(*row) for row in cur.fetchall()]
 
 
-def mark_frame(*, conn: psycopg.Connection, sha256: str, status: str, reason: str | None = None) -> None:
+def mark_frame(
+    *, conn: psycopg.Connection, sha256: str, status: str, reason: str | None = None, message_id: UUID | None = None
+) -> None:
     """Set a frame's status to ``counted`` or ``quarantined`` (with a reason).
+
+    With ``message_id`` only that frame message's row changes; without it, every row with these bytes.
 
     Raises:
         ValueError: ``status`` is neither.
     """
     if status not in {FrameStatus.COUNTED, FrameStatus.QUARANTINED}:
         raise ValueError(f"status must be 'counted' or 'quarantined', got {status!r}")
-    conn.execute("UPDATE frames SET status = %s, status_reason = %s WHERE sha256 = %s", (status, reason, sha256))
+    if message_id is None:
+        conn.execute("UPDATE frames SET status = %s, status_reason = %s WHERE sha256 = %s", (status, reason, sha256))
+    else:
+        conn.execute(
+            "UPDATE frames SET status = %s, status_reason = %s WHERE message_id = %s", (status, reason, message_id)
+        )
 
 
 RECYCLED_LOOKBACK = timedelta(days=400)

@@ -140,13 +140,18 @@ def _devices(
     out = []
     for device_id, status, last_seen in devices:
         seen_data = activity.get(device_id, _Activity(set()))
+        spans: list[tuple[int, int, int]] = []  # (key epoch, lowest seq, highest seq) in the window
         if tables["ingest_messages"]:
-            m = conn.execute(
-                """SELECT count(*), coalesce(max(seq) - min(seq) + 1, 0), min(seq), max(seq) FROM ingest_messages
-                   WHERE device_id = %s AND farm_id = %s AND device_time >= %s AND device_time < %s""",
+            # sequences are numbered per key epoch (a rotated key restarts at 0): span and gaps per epoch
+            rows = conn.execute(
+                """SELECT key_epoch, count(*), min(seq), max(seq) FROM ingest_messages
+                   WHERE device_id = %s AND farm_id = %s AND device_time >= %s AND device_time < %s
+                   GROUP BY key_epoch""",
                 (device_id, farm, start, end),
-            ).fetchone()
-            messages, expected, lo, hi = m if m else (0, 0, None, None)
+            ).fetchall()
+            spans = [(int(r[0]), int(r[2]), int(r[3])) for r in rows]
+            messages = sum(int(r[1]) for r in rows)
+            expected = sum(high - low + 1 for _epoch, low, high in spans)
         else:
             m = conn.execute(
                 """SELECT count(DISTINCT message_id) FROM sensor_readings
@@ -154,13 +159,14 @@ def _devices(
                 (device_id, farm, start, end),
             ).fetchone()
             messages = expected = m[0] if m else 0
-            lo = hi = None
         missing = max(expected - messages, 0)
-        if tables["device_gaps"] and lo is not None:
+        if tables["device_gaps"] and spans:
             g = conn.execute(
-                """SELECT coalesce(sum(least(seq_to, %s) - greatest(seq_from, %s) + 1), 0) FROM device_gaps
-                   WHERE device_id = %s AND closed_at IS NULL AND seq_to >= %s AND seq_from <= %s""",
-                (hi, lo, device_id, lo, hi),
+                """SELECT coalesce(sum(least(g.seq_to, s.hi) - greatest(g.seq_from, s.lo) + 1), 0)
+                   FROM device_gaps g JOIN unnest(%s::int[], %s::bigint[], %s::bigint[]) AS s(key_epoch, lo, hi)
+                     ON g.key_epoch = s.key_epoch AND g.seq_to >= s.lo AND g.seq_from <= s.hi
+                   WHERE g.device_id = %s AND g.closed_at IS NULL""",
+                ([e for e, _, _ in spans], [low for _, low, _ in spans], [high for _, _, high in spans], device_id),
             ).fetchone()
             missing = max(missing, int(g[0]) if g else 0)
         lat, lon = positions.get(device_id, (None, None))

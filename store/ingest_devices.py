@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -21,6 +22,8 @@ class DeviceRecord:
     farm_id: str
     public_key: bytes
     status: str
+    key_epoch: int = 0
+    """Which of the device's keys ``public_key`` is (0 at registration, +1 per rotation)."""
 
 
 class DeviceRegistry:
@@ -39,9 +42,9 @@ class DeviceRegistry:
         stale = [d for d in wanted if d not in self._cache or now - self._cache[d][0] > self.ttl_s]
         if stale:
             rows = conn.execute(
-                "SELECT id, farm_id::text, public_key, status FROM devices WHERE id = ANY(%s)", (stale,)
+                "SELECT id, farm_id::text, public_key, status, key_epoch FROM devices WHERE id = ANY(%s)", (stale,)
             ).fetchall()
-            found = {r[0]: DeviceRecord(r[0], r[1], bytes(r[2]), r[3]) for r in rows}
+            found = {r[0]: DeviceRecord(r[0], r[1], bytes(r[2]), r[3], r[4]) for r in rows}
             for d in stale:
                 self._cache[d] = (now, found.get(d))
         return {d: self._cache[d][1] for d in wanted}
@@ -59,6 +62,8 @@ def ensure_farm(conn: psycopg.Connection, *, farm_id: uuid.UUID | str, name: str
 def register_device(conn: psycopg.Connection, *, device_id: str, farm_id: uuid.UUID | str, public_key: bytes) -> None:
     """Register (or re-key and re-activate) a device of ``farm_id`` with its raw 32-byte Ed25519 key.
 
+    A different key than the registered one starts a new key epoch (see :func:`rotate_device_key`).
+
     Raises:
         ValueError: the key is not 32 bytes.
     """
@@ -72,6 +77,37 @@ def register_device(conn: psycopg.Connection, *, device_id: str, farm_id: uuid.U
         (device_id, str(farm_id), public_key),
     )
     log.info("registered device %s of farm %s", device_id, farm_id)
+
+
+def rotate_device_key(conn: psycopg.Connection, *, device_id: str, public_key: bytes) -> tuple[Any, ...] | None:
+    """Replace a device's key: a new key epoch starts, whose sequence numbers start again at 0.
+
+    The old key is kept in ``device_keys`` (with ``valid_until``), so messages stored under it stay
+    verifiable; new messages signed with it are refused. A trigger of migration 0060 numbers the epoch.
+
+    Returns:
+        ``(id, farm_id, status, public_key, last_seen_at)`` of the device, or None when it does not exist.
+
+    Raises:
+        ValueError: the key is not 32 bytes.
+    """
+    if len(public_key) != 32:
+        raise ValueError(f"public_key must be the raw 32-byte Ed25519 key, got {len(public_key)} bytes")
+    row = conn.execute(
+        "UPDATE devices SET public_key = %s WHERE id = %s RETURNING id, farm_id, status, public_key, last_seen_at",
+        (public_key, device_id),
+    ).fetchone()
+    if row is not None:
+        log.info("rotated the key of device %s", device_id)
+    return row
+
+
+def device_key(conn: psycopg.Connection, *, device_id: str, key_epoch: int) -> bytes | None:
+    """The raw public key a device used in ``key_epoch`` (to verify a stored message again), or None."""
+    row = conn.execute(
+        "SELECT public_key FROM device_keys WHERE device_id = %s AND key_epoch = %s", (device_id, key_epoch)
+    ).fetchone()
+    return bytes(row[0]) if row else None
 
 
 def revoke_device(conn: psycopg.Connection, *, device_id: str) -> None:

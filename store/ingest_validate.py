@@ -14,7 +14,9 @@ from typing import Any
 
 from edge.errors import ProtocolError
 from edge.protocol import (
+    EARLIEST_TIME,
     MAX_FUTURE_S,
+    TOPIC_ROOT,
     CountMessage,
     Decoded,
     FrameMessage,
@@ -60,10 +62,10 @@ class Rejected:
     device_id: str | None = None
 
 
-def parse(inbound: Inbound) -> Decoded | Rejected:
-    """Check the topic and decode the payload (size, JSON, schema, blob hash)."""
+def parse(inbound: Inbound, *, topic_root: str = TOPIC_ROOT) -> Decoded | Rejected:
+    """Check the topic (under ``topic_root``) and decode the payload (size, JSON, schema, blob hash)."""
     try:
-        topic = parse_topic(inbound.topic)
+        topic = parse_topic(inbound.topic, root=topic_root)
     except ProtocolError as exc:
         return Rejected(inbound, exc.reason, str(exc))
     try:
@@ -85,7 +87,10 @@ def parse(inbound: Inbound) -> Decoded | Rejected:
 def check(
     inbound: Inbound, decoded: Decoded, devices: Mapping[str, DeviceRecord | None], *, now: datetime
 ) -> Accepted | Rejected:
-    """Check the device (known, active, of this farm), the signature, the clock, the physical ranges and species."""
+    """Check the device (known, active, of this farm), the signature, the clock, the physical ranges and species.
+
+    Times must lie between :data:`edge.protocol.EARLIEST_TIME` and ``now`` plus 5 minutes.
+    """
     msg = decoded.message
     farm_id, device_id = str(msg.farm_id), msg.device_id
 
@@ -112,6 +117,17 @@ def check(
             f"device_time {msg.device_time.isoformat()} is more than {MAX_FUTURE_S:.0f} s after "
             f"server time {now.isoformat()}",
         )
+    stamped = [("device_time", msg.device_time)]
+    if isinstance(msg, TelemetryMessage):
+        stamped += [(f"readings[{i}].time", r.time) for i, r in enumerate(msg.body.readings)]
+    elif isinstance(msg, FrameMessage | CountMessage):
+        stamped.append(("captured_at", msg.body.captured_at))
+    for where, at in stamped:
+        if at < EARLIEST_TIME:
+            return reject(
+                QuarantineReason.PAST_TIMESTAMP,
+                f"{where} {at.isoformat()} is before {EARLIEST_TIME.date().isoformat()}, the earliest time accepted",
+            )
     if isinstance(msg, TelemetryMessage):
         for i, reading in enumerate(msg.body.readings):
             if reading.time > limit:

@@ -26,6 +26,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from edge.protocol import (
+    TOPIC_ROOT,
     CountMessage,
     Decoded,
     FrameMessage,
@@ -34,6 +35,7 @@ from edge.protocol import (
     StatusMessage,
     TelemetryMessage,
 )
+from store.db_failures import is_transient
 from store.frames import put_blob
 from store.ingest_copy import READINGS_COPY_SQL, encode_readings
 from store.ingest_devices import DeviceRegistry
@@ -148,6 +150,7 @@ class IngestWriter:
         clock: the server's UTC clock (tests pass a fixed one).
         redelivery_window: a message id seen again within this time is a redelivery (counted as duplicate);
             later it is a replay (quarantined).
+        topic_root: the topic root devices publish under (``Settings.mqtt.topic_root``).
     """
 
     def __init__(
@@ -158,12 +161,14 @@ class IngestWriter:
         registry: DeviceRegistry | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         redelivery_window: timedelta = timedelta(minutes=10),
+        topic_root: str = TOPIC_ROOT,
     ) -> None:
         """Keep the paths and collaborators."""
         self.redelivery_window = redelivery_window
         self.frame_dir, self.evidence_dir = frame_dir, evidence_dir
         self.registry = registry or DeviceRegistry()
         self.clock = clock
+        self.topic_root = topic_root
 
     def write_batch(self, conn: psycopg.Connection, batch: list[Inbound]) -> BatchResult:
         """Validate and store ``batch`` in one transaction; every message ends stored, duplicate or quarantined.
@@ -173,7 +178,7 @@ class IngestWriter:
         """
         started = time.perf_counter()
         result = BatchResult(received=len(batch))
-        parsed = [parse(item) for item in batch]
+        parsed = [parse(item, topic_root=self.topic_root) for item in batch]
         with conn.transaction():
             ids = {p.message.device_id for p in parsed if isinstance(p, Decoded)}
             devices = self.registry.lookup(conn, ids) if ids else {}
@@ -202,24 +207,21 @@ class IngestWriter:
     def write_batch_isolating(self, conn: psycopg.Connection, batch: list[Inbound]) -> BatchResult:
         """Like :meth:`write_batch`, but a message the database refuses cannot block its batch forever.
 
-        When the batch fails with a data error (not a connection error), it is written again one message at
-        a time; a message that still fails is quarantined as ``store_rejected``.
+        When the batch fails with anything but a connection-level or transient error (see
+        :func:`store.db_failures.is_transient`): a data error, a program limit such as ``index row size``,
+        ``out of shared memory``..., it is written again one message at a time, and a message that still
+        fails alone is quarantined as ``store_rejected`` with the database's SQLSTATE and message.
 
         Raises:
-            psycopg.OperationalError: the database is unreachable; retry the batch whole.
+            psycopg.Error: the database is unreachable or the failure is transient; retry the batch whole.
         """
         try:
             return self.write_batch(conn, batch)
-        except psycopg.OperationalError:
-            raise
         except psycopg.Error as exc:
+            if is_transient(exc, conn):
+                raise
             if len(batch) == 1:
-                log.error("ingest: database refused the message on %s: %s", batch[0].topic, exc)
-                result = BatchResult(received=1)
-                with conn.transaction():
-                    rejected = [Rejected(batch[0], QuarantineReason.STORE_REJECTED.value, f"database error: {exc}")]
-                    self._quarantine(conn, rejected, result)
-                return result
+                return self._reject_alone(conn, batch[0], exc)
         total = BatchResult()
         for item in batch:
             one = self.write_batch_isolating(conn, [item])
@@ -231,6 +233,21 @@ class IngestWriter:
             total.frames.extend(one.frames)
             total.seconds += one.seconds
         return total
+
+    def _reject_alone(self, conn: psycopg.Connection, item: Inbound, exc: psycopg.Error) -> BatchResult:
+        """Quarantine one message the database refused, naming the database's reason."""
+        log.error("ingest: database refused the message on %s: %s", item.topic, exc)
+        parsed = parse(item, topic_root=self.topic_root)
+        farm_id, device_id = (
+            (str(parsed.message.farm_id), parsed.message.device_id) if isinstance(parsed, Decoded) else (None, None)
+        )
+        detail = f"database refused the message (SQLSTATE {exc.sqlstate or 'none'}): {str(exc).strip()}"
+        result = BatchResult(received=1)
+        with conn.transaction():
+            self._quarantine(
+                conn, [Rejected(item, QuarantineReason.STORE_REJECTED.value, detail, farm_id, device_id)], result
+            )
+        return result
 
     def _drop_duplicates(
         self, conn: psycopg.Connection, accepted: list[Accepted], rejected: list[Rejected], result: BatchResult
@@ -269,86 +286,96 @@ class IngestWriter:
     def _check_sequences(
         self, conn: psycopg.Connection, fresh: list[Accepted], rejected: list[Rejected]
     ) -> list[Accepted]:
+        """Record gaps and quarantine replays; sequences are per (device, key epoch)."""
         data = [a for a in fresh if a.decoded.message.kind != MessageKind.STATUS]
         if not data:
             return fresh
-        farm_of = {a.device.device_id: a.device.farm_id for a in data}
-        device_ids = sorted(farm_of)
+        farm_of = {(a.device.device_id, a.device.key_epoch): a.device.farm_id for a in data}
+        keys = sorted(farm_of)
+        devices, epochs = [k[0] for k in keys], [k[1] for k in keys]
         conn.execute(
-            "INSERT INTO device_seq (device_id, farm_id) SELECT * FROM unnest(%s::text[], %s::uuid[]) "
-            "ON CONFLICT (device_id) DO NOTHING",
-            (device_ids, [farm_of[d] for d in device_ids]),
+            "INSERT INTO device_seq (device_id, key_epoch, farm_id) "
+            "SELECT * FROM unnest(%s::text[], %s::int[], %s::uuid[]) ON CONFLICT (device_id, key_epoch) DO NOTHING",
+            (devices, epochs, [farm_of[k] for k in keys]),
         )
         rows = conn.execute(
-            "SELECT device_id, last_seq FROM device_seq WHERE device_id = ANY(%s) ORDER BY device_id FOR UPDATE",
-            (device_ids,),
+            "SELECT s.device_id, s.key_epoch, s.last_seq FROM device_seq s "
+            "JOIN unnest(%s::text[], %s::int[]) AS k(device_id, key_epoch) USING (device_id, key_epoch) "
+            "ORDER BY s.device_id, s.key_epoch FOR UPDATE OF s",
+            (devices, epochs),
         ).fetchall()
-        last = {r[0]: int(r[1]) for r in rows}
+        last = {(r[0], int(r[1])): int(r[2]) for r in rows}
         start = dict(last)
         keep: set[int] = set()
-        for a in sorted(data, key=lambda a: (a.device.device_id, a.decoded.message.seq)):
-            dev, seq = a.device.device_id, a.decoded.message.seq
-            if seq > last[dev]:
-                if seq > last[dev] + 1:
+        for a in sorted(data, key=lambda a: (a.device.device_id, a.device.key_epoch, a.decoded.message.seq)):
+            key, seq = (a.device.device_id, a.device.key_epoch), a.decoded.message.seq
+            if seq > last[key]:
+                if seq > last[key] + 1:
                     conn.execute(
-                        "INSERT INTO device_gaps (device_id, farm_id, seq_from, seq_to) VALUES (%s, %s, %s, %s) "
-                        "ON CONFLICT (device_id, seq_from) DO NOTHING",
-                        (dev, farm_of[dev], last[dev] + 1, seq - 1),
+                        "INSERT INTO device_gaps (device_id, key_epoch, farm_id, seq_from, seq_to) "
+                        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (device_id, key_epoch, seq_from) DO NOTHING",
+                        (*key, farm_of[key], last[key] + 1, seq - 1),
                     )
-                last[dev] = seq
+                last[key] = seq
                 keep.add(id(a))
-            elif self._fill_gap(conn, dev, seq):
+            elif self._fill_gap(conn, key, seq):
                 keep.add(id(a))
             else:
                 rejected.append(
                     Rejected(
                         a.inbound,
                         QuarantineReason.REPLAY.value,
-                        f"seq {seq} of device {dev!r} was already stored (last seq {last[dev]}) "
-                        "under another message id",
+                        f"seq {seq} of device {key[0]!r} (key epoch {key[1]}) was already stored "
+                        f"(last seq {last[key]}) under another message id",
                         a.device.farm_id,
-                        dev,
+                        key[0],
                     )
                 )
-        changed = [d for d in device_ids if last[d] != start[d]]
+        changed = [k for k in keys if last[k] != start[k]]
         if changed:
+            first = {
+                k: min(a.decoded.message.seq for a in data if (a.device.device_id, a.device.key_epoch) == k)
+                for k in changed
+            }
             conn.execute(
                 "UPDATE device_seq AS s SET last_seq = v.last_seq, first_seq = coalesce(s.first_seq, v.first_seq), "
                 "updated_at = now() "
-                "FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) AS v(device_id, last_seq, first_seq) "
-                "WHERE s.device_id = v.device_id",
+                "FROM unnest(%s::text[], %s::int[], %s::bigint[], %s::bigint[]) "
+                "AS v(device_id, key_epoch, last_seq, first_seq) "
+                "WHERE s.device_id = v.device_id AND s.key_epoch = v.key_epoch",
                 (
-                    changed,
-                    [last[d] for d in changed],
-                    [min(a.decoded.message.seq for a in data if a.device.device_id == d) for d in changed],
+                    [k[0] for k in changed],
+                    [k[1] for k in changed],
+                    [last[k] for k in changed],
+                    [first[k] for k in changed],
                 ),
             )
         return [a for a in fresh if a.decoded.message.kind == MessageKind.STATUS or id(a) in keep]
 
     @staticmethod
-    def _fill_gap(conn: psycopg.Connection, device_id: str, seq: int) -> bool:
+    def _fill_gap(conn: psycopg.Connection, key: tuple[str, int], seq: int) -> bool:
         row = conn.execute(
-            "SELECT seq_from, seq_to FROM device_gaps WHERE device_id = %s AND closed_at IS NULL "
+            "SELECT seq_from, seq_to FROM device_gaps WHERE device_id = %s AND key_epoch = %s AND closed_at IS NULL "
             "AND seq_from <= %s AND seq_to >= %s FOR UPDATE",
-            (device_id, seq, seq),
+            (*key, seq, seq),
         ).fetchone()
         if row is None:
             return False
         low, high = int(row[0]), int(row[1])
-        key = (device_id, low)
+        where = "WHERE device_id = %s AND key_epoch = %s AND seq_from = %s"
+        gap = (*key, low)
         if low == high:
-            conn.execute("UPDATE device_gaps SET closed_at = now() WHERE device_id = %s AND seq_from = %s", key)
+            conn.execute("UPDATE device_gaps SET closed_at = now() " + where, gap)
         elif seq == low:
-            conn.execute("UPDATE device_gaps SET seq_from = seq_from + 1 WHERE device_id = %s AND seq_from = %s", key)
+            conn.execute("UPDATE device_gaps SET seq_from = seq_from + 1 " + where, gap)
         elif seq == high:
-            conn.execute("UPDATE device_gaps SET seq_to = seq_to - 1 WHERE device_id = %s AND seq_from = %s", key)
+            conn.execute("UPDATE device_gaps SET seq_to = seq_to - 1 " + where, gap)
         else:
-            conn.execute("UPDATE device_gaps SET seq_to = %s WHERE device_id = %s AND seq_from = %s", (seq - 1, *key))
+            conn.execute("UPDATE device_gaps SET seq_to = %s " + where, (seq - 1, *gap))
             conn.execute(
-                "INSERT INTO device_gaps (device_id, farm_id, seq_from, seq_to, detected_at) "
-                "SELECT device_id, farm_id, %s, %s, detected_at FROM device_gaps "
-                "WHERE device_id = %s AND seq_from = %s",
-                (seq + 1, high, *key),
+                "INSERT INTO device_gaps (device_id, key_epoch, farm_id, seq_from, seq_to, detected_at) "
+                "SELECT device_id, key_epoch, farm_id, %s, %s, detected_at FROM device_gaps " + where,
+                (seq + 1, high, *gap),
             )
         return True
 
@@ -358,9 +385,9 @@ class IngestWriter:
         msgs = [a.decoded.message for a in fresh]
         rows = conn.execute(
             "INSERT INTO ingest_messages "
-            "(message_id, farm_id, device_id, kind, seq, device_time, received_at, readings) "
+            "(message_id, farm_id, device_id, kind, seq, device_time, received_at, readings, key_epoch) "
             "SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::bigint[], %s::timestamptz[], "
-            "%s::timestamptz[], %s::int[]) ON CONFLICT (message_id) DO NOTHING RETURNING message_id",
+            "%s::timestamptz[], %s::int[], %s::int[]) ON CONFLICT (message_id) DO NOTHING RETURNING message_id",
             (
                 [m.message_id for m in msgs],
                 [m.farm_id for m in msgs],
@@ -370,6 +397,7 @@ class IngestWriter:
                 [m.device_time for m in msgs],
                 [a.inbound.received_at for a in fresh],
                 [len(m.body.readings) if isinstance(m, TelemetryMessage) else 0 for m in msgs],
+                [a.device.key_epoch for a in fresh],
             ),
         ).fetchall()
         new_ids = {r[0] for r in rows}
@@ -396,12 +424,19 @@ class IngestWriter:
         )
 
     def _store_frame(self, conn: psycopg.Connection, a: Accepted, m: FrameMessage, result: BatchResult) -> None:
+        """Store the blob once by content, and a ``frames`` row per frame message.
+
+        When the first frame ever stored with these bytes is another farm's, the row is flagged as a recycled
+        photo: ``recycled_of`` names that frame message. A farm's own repeated bytes are not flagged.
+        """
         assert a.decoded.blob is not None
         sha, rel = put_blob(self.frame_dir, data=a.decoded.blob, sha256=m.body.sha256)
         row = conn.execute(
             "INSERT INTO frames "
-            "(sha256, farm_id, device_id, camera_id, captured_at, received_at, path, bytes, message_id) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (sha256) DO NOTHING RETURNING sha256",
+            "(sha256, farm_id, device_id, camera_id, captured_at, received_at, path, bytes, message_id, recycled_of) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, "
+            "(SELECT CASE WHEN f.farm_id <> %s THEN f.message_id END FROM frames f WHERE f.sha256 = %s "
+            "ORDER BY f.received_at, f.message_id LIMIT 1)) ON CONFLICT (message_id) DO NOTHING RETURNING recycled_of",
             (
                 sha,
                 m.farm_id,
@@ -412,9 +447,18 @@ class IngestWriter:
                 rel,
                 m.body.bytes,
                 m.message_id,
+                m.farm_id,
+                sha,
             ),
         ).fetchone()
         if row is not None:
+            if row[0] is not None:
+                log.warning(
+                    "frame %s of farm %s has the bytes of frame %s of another farm: flagged as recycled",
+                    m.message_id,
+                    m.farm_id,
+                    row[0],
+                )
             conn.execute("SELECT pg_notify('farmtrust_frames', %s)", (sha,))
             result.frames.append(sha)
 

@@ -23,6 +23,10 @@ from psycopg import sql
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 TEST_DATA = Path(__file__).resolve().parent / "data"
+TEST_TOPIC_ROOT = f"ft-test-{uuid.uuid4().hex[:10]}/v1"
+"""This test session's MQTT topic root: parallel runs on one broker never take each other's messages."""
+TEST_SHARE_GROUP = f"ingest-{uuid.uuid4().hex[:10]}"
+"""This test session's shared-subscription group."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -89,7 +89,13 @@ def count_pending_frames(
             good.append((frame, _decode(frame, frame_dir)))
         except ImageError as exc:
             log.warning("quarantined frame %s: %s", frame.sha256, exc)
-            mark_frame(conn=conn, sha256=frame.sha256, status="quarantined", reason=f"{exc.reason}: {exc}")
+            mark_frame(
+                conn=conn,
+                sha256=frame.sha256,
+                message_id=frame.message_id,
+                status="quarantined",
+                reason=f"{exc.reason}: {exc}",
+            )
             quarantined += 1
     detections = _detect(good, model, camera_models or {})
     rows: list[CountRow] = []
@@ -99,7 +105,7 @@ def count_pending_frames(
         earlier = recycled_frames(
             conn=conn, farm_id=frame.farm_id, phash=hash_hex, frame_sha256=frame.sha256, max_bits=RECYCLED_MAX_BITS
         )
-        flags = ("recycled_photo",) if earlier else ()
+        flags = ("recycled_photo",) if earlier or frame.recycled_of is not None else ()
         counts = found.counts()
         rows.extend(
             CountRow(
@@ -118,7 +124,7 @@ def count_pending_frames(
             )
             for species in model.species
         )
-        mark_frame(conn=conn, sha256=frame.sha256, status="counted")
+        mark_frame(conn=conn, sha256=frame.sha256, message_id=frame.message_id, status="counted")
     write_counts(conn=conn, rows=rows)
     if frames:
         log.info("vision round: %d frames counted, %d quarantined", len(good), quarantined)

@@ -23,6 +23,7 @@ from api.schemas import (
     FieldPublic,
     KeyRotation,
 )
+from store.ingest_devices import rotate_device_key
 from store.tenants import grant_consent, visible_farm_ids
 
 router = APIRouter(prefix="/v1", tags=["farms"])
@@ -171,12 +172,13 @@ def _own_device(conn: psycopg.Connection, principal: CurrentOrg, device_id: str)
 
 @router.post("/devices/{device_id}/rotate-key", operation_id="rotate_device_key")
 def rotate_key(device_id: str, body: KeyRotation, principal: CurrentOrg, conn: Conn) -> DevicePublic:
-    """Replace a device's public key: messages signed with the old key are refused from now on."""
+    """Replace a device's public key; messages signed with the old key are refused from now on.
+
+    The new key starts a new key epoch: the device numbers its messages from 0 again, and replays are
+    detected within the epoch (docs/edge.md).
+    """
     _own_device(conn, principal, device_id)
-    row = conn.execute(
-        "UPDATE devices SET public_key = %s WHERE id = %s RETURNING id, farm_id, status, public_key, last_seen_at",
-        (bytes.fromhex(body.public_key_hex), device_id),
-    ).fetchone()
+    row = rotate_device_key(conn, device_id=device_id, public_key=bytes.fromhex(body.public_key_hex))
     assert row is not None
     return _device(row)
 

@@ -135,6 +135,7 @@ def simulate(
         ca_file=m.ca_file,
         cert_file=m.cert_file,
         key_file=m.key_file,
+        topic_root=m.topic_root,
     )
     sim_options = SimOptions(
         duration_s=duration,

@@ -6,7 +6,11 @@ collects a batch (up to ``max_messages`` / ``max_readings`` or ``max_wait_s``), 
 (``manual_ack=True``). If the database fails, the batch is retried (reconnecting with backoff) and
 nothing is acknowledged, so nothing is lost; if the worker dies, its persistent MQTT session makes
 the broker deliver the unacknowledged messages again, and the message-id ledger stores them once.
-Under MQTT 5 the subscription is shared (``$share/ingest/...``), so N workers split the load.
+Only connection-level and transient failures are retried (:func:`store.db_failures.is_transient`); a
+message the database refuses is quarantined by the writer and the rest of its batch is stored.
+Under MQTT 5 the subscription is shared (``$share/{share_group}/{topic_root}/...``), so N workers split
+the load; the topic root and the group come from ``Settings.mqtt``, so deployments sharing a broker
+stay apart.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from paho.mqtt.properties import Properties
 from edge.protocol import TOPIC_ROOT
 from farmtrust.settings import MqttProtocol, MqttSettings
 from store.db import redact
+from store.db_failures import is_transient
 from store.ingest_validate import Inbound
 from store.ingest_writer import BatchResult, IngestCounters, IngestWriter, save_counters
 from store.timescale import run_retention
@@ -47,7 +52,7 @@ class IngestOptions:
 
     Args:
         worker_id: the MQTT client id (its persistent session) and the ``ingest_counters`` key.
-        share_group: the MQTT 5 shared-subscription group.
+        share_group: the MQTT 5 shared-subscription group; None takes ``Settings.mqtt.share_group``.
         max_messages: most messages per batch.
         max_readings: most readings per batch (large telemetry messages close a batch early).
         max_wait_s: longest wait for a batch to fill once its first message arrived.
@@ -60,7 +65,7 @@ class IngestOptions:
     """
 
     worker_id: str = f"ingest-{socket.gethostname()}-{os.getpid()}"
-    share_group: str = "ingest"
+    share_group: str | None = None
     max_messages: int = 1000
     max_readings: int = 100_000
     max_wait_s: float = 0.05
@@ -71,9 +76,9 @@ class IngestOptions:
     retention_every_s: float = 6 * 3600.0
 
 
-def subscription_topic(protocol: MqttProtocol, *, share_group: str) -> str:
+def subscription_topic(protocol: MqttProtocol, *, share_group: str, topic_root: str = TOPIC_ROOT) -> str:
     """The topic filter: shared under MQTT 5, plain under 3.1.1 (which has no shared subscriptions)."""
-    base = f"{TOPIC_ROOT}/+/+/+"
+    base = f"{topic_root}/+/+/+"
     return f"$share/{share_group}/{base}" if protocol == MqttProtocol.V5 else base
 
 
@@ -102,7 +107,10 @@ class IngestWorker:
         """Prepare the MQTT client; nothing connects until :meth:`run`."""
         self.db_url, self.mqtt = db_url, mqtt_settings
         self.options = options or IngestOptions()
-        self.writer = writer or IngestWriter(frame_dir=frame_dir, evidence_dir=evidence_dir)
+        self.writer = writer or IngestWriter(
+            frame_dir=frame_dir, evidence_dir=evidence_dir, topic_root=mqtt_settings.topic_root
+        )
+        self.share_group = self.options.share_group or mqtt_settings.share_group
         self.counters = IngestCounters()
         self.inbox: queue.Queue[Inbound] = queue.Queue()
         self._stop = threading.Event()
@@ -145,7 +153,7 @@ class IngestWorker:
             log.error("ingest %s: broker refused the connection: %s", self.options.worker_id, reason)
             return
         self._generation += 1
-        topic = subscription_topic(self.mqtt.protocol, share_group=self.options.share_group)
+        topic = subscription_topic(self.mqtt.protocol, share_group=self.share_group, topic_root=self.mqtt.topic_root)
         client.subscribe(topic, qos=1)
         self._subscribed.set()
         log.info(
@@ -208,19 +216,25 @@ class IngestWorker:
             size += len(item.payload)
         return batch
 
-    def _write(self, batch: list[Inbound]) -> BatchResult:
+    def _write(self, batch: list[Inbound]) -> BatchResult | None:
+        """Write ``batch``, retrying transient failures with backoff; None when :meth:`stop` came first."""
         delay = 0.2
         while True:
             try:
                 return self.writer.write_batch_isolating(self._db(), batch)
-            except psycopg.OperationalError as exc:
+            except psycopg.Error as exc:
                 self.db_failures += 1
+                if is_transient(exc, self._conn):
+                    log.warning("ingest: database unavailable (%s); retrying the batch in %.1f s", exc, delay)
+                else:  # the writer quarantines what the database refuses; this is its own bookkeeping failing
+                    log.error("ingest: writing the batch failed (%s); retrying it in %.1f s", exc, delay)
                 if self._conn is not None:
                     self._conn.close()
                 self._conn = None
-                log.warning("ingest: database unavailable (%s); retrying the batch in %.1f s", exc, delay)
-                time.sleep(delay * random.uniform(0.5, 1.0))
-                delay = min(delay * 2, 10.0)
+            if self._stop.wait(delay * random.uniform(0.5, 1.0)):
+                log.warning("ingest: stopping while the database fails; %d messages left unacknowledged", len(batch))
+                return None
+            delay = min(delay * 2, 10.0)
 
     def _ack(self, batch: list[Inbound]) -> None:
         for item in batch:
@@ -257,14 +271,18 @@ class IngestWorker:
         if removed is not None:
             self.retention_runs.append(removed)
 
-    def _process(self, batch: list[Inbound]) -> None:
+    def _process(self, batch: list[Inbound]) -> bool:
+        """Write and acknowledge one batch; False when it was left unacknowledged because of :meth:`stop`."""
         if not batch:
-            return
+            return True
         result = self._write(batch)
+        if result is None:
+            return False  # the broker session redelivers it
         self._ack(batch)
         self.counters.add(result)
         if self.on_batch is not None:
             self.on_batch(result)
+        return True
 
     def run(self) -> None:
         """Process batches until :meth:`stop`; the queue is drained and acknowledged before returning."""
@@ -274,16 +292,17 @@ class IngestWorker:
         next_save = time.monotonic() + self.options.counters_every_s
         next_retention = time.monotonic() if self.options.retention_days else float("inf")
         try:
-            while not self._stop.is_set():
-                self._process(self._next_batch())
+            written = True
+            while written and not self._stop.is_set():
+                written = self._process(self._next_batch())
                 if time.monotonic() >= next_save:
                     next_save = time.monotonic() + self.options.counters_every_s
                     self._save_counters()
                 if time.monotonic() >= next_retention:
                     next_retention = time.monotonic() + self.options.retention_every_s
                     self._run_retention()
-            while not self.inbox.empty():  # what already arrived is written and acknowledged
-                self._process(self._next_batch())
+            while written and not self.inbox.empty():  # what already arrived is written and acknowledged
+                written = self._process(self._next_batch())
         finally:
             self._save_counters()
             self.client.disconnect()

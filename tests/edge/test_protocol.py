@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 import threading
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -179,3 +179,77 @@ def test_exact_envelope_bytes_through_a_real_mosquitto(mqtt_url):
         sub.disconnect()
         sub.loop_stop()
     assert got == [telemetry()]
+
+
+def _telemetry_on_days(days):
+    """A signed telemetry message with one reading at noon UTC on each of ``days`` consecutive days."""
+    start = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    readings = [
+        reading_dict(metric="barn_temperature_c", value=20.0, time=start + timedelta(days=d)) for d in range(days)
+    ]
+    return build_envelope(
+        kind=MessageKind.TELEMETRY,
+        farm_id=FARM,
+        device_id="barn-1",
+        seq=0,
+        body={"readings": readings},
+        signer=KEY,
+        device_time=AT,
+    )
+
+
+def test_a_telemetry_message_may_cover_a_month_of_days_but_not_more():
+    assert len({r.time.date() for r in decode(_telemetry_on_days(31)).message.body.readings}) == 31
+    with pytest.raises(ProtocolError, match="32 distinct UTC days, more than 31") as err:
+        decode(_telemetry_on_days(32))
+    assert err.value.reason == "invalid_schema"
+
+
+def test_readings_late_in_one_utc_day_and_early_in_the_next_are_two_days():
+    # 23:59 UTC and 00:01 UTC the next day: two days; 31 such pairs are 62 days.
+    late = datetime(2026, 1, 1, 23, 59, tzinfo=UTC)
+    times = [late + timedelta(days=d) for d in range(31)] + [late + timedelta(days=d, minutes=2) for d in range(31)]
+    body = {"readings": [reading_dict(metric="humidity_pct", value=50.0, time=t) for t in times]}
+    payload = build_envelope(
+        kind=MessageKind.TELEMETRY, farm_id=FARM, device_id="barn-1", seq=0, body=body, signer=KEY, device_time=AT
+    )
+    with pytest.raises(ProtocolError, match="32 distinct UTC days"):
+        decode(payload)
+
+
+def _count(species):
+    thumb = b"\xff\xd8thumb\xff\xd9"
+    body = {
+        "camera_id": "pen",
+        "captured_at": "2026-05-01T11:58:00Z",
+        "counts": {species: 3},
+        "model_sha256": "a" * 64,
+        "frame_sha256": "b" * 64,
+        "phash": "ffd8a0c0e0f0f8fc",
+        "sha256": sha256_hex(thumb),
+        "bytes": len(thumb),
+    }
+    header = build_envelope(kind=MessageKind.COUNT, farm_id=FARM, device_id="barn-1", seq=0, body=body, signer=KEY)
+    return encode_binary(header, thumb)
+
+
+@pytest.mark.parametrize("length", [65, 6400])
+def test_species_names_and_metric_keys_longer_than_64_characters_are_refused(length):
+    assert decode(_count("s" * 64)).message.body.counts == {"s" * 64: 3}
+    with pytest.raises(ProtocolError) as err:
+        decode(_count("s" * length))
+    assert err.value.reason == "invalid_schema"
+    metric = telemetry().replace(b'"metric":"barn_temperature_c"', b'"metric":"' + b"m" * length + b'"')
+    with pytest.raises(ProtocolError) as err:
+        decode(metric)
+    assert err.value.reason == "invalid_schema"
+
+
+def test_topics_under_another_root():
+    topic = topic_for(farm_id=FARM, device_id="barn-1", kind="count", root="staging/ft")
+    assert topic == f"staging/ft/{FARM}/barn-1/count"
+    assert parse_topic(topic, root="staging/ft") == (str(FARM), "barn-1", MessageKind.COUNT)
+    for other_root in ("farmtrust/v1", "staging", "staging/ft/x"):
+        with pytest.raises(ProtocolError) as err:
+            parse_topic(topic, root=other_root)
+        assert err.value.reason == "bad_topic"

@@ -10,10 +10,17 @@ import sys
 import psycopg
 
 from store.credit_records import replay_decision
+from tests.conftest import TEST_TOPIC_ROOT
 
 
 def test_demo_once_reports_what_the_pipeline_stored(fresh_db_url, mqtt_url, tmp_path):
-    env = {**os.environ, "FARMTRUST_DATA_DIR": str(tmp_path), "COLUMNS": "160"}
+    env = {
+        **os.environ,
+        "FARMTRUST_DATA_DIR": str(tmp_path),
+        "COLUMNS": "160",
+        # on the shared broker, this session's demo must not take other runs' messages (nor they its own)
+        "FARMTRUST_MQTT__TOPIC_ROOT": TEST_TOPIC_ROOT,
+    }
     for key in ("FARMTRUST_DB__URL", "FARMTRUST_MQTT__URL", "FARMTRUST_VISION__MODEL_PATH"):
         env.pop(key, None)
     done = subprocess.run(

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from farmtrust.services import start_broker
+from tests.conftest import TEST_SHARE_GROUP, TEST_TOPIC_ROOT
 from tests.edge.dbutil import cloned_db
 
 CLI = [sys.executable, "-m", "farmtrust.cli"]
@@ -59,7 +60,11 @@ def test_keygen_refuses_to_overwrite(tmp_path):
 
 def test_simulate_register_and_ingest_commands_store_the_stream(tmp_path, admin_url, template_db):
     url, _protocol, _kind, broker = start_broker(tmp_path / "broker", prefer="mosquitto")
-    env = {"FARMTRUST_DATA_DIR": str(tmp_path / "data")}
+    env = {
+        "FARMTRUST_DATA_DIR": str(tmp_path / "data"),
+        "FARMTRUST_MQTT__TOPIC_ROOT": TEST_TOPIC_ROOT,
+        "FARMTRUST_MQTT__SHARE_GROUP": TEST_SHARE_GROUP,
+    }
     try:
         with cloned_db(admin_url, template_db) as db_url:
             ingest = subprocess.Popen(
@@ -98,6 +103,8 @@ def test_simulate_register_and_ingest_commands_store_the_stream(tmp_path, admin_
                 messages = conn.execute("SELECT count(*) FROM ingest_messages WHERE kind = 'telemetry'").fetchone()[0]
                 readings = conn.execute("SELECT count(*) FROM sensor_readings").fetchone()[0]
                 devices = conn.execute("SELECT count(*) FROM devices WHERE last_seen_at IS NOT NULL").fetchone()[0]
+                quarantined = conn.execute("SELECT count(*) FROM ingest_quarantine").fetchone()[0]
+            assert quarantined == 0  # simulator and worker agree on the session's topic root
             assert messages >= 16 and readings == messages * 6 and devices == 2
             assert f"{readings} readings" in out
     finally:

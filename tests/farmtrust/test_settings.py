@@ -20,6 +20,23 @@ def test_nested_environment_variables(monkeypatch, tmp_path):
     assert s.frame_dir == tmp_path / "frames"
 
 
+def test_topic_root_and_share_group_come_from_the_environment(monkeypatch):
+    from farmtrust.workers.ingest import subscription_topic
+
+    for var in ("FARMTRUST_MQTT__TOPIC_ROOT", "FARMTRUST_MQTT__SHARE_GROUP"):
+        monkeypatch.delenv(var, raising=False)
+    assert (Settings().mqtt.topic_root, Settings().mqtt.share_group) == ("farmtrust/v1", "ingest")
+    monkeypatch.setenv("FARMTRUST_MQTT__TOPIC_ROOT", "staging/farmtrust/v1")
+    monkeypatch.setenv("FARMTRUST_MQTT__SHARE_GROUP", "staging-ingest")
+    m = Settings().mqtt
+    assert (m.topic_root, m.share_group) == ("staging/farmtrust/v1", "staging-ingest")
+    topic = subscription_topic(MqttProtocol.V5, share_group=m.share_group, topic_root=m.topic_root)
+    assert topic == "$share/staging-ingest/staging/farmtrust/v1/+/+/+"
+    assert (
+        subscription_topic(MqttProtocol.V311, share_group="x", topic_root=m.topic_root) == "staging/farmtrust/v1/+/+/+"
+    )
+
+
 def test_unset_urls_mean_embedded(monkeypatch):
     monkeypatch.delenv("FARMTRUST_DB__URL", raising=False)
     monkeypatch.delenv("FARMTRUST_MQTT__URL", raising=False)
@@ -33,6 +50,11 @@ def test_unset_urls_mean_embedded(monkeypatch):
         ("FARMTRUST_DB__URL", "mysql://x", "db.url"),
         ("FARMTRUST_MQTT__URL", "http://x", "mqtt.url"),
         ("FARMTRUST_API__PORT", "99999", "api.port"),
+        ("FARMTRUST_MQTT__TOPIC_ROOT", "farmtrust/+/v1", "mqtt.topic_root"),
+        ("FARMTRUST_MQTT__TOPIC_ROOT", "farmtrust//v1", "mqtt.topic_root"),
+        ("FARMTRUST_MQTT__TOPIC_ROOT", "$SYS/farmtrust", "mqtt.topic_root"),
+        ("FARMTRUST_MQTT__SHARE_GROUP", "a/b", "mqtt.share_group"),
+        ("FARMTRUST_MQTT__SHARE_GROUP", "", "mqtt.share_group"),
     ],
 )
 def test_bad_values_name_the_field(monkeypatch, var, value, field):

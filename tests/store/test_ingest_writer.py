@@ -14,6 +14,7 @@ from edge.keys import DeviceKey
 from edge.protocol import (
     MessageKind,
     build_envelope,
+    decode,
     encode_binary,
     reading_dict,
     sha256_hex,
@@ -295,3 +296,198 @@ def test_a_message_the_database_refuses_is_quarantined_without_blocking_its_batc
     assert (result.stored, result.readings) == (2, 4)
     assert result.quarantined == {"store_rejected": 1}
     assert db.execute("SELECT reason FROM ingest_quarantine").fetchall() == [("store_rejected",)]
+
+
+def test_times_before_2020_are_quarantined_as_past(db, writer):
+    dev = Device(db)
+    db.commit()
+    year_one = datetime(1, 1, 1, tzinfo=UTC)
+    cases = [
+        dev.telemetry(0, at=year_one + timedelta(days=1)),  # readings dated year 1, device time today
+        dev.telemetry(1, device_time=datetime(2019, 12, 31, 23, 59, tzinfo=UTC)),
+        dev.telemetry(2, at=datetime(2020, 1, 1, 0, 0, 1, tzinfo=UTC)),  # readings at 00:00:01 and 00:00:00
+    ]
+    result = writer.write_batch(db, cases)
+    assert (result.stored, result.readings) == (1, 2)
+    assert result.quarantined == {"past_timestamp": 2}
+    details = [r[0] for r in db.execute("SELECT detail FROM ingest_quarantine ORDER BY id").fetchall()]
+    assert "before 2020-01-01" in details[0] and "readings[0].time 0001-01-02" in details[0]
+    assert "device_time 2019-12-31" in details[1]
+    assert db.execute("SELECT min(time) FROM sensor_readings").fetchone()[0] == datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def _refuse_device(conn, device_id, sqlstate, message):
+    """Make the real server refuse this device's ledger rows with ``sqlstate``, as it does for a poison message."""
+    conn.execute(
+        f"""
+        CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.device_id = '{device_id}' THEN
+                RAISE EXCEPTION '{message}' USING ERRCODE = '{sqlstate}';
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER test_refuse BEFORE INSERT ON ingest_messages FOR EACH ROW EXECUTE FUNCTION test_refuse();
+        """
+    )
+    conn.commit()
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "message"),
+    [
+        ("54000", "index row size 6424 exceeds btree version 4 maximum 2704"),  # program_limit_exceeded
+        ("53200", "out of shared memory"),  # out_of_memory (lock table full)
+    ],
+)
+def test_an_operational_data_error_quarantines_its_message_and_stores_the_others(db, writer, sqlstate, message):
+    poison_dev, other = Device(db, name="poison"), Device(db, name="other")
+    _refuse_device(db, poison_dev.device_id, sqlstate, message)
+    batch = [other.telemetry(0), poison_dev.telemetry(0), other.telemetry(1, values=(1.0, 2.0, 3.0))]
+    result = writer.write_batch_isolating(db, batch)
+    assert (result.stored, result.readings, result.received) == (2, 5, 3)
+    assert result.quarantined == {"store_rejected": 1}
+    row = db.execute("SELECT reason, detail, device_id, payload FROM ingest_quarantine").fetchone()
+    assert row[0] == "store_rejected" and row[2] == poison_dev.device_id and bytes(row[3]) == batch[1].payload
+    assert f"SQLSTATE {sqlstate}" in row[1] and message in row[1]
+    assert readings(db, other.device_id) == 5 and readings(db, poison_dev.device_id) == 0
+
+
+def test_a_connection_level_error_is_raised_for_a_retry_and_nothing_is_quarantined(db, writer):
+    dev = Device(db)
+    _refuse_device(db, dev.device_id, "57P01", "terminating connection due to administrator command")
+    with pytest.raises(psycopg.errors.AdminShutdown):
+        writer.write_batch_isolating(db, [dev.telemetry(0)])
+    assert db.execute("SELECT count(*) FROM ingest_quarantine").fetchone()[0] == 0
+
+
+def test_failures_are_told_apart_on_real_errors(db, fresh_url):
+    from store.db_failures import is_transient
+
+    with pytest.raises(psycopg.OperationalError) as refused:
+        psycopg.connect("postgresql://postgres@127.0.0.1:1/postgres", connect_timeout=2)
+    assert is_transient(refused.value)
+    with pytest.raises(psycopg.errors.ProgramLimitExceeded) as too_big:
+        # A btree row over 2704 bytes of random (incompressible) text: the "index row size" of a huge species.
+        db.execute("CREATE TEMP TABLE t (s text PRIMARY KEY)")
+        db.execute("INSERT INTO t SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 200)")
+    assert isinstance(too_big.value, psycopg.OperationalError) and not is_transient(too_big.value, db)
+    db.rollback()
+    with psycopg.connect(fresh_url) as victim:
+        pid = victim.info.backend_pid
+        db.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        db.commit()
+        with pytest.raises(psycopg.OperationalError) as killed:
+            victim.execute("SELECT 1")
+        assert is_transient(killed.value, victim)
+
+
+def _frame(dev, seq, jpeg, camera_id="gate"):
+    body = {
+        "camera_id": camera_id,
+        "captured_at": "2026-05-01T11:59:00Z",
+        "sha256": sha256_hex(jpeg),
+        "bytes": len(jpeg),
+    }
+    return dev.inbound(MessageKind.FRAME, encode_binary(dev.envelope(MessageKind.FRAME, seq, body), jpeg))
+
+
+def test_the_same_jpeg_bytes_get_a_frame_row_per_message_and_another_farms_copy_is_flagged(
+    db, writer, fresh_url, tmp_path
+):
+    from farmtrust.workers.vision import VisionWorker
+    from tests.vision.test_worker import SquareCounter, jpeg_with_squares
+
+    jpeg = jpeg_with_squares(3, seed=5)
+    first, copier = Device(db, name="first"), Device(db, name="copier")
+    db.commit()
+    original, later = _frame(first, 0, jpeg), _frame(first, 1, jpeg)  # the same camera sends it again
+    writer.write_batch(db, [original])
+    result = writer.write_batch(db, [_frame(copier, 0, jpeg), later])
+    assert result.stored == 2 and result.frames == [sha256_hex(jpeg)] * 2
+    rows = db.execute("SELECT device_id, message_id, recycled_of, path FROM frames ORDER BY received_at, device_id")
+    by_device = {}
+    for device_id, message_id, recycled_of, path in rows.fetchall():
+        by_device.setdefault(device_id, []).append((message_id, recycled_of, path))
+    first_id = str(decode(original.payload).message.message_id)
+    assert [r[1] for r in by_device[first.device_id]] == [None, None]  # its own farm: not a recycled photo
+    assert [(str(r[1])) for r in by_device[copier.device_id]] == [first_id]
+    assert {r[2] for rs in by_device.values() for r in rs} == {f"{sha256_hex(jpeg)[:2]}/{sha256_hex(jpeg)}.jpg"}
+    assert len(list((tmp_path / "frames").rglob("*.jpg"))) == 1  # the blob is stored once
+
+    vision = VisionWorker(
+        db_url=fresh_url, model=SquareCounter(), frame_dir=tmp_path / "frames", evidence_dir=tmp_path / "ev"
+    )
+    assert vision.run_round(db).counted == 3
+    counted = db.execute(
+        "SELECT device_id, count, flags FROM livestock_counts WHERE species = 'cattle' ORDER BY device_id"
+    ).fetchall()
+    assert sorted(counted) == sorted(
+        [(first.device_id, 3, []), (first.device_id, 3, []), (copier.device_id, 3, ["recycled_photo"])]
+    )
+    assert db.execute("SELECT count(*) FROM frames WHERE status = 'counted'").fetchone()[0] == 3
+
+
+def test_a_rotated_key_starts_a_new_epoch_with_its_own_sequence(db, writer):
+    from store.ingest_devices import device_key, rotate_device_key
+
+    dev = Device(db)
+    db.commit()
+    old_key = dev.key
+    assert writer.write_batch(db, [dev.telemetry(s) for s in range(3)]).stored == 3
+    dev.key = DeviceKey.generate()
+    row = rotate_device_key(db, device_id=dev.device_id, public_key=dev.key.public_raw)
+    assert bytes(row[3]) == dev.key.public_raw
+    db.commit()
+    writer.registry.forget()  # the 5 s cache would otherwise keep the old key for a moment
+    restarted = writer.write_batch(db, [dev.telemetry(0), dev.telemetry(1)])
+    assert (restarted.stored, restarted.quarantined) == (2, {})
+    assert writer.write_batch(db, [dev.telemetry(1, values=(30.0,))]).quarantined == {"replay": 1}
+    old = Device.__new__(Device)
+    old.farm_id, old.device_id, old.key, old.now = dev.farm_id, dev.device_id, old_key, NOW
+    assert writer.write_batch(db, [old.telemetry(3)]).quarantined == {"bad_signature": 1}
+    assert readings(db, dev.device_id) == 10
+    per_epoch = db.execute(
+        "SELECT key_epoch, min(seq), max(seq), count(*) FROM ingest_messages WHERE device_id = %s GROUP BY 1 "
+        "ORDER BY 1",
+        (dev.device_id,),
+    ).fetchall()
+    assert per_epoch == [(0, 0, 2, 3), (1, 0, 1, 2)]
+    assert db.execute("SELECT count(*) FROM device_gaps").fetchone()[0] == 0
+    # both keys stay on record, so messages of either epoch can be verified again
+    assert device_key(db, device_id=dev.device_id, key_epoch=0) == old_key.public_raw
+    assert device_key(db, device_id=dev.device_id, key_epoch=1) == dev.key.public_raw
+
+
+def test_re_registering_a_device_with_a_new_key_also_starts_an_epoch(db, writer):
+    dev = Device(db)
+    db.commit()
+    writer.write_batch(db, [dev.telemetry(0), dev.telemetry(1)])
+    dev.key = DeviceKey.generate()
+    register_device(db, device_id=dev.device_id, farm_id=dev.farm_id, public_key=dev.key.public_raw)
+    register_device(db, device_id=dev.device_id, farm_id=dev.farm_id, public_key=dev.key.public_raw)  # same key
+    db.commit()
+    writer.registry.forget()
+    assert writer.write_batch(db, [dev.telemetry(0)]).stored == 1
+    assert db.execute("SELECT key_epoch FROM devices WHERE id = %s", (dev.device_id,)).fetchone()[0] == 1
+    assert db.execute("SELECT count(*) FROM device_keys WHERE device_id = %s", (dev.device_id,)).fetchone()[0] == 2
+
+
+def test_credit_coverage_counts_each_key_epoch_on_its_own(db, writer):
+    from store.credit_records import load_farm_record
+    from store.ingest_devices import rotate_device_key
+
+    dev = Device(db)
+    db.commit()
+    old_days = NOW - timedelta(days=90)  # seq 0-9: before the 60-day window
+    writer.write_batch(db, [dev.telemetry(s, device_time=old_days, at=old_days) for s in range(10)])
+    writer.write_batch(db, [dev.telemetry(s) for s in range(10, 20)])
+    dev.key = DeviceKey.generate()
+    rotate_device_key(db, device_id=dev.device_id, public_key=dev.key.public_raw)
+    db.commit()
+    writer.registry.forget()
+    writer.write_batch(db, [dev.telemetry(s) for s in range(5)])
+    writer.write_batch(db, [dev.telemetry(7)])  # 5 and 6 of the new epoch are missing
+    (cover,) = load_farm_record(db, farm_id=dev.farm_id, as_of=NOW + timedelta(hours=1)).devices
+    # in the window: epoch 0 sent 10-19 (10 expected), epoch 1 sent 0-4 and 7 of 0-7 (8 expected)
+    assert (cover.messages, cover.expected_messages, cover.missing_messages) == (16, 18, 2)
