@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from edge.protocol import MessageKind, encode_binary, sha256_hex
+from edge.protocol import TOPIC_ROOT, MessageKind, encode_binary, sha256_hex
 from farmtrust.services import start_broker
 from store.credit_records import load_farm_record
 from tests.edge.dbutil import cloned_db
@@ -48,7 +48,7 @@ def test_a_count_of_an_unknown_species_is_quarantined_and_the_farm_stays_decidab
         conn.commit()
     messages = [count_message(dev, 0, {"sheep": 7, "llama": 2}), count_message(dev, 1, {"sheep": 8})]
     url, protocol, _kind, proc = start_broker(tmp_path / "broker", prefer="mosquitto")
-    worker = Running(db, url, protocol, tmp_path)
+    worker = Running(db, url, protocol, tmp_path, root=TOPIC_ROOT)  # its own broker: the default root
     try:
         client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
         client.connect("127.0.0.1", int(url.rsplit(":", 1)[1]))
