@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import psycopg
@@ -32,8 +33,10 @@ def _loan_body(decision_id: str, principal: str = "1000") -> dict:
 
 
 def _lender_page(client, key: str) -> str:
-    client.cookies.set("ft_key", key)
+    """Sign in to the dashboard as a browser would (form token, session cookie) and read the lender's page."""
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/ui/login").text).group(1)
     try:
+        client.post("/ui/login", data={"key": key, "csrf": token}, follow_redirects=False)
         r = client.get("/ui")
     finally:
         client.cookies.clear()
