@@ -33,6 +33,7 @@ __all__ = [
     "LoanListing",
     "LoanNotFoundError",
     "LoanRef",
+    "LoanTerms",
     "StoredRepayment",
     "close_loan",
     "farm_loan_ids",
@@ -44,8 +45,9 @@ __all__ = [
     "lender_loans",
     "list_alerts",
     "load_allocation",
+    "load_instalments",
+    "load_loan_terms",
     "load_payments",
-    "load_schedule",
     "loan_ids",
     "lock_decision",
     "lock_loan",
@@ -92,6 +94,22 @@ class LoanRef:
     currency: str
     start_date: date
     lender_organization_id: UUID | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoanTerms:
+    """The terms a loan was opened with, as stored in ``loans``."""
+
+    kind: str
+    principal: Decimal
+    currency: str
+    rate: Decimal
+    months: int
+    start_date: date
+    grace_months: int
+    harvest_months: list[int]
+    upfront_fee: Decimal
+    apr: Decimal
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -296,41 +314,32 @@ def insert_loan(
     return row[0]  # type: ignore[no-any-return]
 
 
-def load_schedule(conn: psycopg.Connection, *, loan_id: UUID | str) -> Schedule:
-    """The stored schedule of a loan.
+def load_loan_terms(conn: psycopg.Connection, *, loan_id: UUID | str) -> LoanTerms:
+    """The terms a loan was opened with.
 
     Raises:
         LoanNotFoundError: no loan has ``loan_id``.
     """
-    row = conn.execute(
-        """SELECT principal, currency, rate, months, kind, start_date, grace_months, harvest_months, upfront_fee, apr
-           FROM loans WHERE id = %s""",
-        (str(loan_id),),
-    ).fetchone()
-    if row is None:
+    with conn.cursor(row_factory=class_row(LoanTerms)) as cur:
+        terms = cur.execute(
+            """SELECT kind, principal, rtrim(currency) AS currency, rate, months, start_date, grace_months,
+                      harvest_months, upfront_fee, apr
+               FROM loans WHERE id = %s""",
+            (str(loan_id),),
+        ).fetchone()
+    if terms is None:
         raise LoanNotFoundError(f"loan_id={loan_id} does not exist")
-    cur = row[1].strip()
-    rows = conn.execute(
-        """SELECT number, due_date, days, principal, interest, fees, total, balance_after FROM loan_instalments
-           WHERE loan_id = %s ORDER BY number""",
-        (str(loan_id),),
-    ).fetchall()
-    instalments = tuple(Instalment(*r) for r in rows)
-    interest = sum((i.interest for i in instalments), ZERO)
-    return Schedule(
-        row[4],
-        Amount(row[0], cur),
-        row[2],
-        row[3],
-        row[5],
-        row[6],
-        tuple(row[7]),
-        Amount(row[8], cur),
-        instalments,
-        Amount(interest, cur),
-        Amount(interest + row[0], cur),
-        row[9],
-    )
+    return terms
+
+
+def load_instalments(conn: psycopg.Connection, *, loan_id: UUID | str) -> list[Instalment]:
+    """A loan's stored instalments, in order."""
+    with conn.cursor(row_factory=class_row(Instalment)) as cur:
+        return cur.execute(
+            """SELECT number, due_date, days, principal, interest, fees, total, balance_after FROM loan_instalments
+               WHERE loan_id = %s ORDER BY number""",
+            (str(loan_id),),
+        ).fetchall()
 
 
 def load_payments(conn: psycopg.Connection, *, loan_id: UUID | str) -> list[Payment]:

@@ -12,7 +12,8 @@ import psycopg
 from credit.record import FarmRecord, PastLoan
 from credit.servicing import past_loan
 from store.credit_records import read_farm_record
-from store.loans import farm_loan_ids, load_payments, load_schedule
+from store.loans import farm_loan_ids, load_payments
+from usecases.loans import load_schedule
 
 log = logging.getLogger(__name__)
 

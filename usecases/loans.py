@@ -15,7 +15,7 @@ from credit.errors import PaymentError
 from credit.lending import check_loan_opening
 from credit.money import Amount
 from credit.policy import Policy
-from credit.schedule import Schedule, build_schedule
+from credit.schedule import Schedule, build_schedule, stored_schedule
 from credit.servicing import LoanStatus, Par, Payment, loan_status, portfolio_par
 from store.audit import append_entry
 from store.loans import (
@@ -26,8 +26,9 @@ from store.loans import (
     insert_loan,
     insert_repayment,
     load_allocation,
+    load_instalments,
+    load_loan_terms,
     load_payments,
-    load_schedule,
     loan_ids,
     lock_decision,
     lock_loan,
@@ -42,6 +43,7 @@ __all__ = [
     "Portfolio",
     "RepaymentPosted",
     "get_loan_status",
+    "load_schedule",
     "open_loan",
     "portfolio",
     "post_repayment",
@@ -148,6 +150,27 @@ def open_loan(
     )
     log.info("opened loan %s for farm %s: %s over %d months (%s)", loan_id, terms.farm_id, principal, months, kind)
     return LoanOpened(loan_id, schedule, entry)
+
+
+def load_schedule(conn: psycopg.Connection, *, loan_id: UUID | str) -> Schedule:
+    """The schedule a loan was opened with, as stored.
+
+    Raises:
+        store.loans.LoanNotFoundError: no loan has ``loan_id``.
+    """
+    terms = load_loan_terms(conn, loan_id=loan_id)
+    return stored_schedule(
+        kind=terms.kind,
+        principal=Amount(terms.principal, terms.currency),
+        rate=terms.rate,
+        months=terms.months,
+        start=terms.start_date,
+        grace_months=terms.grace_months,
+        harvest_months=tuple(terms.harvest_months),
+        upfront_fee=Amount(terms.upfront_fee, terms.currency),
+        instalments=tuple(load_instalments(conn, loan_id=loan_id)),
+        apr=terms.apr,
+    )
 
 
 def _status(schedule: Schedule, payments: list[Payment], as_of: date, policy: Policy) -> LoanStatus:

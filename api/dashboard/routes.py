@@ -31,7 +31,7 @@ from api.dashboard.svg import field_map, line_chart
 from api.deps import Conn
 from api.errors import ApiError
 from store.credit_records import latest_decisions
-from store.loans import lender_loans, list_alerts, load_schedule
+from store.loans import lender_loans, list_alerts, load_instalments
 from store.sessions import end_session, login_throttle, record_login_failure, start_session
 from store.tenants import Principal, authenticate, farm_visible, visible_farm_ids
 from usecases.loans import portfolio
@@ -153,7 +153,7 @@ def _lender_page(request: Request, conn: Conn, principal: Principal) -> HTMLResp
         loans.append(
             {
                 **asdict(loan),
-                "instalments": load_schedule(conn, loan_id=loan.id).instalments,
+                "instalments": load_instalments(conn, loan_id=loan.id),
                 "paid": status.paid_total.number,
                 "status": status,
             }

@@ -20,7 +20,7 @@ from api.deps import Conn, CurrentOrg, require, visible_farm
 from api.errors import ApiError
 from api.schemas import CreditLimitPublic, LoanCreate, LoanPublic, PortfolioPublic, RepaymentCreate
 from credit.money import Amount, minor_unit
-from store.loans import LoanRef, find_decision, find_loan, load_schedule
+from store.loans import LoanRef, find_decision, find_loan
 from store.tenants import Principal, visible_farm_ids
 from usecases import idempotency, loans
 from usecases.credit_limits import decide_credit_limit
@@ -124,7 +124,7 @@ def _loan_ref(conn: psycopg.Connection, principal: Principal, loan_id: UUID) -> 
 
 
 def _loan_public(conn: psycopg.Connection, request: Request, loan_id: UUID, farm_id: UUID) -> LoanPublic:
-    schedule = load_schedule(conn, loan_id=loan_id)
+    schedule = loans.load_schedule(conn, loan_id=loan_id)
     status_ = loans.get_loan_status(
         conn, loan_id=loan_id, as_of=datetime.now(UTC).date(), policy=request.app.state.policy
     )

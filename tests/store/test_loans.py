@@ -17,8 +17,9 @@ from store.loans import (
     lender_loans,
     list_alerts,
     load_allocation,
+    load_instalments,
+    load_loan_terms,
     load_payments,
-    load_schedule,
     loan_ids,
     lock_decision,
     lock_loan,
@@ -79,10 +80,20 @@ def test_a_loan_is_stored_with_its_schedule_and_read_back_the_same(conn):
     assert open_principal(conn, decision_id=decision_id) == D("1500.00")
     close_loan(conn, loan_id=first)
     assert open_principal(conn, decision_id=decision_id) == D("300.00")  # a closed loan no longer counts
-    stored = load_schedule(conn, loan_id=first)
-    assert stored.instalments == _schedule().instalments
-    assert [i.due_date for i in stored.instalments] == [date(2025, 8, 1), date(2025, 9, 1), date(2025, 10, 1)]
-    assert stored.principal == Amount(D("1200.00"), "KES") and stored.total_interest.number == 0
+    instalments = load_instalments(conn, loan_id=first)
+    assert [(i.number, i.due_date, i.principal, i.interest, i.total, i.balance_after) for i in instalments] == [
+        (1, date(2025, 8, 1), D("400.00"), D("0.00"), D("400.00"), D("800.00")),
+        (2, date(2025, 9, 1), D("400.00"), D("0.00"), D("400.00"), D("400.00")),
+        (3, date(2025, 10, 1), D("400.00"), D("0.00"), D("400.00"), D("0.00")),
+    ]
+    terms = load_loan_terms(conn, loan_id=first)
+    assert (terms.kind, terms.principal, terms.currency, terms.months, terms.start_date) == (
+        "equal-principal",
+        D("1200.00"),
+        "KES",
+        3,
+        date(2025, 7, 1),
+    )
     ref = lock_loan(conn, loan_id=second, lender_organization_id=lender)
     assert (ref.loan_id, ref.currency, ref.start_date) == (second, "KES", date(2025, 7, 1))
     assert lock_loan(conn, loan_id=second, lender_organization_id=other) is None
