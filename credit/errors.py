@@ -8,7 +8,8 @@ not an exception. Exception tree::
     ├── RecordError      (ValueError)  the farm record is empty, inconsistent or names an unknown species/crop
     ├── MoneyError       (ValueError)  an amount is not a number, or currencies are mixed
     ├── ScheduleError    (ValueError)  principal, rate, tenor or harvest months are out of range
-    ├── PaymentError     (ValueError)  a payment is zero, negative, or in another currency
+    ├── PaymentError     (ValueError)  a payment is zero, negative, in another currency, or has no time zone
+    ├── LoanRefusedError (ValueError)  a decision cannot open this loan (not approved, above its limit)
     └── AuditError       (ValueError)  an audit entry or checkpoint cannot be built (bad key, bad payload)
 """
 
@@ -37,6 +38,10 @@ class ScheduleError(CreditError, ValueError):
 
 class PaymentError(CreditError, ValueError):
     """A payment is not positive, or its currency differs from the loan's."""
+
+
+class LoanRefusedError(CreditError, ValueError):
+    """A loan cannot be opened from this decision: not approved, above its limit, or in another currency."""
 
 
 class AuditError(CreditError, ValueError):

@@ -28,7 +28,15 @@ from vocabulary.lending import SCHEDULE_KINDS
 SCHEDULE_TYPES = SCHEDULE_KINDS
 DAYS_PER_YEAR = Decimal(365)
 
-__all__ = ["SCHEDULE_TYPES", "Instalment", "Schedule", "add_months", "build_schedule", "effective_apr"]
+__all__ = [
+    "SCHEDULE_TYPES",
+    "Instalment",
+    "Schedule",
+    "add_months",
+    "build_schedule",
+    "effective_apr",
+    "stored_schedule",
+]
 
 
 @dataclass(frozen=True)
@@ -219,5 +227,36 @@ def build_schedule(
         tuple(rows),
         Amount(total_interest, principal.currency),
         Amount(total_interest + loan, principal.currency),
+        apr,
+    )
+
+
+def stored_schedule(
+    *,
+    kind: str,
+    principal: Amount,
+    rate: Decimal,
+    months: int,
+    start: date,
+    grace_months: int,
+    harvest_months: tuple[int, ...],
+    upfront_fee: Amount,
+    instalments: tuple[Instalment, ...],
+    apr: Decimal,
+) -> Schedule:
+    """A schedule as it was stored: its terms and instalments kept as they are, its totals summed from them."""
+    interest = sum((i.interest for i in instalments), ZERO)
+    return Schedule(
+        kind,
+        principal,
+        rate,
+        months,
+        start,
+        grace_months,
+        tuple(harvest_months),
+        upfront_fee,
+        tuple(instalments),
+        Amount(interest, principal.currency),
+        Amount(interest + principal.number, principal.currency),
         apr,
     )

@@ -19,6 +19,7 @@ from typing import Any
 from credit.canonical import to_plain
 from credit.errors import PaymentError
 from credit.money import ZERO, Amount
+from credit.record import PastLoan
 from credit.schedule import Schedule
 from vocabulary.lending import DUE_COMPONENTS
 
@@ -37,6 +38,7 @@ __all__ = [
     "allocate_payment",
     "bucket_for",
     "loan_status",
+    "past_loan",
     "portfolio_par",
 ]
 
@@ -297,3 +299,15 @@ def portfolio_par(statuses: list[LoanStatus] | tuple[LoanStatus, ...], *, curren
         (at90 / total).quantize(places) if total else ZERO,
         len(statuses),
     )
+
+
+def past_loan(
+    loan_id: str, *, schedule: Schedule, payments: list[Payment] | tuple[Payment, ...], as_of: date
+) -> PastLoan:
+    """How a loan was repaid before ``as_of``, for a farm's record: instalments due and on time, days past due.
+
+    Payments on or after ``as_of`` are left out (the record sees only what happened before it); no
+    late fee or grace applies, so the summary depends on no lender's policy.
+    """
+    status = loan_status(schedule=schedule, payments=[p for p in payments if p.paid_on < as_of], as_of=as_of)
+    return PastLoan(loan_id, status.instalments_due, status.instalments_on_time, status.days_past_due, status.closed)

@@ -126,9 +126,9 @@ def run_demo(settings: Settings, *, progress: Any, report: DemoReport, now: date
     from farmtrust.demo_feed import IngestThread, feed, wait_stored
     from farmtrust.demo_report import collect
     from store.audit import verify_log, write_checkpoint
-    from store.loans import get_loan_status, open_loan, post_repayment
     from store.migrations import migrate
     from usecases.credit_limits import raise_early_warnings
+    from usecases.loans import get_loan_status, open_loan, post_repayment
 
     assert settings.db.url is not None
     db_url = settings.db.url

@@ -1,10 +1,10 @@
-"""Load a farm's frozen production record from the database, and store and replay credit decisions.
+"""Read a farm's production record from the database, and store and read credit decisions.
 
-:func:`load_farm_record` reads every input of a decision over ``[as_of - window_days, as_of)`` into
-:class:`credit.FarmRecord`: device-backed daily herd maxima, frame hashes, daily sensor summaries
+:func:`read_farm_record` reads the stored inputs of a decision over ``[as_of - window_days, as_of)``
+into :class:`credit.FarmRecord`: device-backed daily herd maxima, frame hashes, daily sensor summaries
 (rounded to 4 decimals at this door, so the record hashes the same after a round trip), per-device
-coverage (sequence numbers and gaps from ingest when its tables exist), fields with the latest remote
-sensing estimate (when that table exists), cooperative deliveries and the farm's loan history.
+coverage (sequence numbers and gaps from ingest), fields with the latest remote sensing estimate and
+cooperative deliveries. The farm's loan history is computed by ``usecases.farm_records``.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+from psycopg.rows import dict_row
 
 from credit.audit import AuditEntry
 from credit.canonical import canonical_json, sha256_hex
-from credit.decision import Decision, decide_limit
+from credit.decision import Decision
 from credit.money import Amount, D
-from credit.policy import Policy, load_policy
+from credit.policy import Policy
 from credit.record import (
     Delivery,
     DeviceCoverage,
@@ -32,7 +33,6 @@ from credit.record import (
     FrameSeen,
     HerdDay,
     NdviPoint,
-    PastLoan,
     SensorDay,
 )
 from store.audit import AUDIT_LOCK_ID, append_entry
@@ -50,11 +50,11 @@ __all__ = [
     "FarmNotFoundError",
     "PolicyConflictError",
     "StoredDecision",
+    "latest_decisions",
     "load_decision",
-    "load_farm_record",
+    "read_farm_record",
     "record_decision",
     "register_policy",
-    "replay_decision",
 ]
 
 
@@ -81,12 +81,6 @@ class StoredDecision:
     output_hash: str
     policy_text: str
     audit_seq: int
-
-
-def _tables(conn: psycopg.Connection, *names: str) -> dict[str, bool]:
-    """Which of the optional tables (from later migrations or other packages) exist, in one round trip."""
-    row = conn.execute("SELECT " + ", ".join("to_regclass(%s) IS NOT NULL" for _ in names), names).fetchone()
-    return dict(zip(names, row or (False,) * len(names), strict=True))
 
 
 def _ring(geometry: Any) -> tuple[tuple[Decimal, Decimal], ...]:
@@ -119,7 +113,6 @@ def _devices(
     start: datetime,
     end: datetime,
     activity: dict[str, _Activity],
-    tables: dict[str, bool],
 ) -> tuple[DeviceCoverage, ...]:
     devices = conn.execute("SELECT id, status, last_seen_at FROM devices WHERE farm_id = %s", (farm,)).fetchall()
     positions: dict[str, tuple[Decimal | None, Decimal | None]] = {}
@@ -141,26 +134,18 @@ def _devices(
     for device_id, status, last_seen in devices:
         seen_data = activity.get(device_id, _Activity(set()))
         spans: list[tuple[int, int, int]] = []  # (key epoch, lowest seq, highest seq) in the window
-        if tables["ingest_messages"]:
-            # sequences are numbered per key epoch (a rotated key restarts at 0): span and gaps per epoch
-            rows = conn.execute(
-                """SELECT key_epoch, count(*), min(seq), max(seq) FROM ingest_messages
-                   WHERE device_id = %s AND farm_id = %s AND device_time >= %s AND device_time < %s
-                   GROUP BY key_epoch""",
-                (device_id, farm, start, end),
-            ).fetchall()
-            spans = [(int(r[0]), int(r[2]), int(r[3])) for r in rows]
-            messages = sum(int(r[1]) for r in rows)
-            expected = sum(high - low + 1 for _epoch, low, high in spans)
-        else:
-            m = conn.execute(
-                """SELECT count(DISTINCT message_id) FROM sensor_readings
-                   WHERE device_id = %s AND farm_id = %s AND time >= %s AND time < %s""",
-                (device_id, farm, start, end),
-            ).fetchone()
-            messages = expected = m[0] if m else 0
+        # sequences are numbered per key epoch (a rotated key restarts at 0): span and gaps per epoch
+        rows = conn.execute(
+            """SELECT key_epoch, count(*), min(seq), max(seq) FROM ingest_messages
+               WHERE device_id = %s AND farm_id = %s AND device_time >= %s AND device_time < %s
+               GROUP BY key_epoch""",
+            (device_id, farm, start, end),
+        ).fetchall()
+        spans = [(int(r[0]), int(r[2]), int(r[3])) for r in rows]
+        messages = sum(int(r[1]) for r in rows)
+        expected = sum(high - low + 1 for _epoch, low, high in spans)
         missing = max(expected - messages, 0)
-        if tables["device_gaps"] and spans:
+        if spans:
             g = conn.execute(
                 """SELECT coalesce(sum(least(g.seq_to, s.hi) - greatest(g.seq_from, s.lo) + 1), 0)
                    FROM device_gaps g JOIN unnest(%s::int[], %s::bigint[], %s::bigint[]) AS s(key_epoch, lo, hi)
@@ -188,7 +173,7 @@ def _devices(
     return tuple(out)
 
 
-def _fields(conn: psycopg.Connection, farm: str, end: datetime, *, has_rs: bool) -> tuple[FieldRecord, ...]:
+def _fields(conn: psycopg.Connection, farm: str, end: datetime) -> tuple[FieldRecord, ...]:
     rows = conn.execute(
         "SELECT id, declared_crop, declared_area_ha, geometry FROM fields WHERE farm_id = %s", (farm,)
     ).fetchall()
@@ -199,23 +184,22 @@ def _fields(conn: psycopg.Connection, farm: str, end: datetime, *, has_rs: bool)
         clear = 0
         ndvi: tuple[NdviPoint, ...] = ()
         flags: tuple[str, ...] = ()
-        if has_rs:
-            est = conn.execute(
-                """SELECT cropped_ha, clear_observations, ndvi_series, flags, grassland_ha FROM crop_area_estimates
-                   WHERE field_id = %s AND estimated_at < %s ORDER BY estimated_at DESC, id DESC LIMIT 1""",
-                (field_id, end),
-            ).fetchone()
-            if est:
-                cropped = est[0].quantize(_Q4) if est[0] is not None else None
-                clear = int(est[1])
-                series = est[2] if isinstance(est[2], list) else json.loads(est[2] or "[]")
-                ndvi = tuple(
-                    NdviPoint(date.fromisoformat(p["date"]), D(str(p["ndvi"])).quantize(_Q4))
-                    for p in series
-                    if p.get("ndvi") is not None
-                )
-                flags = tuple(sorted(est[3] or ()))
-                grassland = est[4].quantize(_Q4) if est[4] is not None else None
+        est = conn.execute(
+            """SELECT cropped_ha, clear_observations, ndvi_series, flags, grassland_ha FROM crop_area_estimates
+               WHERE field_id = %s AND estimated_at < %s ORDER BY estimated_at DESC, id DESC LIMIT 1""",
+            (field_id, end),
+        ).fetchone()
+        if est:
+            cropped = est[0].quantize(_Q4) if est[0] is not None else None
+            clear = int(est[1])
+            series = est[2] if isinstance(est[2], list) else json.loads(est[2] or "[]")
+            ndvi = tuple(
+                NdviPoint(date.fromisoformat(p["date"]), D(str(p["ndvi"])).quantize(_Q4))
+                for p in series
+                if p.get("ndvi") is not None
+            )
+            flags = tuple(sorted(est[3] or ()))
+            grassland = est[4].quantize(_Q4) if est[4] is not None else None
         out.append(
             FieldRecord(
                 str(field_id),
@@ -232,29 +216,10 @@ def _fields(conn: psycopg.Connection, farm: str, end: datetime, *, has_rs: bool)
     return tuple(out)
 
 
-def _history(conn: psycopg.Connection, farm: str, end: datetime) -> tuple[PastLoan, ...]:
-    from credit.servicing import loan_status
-    from store.loans import load_payments, load_schedule
-
-    out = []
-    for (loan_id,) in conn.execute(
-        "SELECT id FROM loans WHERE farm_id = %s AND start_date < %s ORDER BY id", (farm, end.date())
-    ).fetchall():
-        schedule = load_schedule(conn, loan_id=loan_id)
-        payments = [p for p in load_payments(conn, loan_id=loan_id) if p.paid_on < end.date()]
-        status = loan_status(schedule=schedule, payments=payments, as_of=end.date())
-        out.append(
-            PastLoan(
-                str(loan_id), status.instalments_due, status.instalments_on_time, status.days_past_due, status.closed
-            )
-        )
-    return tuple(out)
-
-
-def load_farm_record(
+def read_farm_record(
     conn: psycopg.Connection, *, farm_id: UUID | str, as_of: datetime, window_days: int = 60
 ) -> FarmRecord:
-    """Read the frozen production record of ``farm_id`` over ``[as_of - window_days, as_of)``.
+    """Read the stored production record of ``farm_id`` over ``[as_of - window_days, as_of)``, without loan history.
 
     Raises:
         FarmNotFoundError: no farm has ``farm_id``.
@@ -278,7 +243,6 @@ def load_farm_record(
     if row is None:
         raise FarmNotFoundError(f"farm_id={farm_id} does not exist; list farms with the API or create it first")
     region, declared = row
-    tables = _tables(conn, "ingest_messages", "device_gaps", "crop_area_estimates")
     # one pass over each time-series table gives the daily summaries and each device's active days
     activity: dict[str, _Activity] = {}
     herd: dict[tuple[date, str], tuple[int, int]] = {}
@@ -332,7 +296,7 @@ def load_farm_record(
            WHERE farm_id = %s AND delivered_on >= %s AND delivered_on < %s""",
         (farm, start.date(), as_of.date()),
     ).fetchall()
-    record = FarmRecord(
+    return FarmRecord(
         farm_id=farm,
         as_of=as_of,
         window_days=window_days,
@@ -341,24 +305,13 @@ def load_farm_record(
         herd_days=tuple(HerdDay(d, s, m, n) for (d, s), (m, n) in herd.items()),
         frames=tuple(FrameSeen(t.astimezone(UTC), dev, ph, sha) for t, dev, ph, sha in frames),
         sensor_days=tuple(sensors),
-        devices=_devices(conn, farm, start, as_of, activity, tables),
-        fields=_fields(conn, farm, as_of, has_rs=tables["crop_area_estimates"]),
+        devices=_devices(conn, farm, start, as_of, activity),
+        fields=_fields(conn, farm, as_of),
         deliveries=tuple(
             Delivery(d, p, q.quantize(Decimal("0.001")), u, Amount(a.quantize(Decimal("0.01")), c.strip()))
             for d, p, q, u, a, c in deliveries
         ),
-        repayments=_history(conn, farm, as_of),
     )
-    log.info(
-        "loaded record of farm %s: %d herd days, %d sensor days, %d devices, %d fields (hash %s)",
-        farm,
-        len(record.herd_days),
-        len(record.sensor_days),
-        len(record.devices),
-        len(record.fields),
-        record.record_hash()[:12],
-    )
-    return record
 
 
 def register_policy(conn: psycopg.Connection, *, policy: Policy) -> AuditEntry | None:
@@ -481,8 +434,24 @@ def load_decision(conn: psycopg.Connection, *, decision_id: UUID | str) -> Store
     return StoredDecision(row[0], row[1], FarmRecord.from_plain(row[2]), row[3], row[4], row[5], row[6])
 
 
-def replay_decision(conn: psycopg.Connection, *, decision_id: UUID | str) -> tuple[str, str]:
-    """Recompute a stored decision from its frozen record and policy; return ``(stored, recomputed)`` JSON texts."""
-    stored = load_decision(conn, decision_id=decision_id)
-    recomputed = decide_limit(stored.record, load_policy(stored.policy_text))
-    return stored.output, canonical_json(recomputed)
+def latest_decisions(
+    conn: psycopg.Connection, *, farm_ids: list[UUID], lender_organization_id: UUID
+) -> list[dict[str, Any]]:
+    """The lender's latest decision on each of ``farm_ids``, by farm name, with its stored output (a JSON text).
+
+    Keys: id, farm, decided_at, status, limit, currency, score, verification, fraud, policy, output, audit_seq.
+    """
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            """SELECT * FROM (
+                   SELECT DISTINCT ON (d.farm_id) d.id, f.name AS farm, d.decided_at, d.status,
+                          d.limit_amount AS limit, rtrim(d.currency) AS currency, d.score,
+                          d.verification_score AS verification, d.fraud_score AS fraud, d.policy_version AS policy,
+                          d.output, d.audit_seq
+                   FROM credit_decisions d JOIN farms f ON f.id = d.farm_id
+                   WHERE d.farm_id = ANY(%s::uuid[]) AND d.lender_organization_id = %s
+                   ORDER BY d.farm_id, d.decided_at DESC) latest
+               ORDER BY farm, id""",
+            ([str(f) for f in farm_ids], lender_organization_id),
+        ).fetchall()
+    return rows

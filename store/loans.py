@@ -1,13 +1,11 @@
-"""Persistence of loans, their schedules, idempotent repayments, portfolio PAR and early-warning alerts.
+"""Persistence of loans, their schedules, repayments and early-warning alerts: one query per function.
 
-The arithmetic lives in :mod:`credit` (schedules, allocation, days past due); this module stores its
-inputs and outputs, and writes an audit entry for every loan opened and every repayment posted.
-Functions never commit; the caller owns the transaction.
+The lending rules live in :mod:`credit` and the orchestration in :mod:`usecases.loans`; this module
+reads and writes rows. Functions never commit; the caller owns the transaction.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -16,37 +14,44 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
 
-from credit.audit import AuditEntry
 from credit.canonical import to_plain
 from credit.money import ZERO, Amount
-from credit.policy import Policy
-from credit.schedule import Instalment, Schedule, build_schedule
-from credit.servicing import LoanStatus, Par, Payment, PaymentAllocation, loan_status, portfolio_par
-from store.audit import append_entry
+from credit.schedule import Instalment, Schedule
+from credit.servicing import Payment
 from store.errors import StoreError
-from vocabulary.lending import ALLOCATION_COMPONENTS, DecisionStatus
 
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "AlertRow",
     "DecisionRef",
+    "DecisionTerms",
     "IdempotencyConflictError",
+    "LoanListing",
     "LoanNotFoundError",
-    "LoanOpened",
     "LoanRef",
-    "LoanRefusedError",
-    "RepaymentPosted",
+    "LoanTerms",
+    "StoredRepayment",
+    "close_loan",
+    "farm_loan_ids",
     "find_decision",
     "find_loan",
-    "get_loan_status",
+    "find_repayment",
+    "insert_loan",
+    "insert_repayment",
+    "lender_loans",
     "list_alerts",
+    "load_allocation",
+    "load_instalments",
+    "load_loan_terms",
     "load_payments",
-    "load_schedule",
     "loan_ids",
-    "open_loan",
-    "portfolio",
-    "post_repayment",
+    "lock_decision",
+    "lock_loan",
+    "open_principal",
     "raise_alerts",
 ]
 
@@ -55,32 +60,8 @@ class LoanNotFoundError(StoreError, LookupError):
     """No loan (or decision) has the given id."""
 
 
-class LoanRefusedError(StoreError, ValueError):
-    """A loan cannot be opened from this decision (not approved, above the limit, other currency)."""
-
-
 class IdempotencyConflictError(StoreError, ValueError):
     """The idempotency key was already used for a different repayment."""
-
-
-@dataclass(frozen=True)
-class LoanOpened:
-    """A loan just opened: its id, schedule and audit entry."""
-
-    loan_id: UUID
-    schedule: Schedule
-    audit_entry: AuditEntry
-
-
-@dataclass(frozen=True)
-class RepaymentPosted:
-    """A repayment as stored; ``created`` is False when the same idempotency key was posted before."""
-
-    repayment_id: UUID
-    created: bool
-    allocation: dict[str, Decimal]
-    status: LoanStatus
-    audit_seq: int
 
 
 @dataclass(frozen=True)
@@ -89,6 +70,17 @@ class DecisionRef:
 
     decision_id: UUID
     farm_id: UUID
+    currency: str
+    lender_organization_id: UUID | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecisionTerms:
+    """A decision's row as a loan is opened from it: its farm, verdict, limit and lender."""
+
+    farm_id: UUID
+    status: str
+    limit_amount: Decimal
     currency: str
     lender_organization_id: UUID | None
 
@@ -102,6 +94,65 @@ class LoanRef:
     currency: str
     start_date: date
     lender_organization_id: UUID | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoanTerms:
+    """The terms a loan was opened with, as stored in ``loans``."""
+
+    kind: str
+    principal: Decimal
+    currency: str
+    rate: Decimal
+    months: int
+    start_date: date
+    grace_months: int
+    harvest_months: list[int]
+    upfront_fee: Decimal
+    apr: Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredRepayment:
+    """A repayment as stored under its idempotency key."""
+
+    id: UUID
+    amount: Decimal
+    currency: str
+    paid_at: datetime
+    audit_seq: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoanListing:
+    """One loan in a lender's list, with its farm's name."""
+
+    id: UUID
+    farm: str
+    principal: Decimal
+    currency: str
+    rate: Decimal
+    months: int
+    kind: str
+    apr: Decimal
+    status: str
+    opened_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertRow:
+    """One early-warning alert with its farm's name."""
+
+    id: int
+    farm_id: UUID
+    farm: str
+    loan_id: UUID | None
+    code: str
+    severity: str
+    message: str
+    evidence: Any
+    raised_at: datetime
+    resolved_at: datetime | None
 
 
 def _lender_filter(column: str) -> str:
@@ -121,6 +172,30 @@ def find_decision(
     return None if row is None else DecisionRef(row[0], row[1], row[2].strip(), row[3])
 
 
+def lock_decision(
+    conn: psycopg.Connection, *, decision_id: UUID | str, lender_organization_id: UUID | None = None
+) -> DecisionTerms | None:
+    """The decision's terms, its row locked (``FOR UPDATE``) until the transaction ends; None when not found.
+
+    Only a decision of ``lender_organization_id`` is found (any lender's when None).
+    """
+    with conn.cursor(row_factory=class_row(DecisionTerms)) as cur:
+        return cur.execute(
+            f"""SELECT farm_id, status, limit_amount, rtrim(currency) AS currency, lender_organization_id
+                FROM credit_decisions WHERE id = %(id)s AND {_lender_filter("lender_organization_id")} FOR UPDATE""",
+            {"id": str(decision_id), "lender": lender_organization_id},
+        ).fetchone()
+
+
+def open_principal(conn: psycopg.Connection, *, decision_id: UUID | str) -> Decimal:
+    """The principal of the active loans opened from the decision."""
+    row = conn.execute(
+        "SELECT coalesce(sum(principal), 0) FROM loans WHERE decision_id = %s AND status = 'active'",
+        (str(decision_id),),
+    ).fetchone()
+    return row[0] if row else ZERO
+
+
 def find_loan(
     conn: psycopg.Connection,
     *,
@@ -138,97 +213,72 @@ def find_loan(
     return None if row is None else LoanRef(row[0], row[1], row[2].strip(), row[3], row[4])
 
 
+def lock_loan(
+    conn: psycopg.Connection, *, loan_id: UUID | str, lender_organization_id: UUID | None = None
+) -> LoanRef | None:
+    """The loan of ``lender_organization_id`` (any lender's when None), its row locked until the transaction ends."""
+    row = conn.execute(
+        f"""SELECT id, farm_id, currency, start_date, lender_organization_id FROM loans
+            WHERE id = %(id)s AND {_lender_filter("lender_organization_id")} FOR UPDATE""",
+        {"id": str(loan_id), "lender": lender_organization_id},
+    ).fetchone()
+    return None if row is None else LoanRef(row[0], row[1], row[2].strip(), row[3], row[4])
+
+
 def loan_ids(
-    conn: psycopg.Connection, *, lender_organization_id: UUID | None = None, farm_ids: list[UUID] | None = None
+    conn: psycopg.Connection,
+    *,
+    lender_organization_id: UUID | None = None,
+    farm_ids: list[UUID] | None = None,
+    cooperative_id: UUID | str | None = None,
 ) -> list[UUID]:
-    """Ids of the loans of ``lender_organization_id`` on ``farm_ids`` (None: no such filter), oldest first."""
+    """Ids of the loans of ``lender_organization_id``, on ``farm_ids``, of ``cooperative_id``'s farms, oldest first.
+
+    A filter that is None keeps every loan.
+    """
     rows = conn.execute(
-        f"""SELECT id FROM loans WHERE {_lender_filter("lender_organization_id")}
-              AND (%(farms)s::uuid[] IS NULL OR farm_id = ANY(%(farms)s::uuid[])) ORDER BY opened_at, id""",
-        {"lender": lender_organization_id, "farms": farm_ids},
+        f"""SELECT l.id FROM loans l JOIN farms f ON f.id = l.farm_id
+            WHERE {_lender_filter("l.lender_organization_id")}
+              AND (%(farms)s::uuid[] IS NULL OR l.farm_id = ANY(%(farms)s::uuid[]))
+              AND (%(coop)s::uuid IS NULL OR f.cooperative_id = %(coop)s::uuid)
+            ORDER BY l.opened_at, l.id""",
+        {"lender": lender_organization_id, "farms": farm_ids, "coop": cooperative_id and str(cooperative_id)},
     ).fetchall()
     return [r[0] for r in rows]
 
 
-def open_loan(
+def farm_loan_ids(conn: psycopg.Connection, *, farm_id: UUID | str, started_before: date) -> list[UUID]:
+    """Ids of the farm's loans that started before ``started_before``, in id order."""
+    rows = conn.execute(
+        "SELECT id FROM loans WHERE farm_id = %s AND start_date < %s ORDER BY id", (str(farm_id), started_before)
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def lender_loans(conn: psycopg.Connection, *, lender_organization_id: UUID, farm_ids: list[UUID]) -> list[LoanListing]:
+    """The lender's loans on ``farm_ids`` with their farm's name, oldest first."""
+    with conn.cursor(row_factory=class_row(LoanListing)) as cur:
+        return cur.execute(
+            """SELECT l.id, f.name AS farm, l.principal, rtrim(l.currency) AS currency, l.rate, l.months, l.kind,
+                      l.apr, l.status, l.opened_at
+               FROM loans l JOIN farms f ON f.id = l.farm_id
+               WHERE l.farm_id = ANY(%s::uuid[]) AND l.lender_organization_id = %s ORDER BY l.opened_at, l.id""",
+            ([str(f) for f in farm_ids], lender_organization_id),
+        ).fetchall()
+
+
+def insert_loan(
     conn: psycopg.Connection,
     *,
+    farm_id: UUID,
     decision_id: UUID | str,
-    principal: Amount,
-    rate: Decimal,
-    months: int,
-    kind: str,
-    start: date,
-    policy: Policy,
-    harvest_months: tuple[int, ...] = (),
-    grace_months: int = 0,
-    upfront_fee: Amount | None = None,
-    reviewed_by: str | None = None,
-    lender_organization_id: UUID | None = None,
-) -> LoanOpened:
-    """Open a loan from a stored decision: build the schedule, store it and audit it.
-
-    A ``referred`` decision needs ``reviewed_by`` (the person who cleared the fraud review). The loan
-    belongs to the decision's lender; ``lender_organization_id``, when given, must be that lender.
-    The decision's row stays locked (``FOR UPDATE``) until the caller's transaction ends, so loans
-    opened at once from one decision are checked one after the other: the principal of its active
-    loans never exceeds its limit.
-
-    Raises:
-        LoanNotFoundError: no decision has ``decision_id`` (for this lender).
-        LoanRefusedError: the decision is not approved, or the principal (with the decision's loans still
-            open) exceeds its limit, or is in another currency.
-        credit.ScheduleError: principal, rate, tenor or harvest months are invalid.
-    """
+    schedule: Schedule,
+    policy_version: str,
+    audit_seq: int,
+    lender_organization_id: UUID | None,
+) -> UUID:
+    """Store a loan with the instalments of its ``schedule``; return its id."""
     row = conn.execute(
-        f"""SELECT farm_id, status, limit_amount, currency, lender_organization_id FROM credit_decisions
-            WHERE id = %(id)s AND {_lender_filter("lender_organization_id")} FOR UPDATE""",
-        {"id": str(decision_id), "lender": lender_organization_id},
-    ).fetchone()
-    if row is None:
-        raise LoanNotFoundError(f"decision_id={decision_id} does not exist; decide a limit first")
-    farm_id, status, limit, currency, lender = row
-    if status == DecisionStatus.REFERRED and not reviewed_by:
-        raise LoanRefusedError(f"decision {decision_id} is referred for fraud review; pass reviewed_by after review")
-    if status not in (DecisionStatus.APPROVED, DecisionStatus.REFERRED):
-        raise LoanRefusedError(f"decision {decision_id} is {status}; only an approved limit can open a loan")
-    if principal.currency != currency.strip():
-        raise LoanRefusedError(f"principal currency {principal.currency} differs from the limit's {currency}")
-    if principal.number > limit:
-        raise LoanRefusedError(f"principal={principal.number} exceeds the approved limit {limit} {currency}")
-    open_row = conn.execute(
-        "SELECT coalesce(sum(principal), 0) FROM loans WHERE decision_id = %s AND status = 'active'",
-        (str(decision_id),),
-    ).fetchone()
-    already = open_row[0] if open_row else ZERO
-    if already + principal.number > limit:
-        raise LoanRefusedError(
-            f"principal={principal.number} with the {already} {currency.strip()} still open under decision "
-            f"{decision_id} exceeds its approved limit {limit} {currency.strip()}; at most {limit - already} is left"
-        )
-    schedule = build_schedule(
-        principal=principal,
-        rate=rate,
-        months=months,
-        kind=kind,
-        start=start,
-        harvest_months=harvest_months,
-        grace_months=grace_months,
-        upfront_fee=upfront_fee,
-        max_rate=policy.max_rate,
-    )
-    entry = append_entry(
-        conn,
-        kind="loan.opened",
-        payload={
-            "decision_id": str(decision_id),
-            "farm_id": str(farm_id),
-            "reviewed_by": reviewed_by,
-            "schedule": schedule.to_plain(),
-            "policy_version": policy.version,
-        },
-    )
-    loan = conn.execute(
         """INSERT INTO loans (farm_id, decision_id, principal, currency, rate, months, kind, start_date,
                grace_months, harvest_months, upfront_fee, apr, policy_version, audit_seq, lender_organization_id)
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
@@ -236,69 +286,60 @@ def open_loan(
             farm_id,
             str(decision_id),
             schedule.principal.number,
-            currency,
-            rate,
-            months,
-            kind,
-            start,
-            grace_months,
+            schedule.principal.currency,
+            schedule.rate,
+            schedule.months,
+            schedule.kind,
+            schedule.start,
+            schedule.grace_months,
             list(schedule.harvest_months),
             schedule.upfront_fee.number,
             schedule.apr,
-            policy.version,
-            entry.seq,
-            lender,
+            policy_version,
+            audit_seq,
+            lender_organization_id,
         ),
     ).fetchone()
-    assert loan is not None
+    assert row is not None
     with conn.cursor() as cur:
         cur.executemany(
             """INSERT INTO loan_instalments (loan_id, number, due_date, days, principal, interest, fees, total,
                    balance_after) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
             [
-                (loan[0], i.number, i.due_date, i.days, i.principal, i.interest, i.fees, i.total, i.balance_after)
+                (row[0], i.number, i.due_date, i.days, i.principal, i.interest, i.fees, i.total, i.balance_after)
                 for i in schedule.instalments
             ],
         )
-    log.info("opened loan %s for farm %s: %s over %d months (%s)", loan[0], farm_id, schedule.principal, months, kind)
-    return LoanOpened(loan[0], schedule, entry)
+    log.info("stored loan %s for farm %s: %s over %d months", row[0], farm_id, schedule.principal, schedule.months)
+    return row[0]  # type: ignore[no-any-return]
 
 
-def load_schedule(conn: psycopg.Connection, *, loan_id: UUID | str) -> Schedule:
-    """The stored schedule of a loan.
+def load_loan_terms(conn: psycopg.Connection, *, loan_id: UUID | str) -> LoanTerms:
+    """The terms a loan was opened with.
 
     Raises:
         LoanNotFoundError: no loan has ``loan_id``.
     """
-    row = conn.execute(
-        """SELECT principal, currency, rate, months, kind, start_date, grace_months, harvest_months, upfront_fee, apr
-           FROM loans WHERE id = %s""",
-        (str(loan_id),),
-    ).fetchone()
-    if row is None:
+    with conn.cursor(row_factory=class_row(LoanTerms)) as cur:
+        terms = cur.execute(
+            """SELECT kind, principal, rtrim(currency) AS currency, rate, months, start_date, grace_months,
+                      harvest_months, upfront_fee, apr
+               FROM loans WHERE id = %s""",
+            (str(loan_id),),
+        ).fetchone()
+    if terms is None:
         raise LoanNotFoundError(f"loan_id={loan_id} does not exist")
-    cur = row[1].strip()
-    rows = conn.execute(
-        """SELECT number, due_date, days, principal, interest, fees, total, balance_after FROM loan_instalments
-           WHERE loan_id = %s ORDER BY number""",
-        (str(loan_id),),
-    ).fetchall()
-    instalments = tuple(Instalment(*r) for r in rows)
-    interest = sum((i.interest for i in instalments), ZERO)
-    return Schedule(
-        row[4],
-        Amount(row[0], cur),
-        row[2],
-        row[3],
-        row[5],
-        row[6],
-        tuple(row[7]),
-        Amount(row[8], cur),
-        instalments,
-        Amount(interest, cur),
-        Amount(interest + row[0], cur),
-        row[9],
-    )
+    return terms
+
+
+def load_instalments(conn: psycopg.Connection, *, loan_id: UUID | str) -> list[Instalment]:
+    """A loan's stored instalments, in order."""
+    with conn.cursor(row_factory=class_row(Instalment)) as cur:
+        return cur.execute(
+            """SELECT number, due_date, days, principal, interest, fees, total, balance_after FROM loan_instalments
+               WHERE loan_id = %s ORDER BY number""",
+            (str(loan_id),),
+        ).fetchall()
 
 
 def load_payments(conn: psycopg.Connection, *, loan_id: UUID | str) -> list[Payment]:
@@ -309,125 +350,53 @@ def load_payments(conn: psycopg.Connection, *, loan_id: UUID | str) -> list[Paym
     return [Payment(r[0].astimezone(UTC).date(), r[1], Amount(r[2], r[3].strip())) for r in rows]
 
 
-def get_loan_status(conn: psycopg.Connection, *, loan_id: UUID | str, as_of: date, policy: Policy) -> LoanStatus:
-    """Days past due, bucket, arrears and outstanding principal of a loan on ``as_of``.
-
-    Raises:
-        LoanNotFoundError: no loan has ``loan_id``.
-    """
-    return loan_status(
-        schedule=load_schedule(conn, loan_id=loan_id),
-        payments=load_payments(conn, loan_id=loan_id),
-        as_of=as_of,
-        order=policy.allocation_order,
-        grace_days=policy.grace_days,
-        late_fee=policy.late_fee.number,
-    )
+def find_repayment(conn: psycopg.Connection, *, loan_id: UUID | str, idempotency_key: str) -> StoredRepayment | None:
+    """The loan's repayment posted under ``idempotency_key``, or None."""
+    with conn.cursor(row_factory=class_row(StoredRepayment)) as cur:
+        return cur.execute(
+            """SELECT id, amount, rtrim(currency) AS currency, paid_at, audit_seq FROM repayments
+               WHERE loan_id = %s AND idempotency_key = %s""",
+            (str(loan_id), idempotency_key),
+        ).fetchone()
 
 
-def post_repayment(
+def load_allocation(conn: psycopg.Connection, *, repayment_id: UUID) -> dict[str, Decimal]:
+    """How a stored repayment was split, by component."""
+    rows = conn.execute(
+        "SELECT component, amount FROM repayment_allocations WHERE repayment_id = %s", (repayment_id,)
+    ).fetchall()
+    return dict(rows)
+
+
+def insert_repayment(
     conn: psycopg.Connection,
     *,
     loan_id: UUID | str,
     idempotency_key: str,
     amount: Amount,
     paid_at: datetime,
-    policy: Policy,
-    lender_organization_id: UUID | None = None,
-) -> RepaymentPosted:
-    """Record a repayment once per ``idempotency_key``; posting the same key again returns the first result.
-
-    Raises:
-        LoanNotFoundError: no loan has ``loan_id`` (of ``lender_organization_id``, when given).
-        IdempotencyConflictError: the key was used with another amount or time.
-        credit.PaymentError: the amount is not positive or in another currency.
-    """
-    if not idempotency_key:
-        raise IdempotencyConflictError("idempotency_key is empty; send a unique key per payment, e.g. the M-Pesa id")
-    if paid_at.tzinfo is None:
-        raise IdempotencyConflictError(f"paid_at={paid_at!r} has no time zone; send a timezone-aware time")
-    locked = conn.execute(
-        f"SELECT currency FROM loans WHERE id = %(id)s AND {_lender_filter('lender_organization_id')} FOR UPDATE",
-        {"id": str(loan_id), "lender": lender_organization_id},
-    ).fetchone()
-    if locked is None:
-        raise LoanNotFoundError(f"loan_id={loan_id} does not exist")
-    existing = conn.execute(
-        "SELECT id, amount, currency, paid_at, audit_seq FROM repayments WHERE loan_id = %s AND idempotency_key = %s",
-        (str(loan_id), idempotency_key),
-    ).fetchone()
-    if existing is not None:
-        if existing[1] != amount.number or existing[2].strip() != amount.currency or existing[3] != paid_at:
-            raise IdempotencyConflictError(
-                f"idempotency_key={idempotency_key!r} was already used for {existing[1]} {existing[2]} at "
-                f"{existing[3].isoformat()}; use a new key for a different payment"
-            )
-        parts = conn.execute(
-            "SELECT component, amount FROM repayment_allocations WHERE repayment_id = %s", (existing[0],)
-        ).fetchall()
-        status = get_loan_status(conn, loan_id=loan_id, as_of=paid_at.astimezone(UTC).date(), policy=policy)
-        return RepaymentPosted(existing[0], False, dict(parts), status, existing[4])
-    schedule = load_schedule(conn, loan_id=loan_id)
-    payment = Payment(paid_at.astimezone(UTC).date(), idempotency_key, amount)
-    payments = [*load_payments(conn, loan_id=loan_id), payment]
-    status = loan_status(
-        schedule=schedule,
-        payments=payments,
-        as_of=payment.paid_on,
-        order=policy.allocation_order,
-        grace_days=policy.grace_days,
-        late_fee=policy.late_fee.number,
-    )
-    mine: PaymentAllocation = next(p for p in status.payments if p.key == idempotency_key)
-    parts_d = {c: getattr(mine.allocation, c) for c in ALLOCATION_COMPONENTS}
-    entry = append_entry(
-        conn,
-        kind="loan.repayment",
-        payload={
-            "loan_id": str(loan_id),
-            "idempotency_key": idempotency_key,
-            "amount": amount,
-            "paid_at": paid_at,
-            "allocation": parts_d,
-            "days_past_due": status.days_past_due,
-        },
-    )
-    rep = conn.execute(
+    audit_seq: int,
+    allocation: dict[str, Decimal],
+) -> UUID:
+    """Store a repayment and its allocation by component; return its id."""
+    row = conn.execute(
         """INSERT INTO repayments (loan_id, idempotency_key, amount, currency, paid_at, audit_seq)
            VALUES (%s, %s, %s, %s, %s, %s) RETURNING id""",
-        (str(loan_id), idempotency_key, amount.number, amount.currency, paid_at, entry.seq),
+        (str(loan_id), idempotency_key, amount.number, amount.currency, paid_at, audit_seq),
     ).fetchone()
-    assert rep is not None
+    assert row is not None
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO repayment_allocations (repayment_id, component, amount) VALUES (%s, %s, %s)",
-            [(rep[0], c, v) for c, v in parts_d.items()],
+            [(row[0], c, v) for c, v in allocation.items()],
         )
-    if status.closed:
-        conn.execute("UPDATE loans SET status = 'closed' WHERE id = %s", (str(loan_id),))
-    log.info("posted repayment %s of %s to loan %s", idempotency_key, amount, loan_id)
-    return RepaymentPosted(rep[0], True, parts_d, status, entry.seq)
+    log.info("stored repayment %s of %s to loan %s", idempotency_key, amount, loan_id)
+    return row[0]  # type: ignore[no-any-return]
 
 
-def portfolio(
-    conn: psycopg.Connection,
-    *,
-    as_of: date,
-    policy: Policy,
-    cooperative_id: UUID | str | None = None,
-    lender_organization_id: UUID | None = None,
-) -> Par:
-    """PAR30 and PAR90 over the active loans (of one cooperative's farms, of one lender, when given)."""
-    rows = conn.execute(
-        f"""SELECT l.id FROM loans l JOIN farms f ON f.id = l.farm_id
-            WHERE l.start_date <= %(as_of)s AND (%(coop)s::uuid IS NULL OR f.cooperative_id = %(coop)s::uuid)
-              AND {_lender_filter("l.lender_organization_id")} ORDER BY l.id""",
-        {"as_of": as_of, "coop": cooperative_id and str(cooperative_id), "lender": lender_organization_id},
-    ).fetchall()
-    statuses = [get_loan_status(conn, loan_id=r[0], as_of=as_of, policy=policy) for r in rows]
-    return portfolio_par(
-        [s for s in statuses if s.outstanding_principal.currency == policy.currency], currency=policy.currency
-    )
+def close_loan(conn: psycopg.Connection, *, loan_id: UUID | str) -> None:
+    """Mark the loan closed (fully repaid)."""
+    conn.execute("UPDATE loans SET status = 'closed' WHERE id = %s", (str(loan_id),))
 
 
 def raise_alerts(
@@ -442,7 +411,7 @@ def raise_alerts(
     for a in alerts:
         row = conn.execute(
             """INSERT INTO credit_alerts (farm_id, loan_id, code, severity, message, evidence, raised_at)
-               VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s)
+               VALUES (%s, %s, %s, %s, %s, %s, %s)
                ON CONFLICT (farm_id, code) WHERE resolved_at IS NULL DO NOTHING RETURNING id""",
             (
                 str(farm_id),
@@ -450,7 +419,7 @@ def raise_alerts(
                 a.code,
                 a.severity,
                 a.message,
-                json.dumps(to_plain(a.evidence)),
+                Jsonb(to_plain(a.evidence)),
                 a.raised_at,
             ),
         ).fetchone()
@@ -462,14 +431,23 @@ def raise_alerts(
 
 
 def list_alerts(
-    conn: psycopg.Connection, *, farm_id: UUID | str | None = None, open_only: bool = True
-) -> list[dict[str, Any]]:
-    """Alerts, newest first, as plain dicts (id, farm_id, loan_id, code, severity, message, evidence, raised_at)."""
-    rows = conn.execute(
-        """SELECT id, farm_id, loan_id, code, severity, message, evidence, raised_at, resolved_at FROM credit_alerts
-           WHERE (%s::uuid IS NULL OR farm_id = %s::uuid) AND (NOT %s OR resolved_at IS NULL)
-           ORDER BY raised_at DESC, id DESC""",
-        (farm_id and str(farm_id), farm_id and str(farm_id), open_only),
-    ).fetchall()
-    keys = ("id", "farm_id", "loan_id", "code", "severity", "message", "evidence", "raised_at", "resolved_at")
-    return [dict(zip(keys, r, strict=True)) for r in rows]
+    conn: psycopg.Connection,
+    *,
+    farm_id: UUID | str | None = None,
+    farm_ids: list[UUID] | None = None,
+    open_only: bool = True,
+) -> list[AlertRow]:
+    """Alerts of ``farm_id`` or of ``farm_ids`` (None: of every farm), newest first; only open ones by default.
+
+    The one query for alerts: the API, the dashboard and the demo's report read them here.
+    """
+    farms = [str(f) for f in (*(farm_ids or ()), *(() if farm_id is None else (farm_id,)))]
+    with conn.cursor(row_factory=class_row(AlertRow)) as cur:
+        return cur.execute(
+            """SELECT a.id, a.farm_id, f.name AS farm, a.loan_id, a.code, a.severity, a.message, a.evidence,
+                      a.raised_at, a.resolved_at
+               FROM credit_alerts a JOIN farms f ON f.id = a.farm_id
+               WHERE (%(all)s OR a.farm_id = ANY(%(farms)s::uuid[])) AND (NOT %(open)s OR a.resolved_at IS NULL)
+               ORDER BY a.raised_at DESC, a.id DESC""",
+            {"all": farm_id is None and farm_ids is None, "farms": farms, "open": open_only},
+        ).fetchall()

@@ -38,6 +38,13 @@ def test_farmtrust_and_usecases_run_no_sql_of_their_own():
     assert found == {}, "SQL belongs in store/ as a named function"
 
 
+def test_the_lending_routes_run_no_sql_of_their_own():
+    """Issue #13 phase 2: the lending routes call use cases and store functions only."""
+    path = ROOT / "api" / "routes" / "lending.py"
+    found = {name: lines for name in ("execute", "executemany", "copy") if (lines := _calls_named(path, name))}
+    assert found == {}, "SQL belongs in store/ as a named function"
+
+
 def test_the_demo_data_ships_with_the_package():
     from farmtrust import demo_samples
 

@@ -10,12 +10,14 @@ import psycopg
 
 from credit.alerts import early_warnings
 from credit.audit import AuditEntry
+from credit.canonical import canonical_json
 from credit.decision import Decision, decide_limit
-from credit.policy import Policy
-from store.credit_records import load_farm_record, record_decision
+from credit.policy import Policy, load_policy
+from store.credit_records import load_decision, record_decision
 from store.loans import raise_alerts
+from usecases.farm_records import load_farm_record
 
-__all__ = ["CreditLimit", "decide_credit_limit", "raise_early_warnings"]
+__all__ = ["CreditLimit", "decide_credit_limit", "raise_early_warnings", "replay_decision"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,3 +74,14 @@ def raise_early_warnings(
     farm_record = load_farm_record(conn, farm_id=farm_id, as_of=as_of, window_days=window_days or policy.window_days)
     alerts = early_warnings(record=farm_record, policy=policy, baseline_herd=baseline_herd)
     return raise_alerts(conn, farm_id=farm_id, alerts=alerts) if alerts else []
+
+
+def replay_decision(conn: psycopg.Connection, *, decision_id: UUID | str) -> tuple[str, str]:
+    """Recompute a stored decision from its frozen record and policy; return ``(stored, recomputed)`` JSON texts.
+
+    Raises:
+        store.credit_records.DecisionNotFoundError: no decision has ``decision_id``.
+    """
+    stored = load_decision(conn, decision_id=decision_id)
+    recomputed = decide_limit(stored.record, load_policy(stored.policy_text))
+    return stored.output, canonical_json(recomputed)

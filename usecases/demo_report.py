@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -67,7 +67,7 @@ def read_back(conn: psycopg.Connection, *, cast: DemoCast, decision_ids: Sequenc
     ]
     alerts = sorted(
         (
-            {**a, "farm": names[farm.farm_id]}
+            {**asdict(a), "farm": names[farm.farm_id]}
             for farm in cast.farms
             for a in list_alerts(conn, farm_id=farm.farm_id, open_only=True)
         ),

@@ -4,7 +4,8 @@ Exception tree::
 
     UseCaseError
     ├── FarmFieldsNotFoundError (LookupError)   the farm has no fields to estimate
-    └── FarmNotFoundError (LookupError)         no farm has that id
+    ├── FarmNotFoundError (LookupError)         no farm has that id
+    └── IdempotencyKeyReusedError (ValueError)  an idempotency key was already used for another request
 """
 
 from __future__ import annotations
@@ -20,3 +21,7 @@ class FarmFieldsNotFoundError(UseCaseError, LookupError):
 
 class FarmNotFoundError(UseCaseError, LookupError):
     """No farm has the given id."""
+
+
+class IdempotencyKeyReusedError(UseCaseError, ValueError):
+    """The idempotency key was already used by the organization for a different request."""

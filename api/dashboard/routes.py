@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
@@ -27,8 +30,11 @@ from api.dashboard.session import (
 from api.dashboard.svg import field_map, line_chart
 from api.deps import Conn
 from api.errors import ApiError
+from store.credit_records import latest_decisions
+from store.loans import lender_loans, list_alerts, load_instalments
 from store.sessions import end_session, login_throttle, record_login_failure, start_session
-from store.tenants import authenticate, farm_visible, visible_farm_ids
+from store.tenants import Principal, authenticate, farm_visible, visible_farm_ids
+from usecases.loans import portfolio
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -115,19 +121,7 @@ def home(request: Request, conn: Conn) -> Response:
     if principal is None:
         return RedirectResponse("/ui/login", status_code=303)
     if principal.kind == "lender":
-        farm_ids = visible_farm_ids(conn, principal=principal)
-        decisions = queries.decisions(conn, farm_ids=farm_ids, lender_id=principal.organization_id)
-        loans = queries.loans(conn, farm_ids=farm_ids, lender_id=principal.organization_id)
-        par = _par(request, conn, loans)
-        return _page(
-            request,
-            "lender.html",
-            org=principal,
-            decisions=decisions,
-            loans=loans,
-            par=par,
-            alerts=queries.alerts(conn, farm_ids=farm_ids),
-        )
+        return _lender_page(request, conn, principal)
     members = queries.member_farms(conn, cooperative_id=principal.organization_id)
     return _page(
         request,
@@ -138,18 +132,41 @@ def home(request: Request, conn: Conn) -> Response:
     )
 
 
-def _par(request: Request, conn: Any, loans: list[dict[str, Any]]) -> Any:
-    from datetime import UTC, datetime
-
-    from credit import portfolio_par
-    from store.loans import get_loan_status
-
-    policy = request.app.state.policy
-    today = datetime.now(UTC).date()
-    statuses = [get_loan_status(conn, loan_id=loan["id"], as_of=today, policy=policy) for loan in loans]
-    for loan, status in zip(loans, statuses, strict=True):
-        loan["status"] = status
-    return portfolio_par(statuses, currency=policy.currency)
+def _lender_page(request: Request, conn: Conn, principal: Principal) -> HTMLResponse:
+    """The lender's latest decision per consenting farm, its loans there with their status and PAR, and alerts."""
+    lender = principal.organization_id
+    farm_ids = visible_farm_ids(conn, principal=principal)
+    decisions = [
+        {**d, "output": json.loads(d["output"])}
+        for d in latest_decisions(conn, farm_ids=farm_ids, lender_organization_id=lender)
+    ]
+    book = portfolio(
+        conn,
+        as_of=datetime.now(UTC).date(),
+        policy=request.app.state.policy,
+        lender_organization_id=lender,
+        farm_ids=farm_ids,
+    )
+    loans = []
+    for loan in lender_loans(conn, lender_organization_id=lender, farm_ids=farm_ids):
+        status = book.statuses[loan.id]
+        loans.append(
+            {
+                **asdict(loan),
+                "instalments": load_instalments(conn, loan_id=loan.id),
+                "paid": status.paid_total.number,
+                "status": status,
+            }
+        )
+    return _page(
+        request,
+        "lender.html",
+        org=principal,
+        decisions=decisions,
+        loans=loans,
+        par=book.par,
+        alerts=list_alerts(conn, farm_ids=farm_ids),
+    )
 
 
 @router.get("/farms/{farm_id}", response_class=HTMLResponse, response_model=None)

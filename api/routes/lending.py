@@ -1,12 +1,14 @@
-"""Lenders: credit limits for consenting farms, loans, repayments, alerts and portfolio at risk."""
+"""Lenders: credit limits for consenting farms, loans, repayments and portfolio at risk.
+
+HTTP only: each route checks the caller, translates the request into a use case's arguments and
+its result into a response. The SQL is in ``store/``, the orchestration in ``usecases/``.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import psycopg
@@ -17,38 +19,18 @@ from fastapi.exceptions import RequestValidationError
 from api.deps import Conn, CurrentOrg, require, visible_farm
 from api.errors import ApiError
 from api.schemas import CreditLimitPublic, LoanCreate, LoanPublic, PortfolioPublic, RepaymentCreate
+from credit.money import Amount, minor_unit
+from store.loans import LoanRef, find_decision, find_loan
 from store.tenants import Principal, visible_farm_ids
-
-if TYPE_CHECKING:
-    from store.loans import LoanRef
+from usecases import idempotency, loans
+from usecases.credit_limits import decide_credit_limit
+from usecases.errors import IdempotencyKeyReusedError
 
 router = APIRouter(prefix="/v1", tags=["lending"])
 
 IdempotencyKey = Annotated[
     str, Header(alias="Idempotency-Key", min_length=8, max_length=200, description="unique per intended request")
 ]
-
-
-def _replay(conn: psycopg.Connection, principal: Principal, key: str, request_hash: str) -> dict[str, Any] | None:
-    """The stored response for ``key``, after taking a lock so concurrent retries wait for the first."""
-    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{principal.organization_id}:{key}",))
-    row = conn.execute(
-        "SELECT request_hash, response FROM idempotency_keys WHERE organization_id = %s AND key = %s",
-        (principal.organization_id, key),
-    ).fetchone()
-    if row is None:
-        return None
-    if row[0] != request_hash:
-        raise ApiError(409, "Conflict", f"Idempotency-Key {key!r} was already used for a different request.")
-    return row[1]  # type: ignore[no-any-return]
-
-
-def _remember(conn: psycopg.Connection, principal: Principal, key: str, request_hash: str, body: Any) -> None:
-    conn.execute(
-        """INSERT INTO idempotency_keys (organization_id, key, request_hash, status_code, response)
-           VALUES (%s, %s, %s, 201, %s)""",
-        (principal.organization_id, key, request_hash, json.dumps(jsonable_encoder(body))),
-    )
 
 
 def _invalid(field: str, message: str) -> RequestValidationError:
@@ -58,15 +40,17 @@ def _invalid(field: str, message: str) -> RequestValidationError:
 
 def _check_minor_unit(field: str, value: Decimal, currency: str) -> None:
     """422 when ``value`` has more decimals than ``currency``'s minor unit (it would not be stored as sent)."""
-    from credit.money import minor_unit
-
     places = minor_unit(currency)
     if value != value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN):
         raise _invalid(field, f"{currency} has {places} decimal places; {value} has more")
 
 
-def _hash(*parts: object) -> str:
-    return hashlib.sha256(json.dumps(jsonable_encoder(parts), sort_keys=True).encode()).hexdigest()
+def _replay(conn: psycopg.Connection, principal: Principal, key: str, request_hash: str) -> Any | None:
+    """The stored response for ``key`` (409 when the key was used for another request)."""
+    try:
+        return idempotency.replay(conn, organization_id=principal.organization_id, key=key, request_hash=request_hash)
+    except IdempotencyKeyReusedError as exc:
+        raise ApiError(409, "Conflict", str(exc)) from None
 
 
 @router.post("/farms/{farm_id}/credit-limit", status_code=status.HTTP_201_CREATED, operation_id="request_credit_limit")
@@ -74,24 +58,23 @@ def credit_limit(
     farm_id: UUID, request: Request, principal: CurrentOrg, conn: Conn, idempotency_key: IdempotencyKey
 ) -> CreditLimitPublic:
     """Decide a credit limit from the farm's verified record (consent with scope 'credit' required)."""
-    from credit import decide_limit
-    from store.credit_records import load_farm_record, record_decision
-
     require(principal, "lender")
     visible_farm(conn, principal, farm_id, scope="credit")
-    request_hash = _hash("credit-limit", str(farm_id))
+    request_hash = idempotency.request_hash("credit-limit", str(farm_id))
     stored = _replay(conn, principal, idempotency_key, request_hash)
     if stored is not None:
         return CreditLimitPublic.model_validate(stored)
-    policy = request.app.state.policy
-    now = datetime.now(UTC)
-    record = load_farm_record(conn, farm_id=farm_id, as_of=now, window_days=policy.window_days)
-    decision = decide_limit(record, policy, as_of=now)
-    decision_id, entry = record_decision(
-        conn, decision=decision, record=record, policy=policy, lender_organization_id=principal.organization_id
+    limit = decide_credit_limit(
+        conn,
+        farm_id=farm_id,
+        as_of=datetime.now(UTC),
+        policy=request.app.state.policy,
+        lender_organization_id=principal.organization_id,
     )
+    decision, entry = limit.decision, limit.audit_entry
+    assert limit.decision_id is not None and entry is not None
     body = CreditLimitPublic(
-        decision_id=decision_id,
+        decision_id=limit.decision_id,
         farm_id=farm_id,
         status=decision.status,
         limit=decision.limit.number,
@@ -108,7 +91,13 @@ def credit_limit(
         audit_entry_seq=entry.seq,
         audit_receipt=entry.entry_hash,
     )
-    _remember(conn, principal, idempotency_key, request_hash, body)
+    idempotency.remember(
+        conn,
+        organization_id=principal.organization_id,
+        key=idempotency_key,
+        request_hash=request_hash,
+        response=jsonable_encoder(body),
+    )
     conn.commit()  # now: the audit log's append lock is held until the commit, not while the response is built
     return body
 
@@ -127,8 +116,6 @@ def _scope(conn: psycopg.Connection, principal: Principal) -> tuple[UUID | None,
 
 def _loan_ref(conn: psycopg.Connection, principal: Principal, loan_id: UUID) -> LoanRef:
     """The loan, or 404 when it is not the caller's (which says nothing of whose it is)."""
-    from store.loans import find_loan
-
     lender, farm_ids = _scope(conn, principal)
     loan = find_loan(conn, loan_id=loan_id, lender_organization_id=lender, farm_ids=farm_ids)
     if loan is None:
@@ -137,10 +124,10 @@ def _loan_ref(conn: psycopg.Connection, principal: Principal, loan_id: UUID) -> 
 
 
 def _loan_public(conn: psycopg.Connection, request: Request, loan_id: UUID, farm_id: UUID) -> LoanPublic:
-    from store.loans import get_loan_status, load_schedule
-
-    schedule = load_schedule(conn, loan_id=loan_id)
-    status_ = get_loan_status(conn, loan_id=loan_id, as_of=datetime.now(UTC).date(), policy=request.app.state.policy)
+    schedule = loans.load_schedule(conn, loan_id=loan_id)
+    status_ = loans.get_loan_status(
+        conn, loan_id=loan_id, as_of=datetime.now(UTC).date(), policy=request.app.state.policy
+    )
     return LoanPublic(
         loan_id=loan_id,
         farm_id=farm_id,
@@ -155,10 +142,6 @@ def _loan_public(conn: psycopg.Connection, request: Request, loan_id: UUID, farm
 @router.post("/loans", status_code=status.HTTP_201_CREATED, operation_id="open_loan")
 def open_loan(body: LoanCreate, request: Request, principal: CurrentOrg, conn: Conn) -> LoanPublic:
     """Open a loan from an approved decision of a consenting farm; the schedule is returned."""
-    from credit import Amount
-    from store.loans import find_decision
-    from store.loans import open_loan as store_open_loan
-
     require(principal, "lender")
     decision = find_decision(conn, decision_id=body.decision_id, lender_organization_id=principal.organization_id)
     if decision is None:
@@ -166,7 +149,7 @@ def open_loan(body: LoanCreate, request: Request, principal: CurrentOrg, conn: C
     farm_id = decision.farm_id
     visible_farm(conn, principal, farm_id, scope="credit")
     _check_minor_unit("principal", body.principal, decision.currency)
-    opened = store_open_loan(
+    opened = loans.open_loan(
         conn,
         decision_id=body.decision_id,
         principal=Amount(body.principal, decision.currency),
@@ -198,15 +181,12 @@ def repay(
     idempotency_key: IdempotencyKey,
 ) -> dict[str, Any]:
     """Post a repayment once per Idempotency-Key; the same key again returns the first result."""
-    from credit import Amount
-    from store.loans import post_repayment
-
     require(principal, "lender")
     loan = _loan_ref(conn, principal, loan_id)
     _check_minor_unit("amount", body.amount, loan.currency)
     if body.paid_at.astimezone(UTC).date() < loan.start_date:
         raise _invalid("paid_at", f"paid_at {body.paid_at.isoformat()} is before the loan started ({loan.start_date})")
-    posted = post_repayment(
+    posted = loans.post_repayment(
         conn,
         loan_id=loan_id,
         idempotency_key=idempotency_key,
@@ -227,16 +207,13 @@ def repay(
 @router.get("/portfolio", operation_id="portfolio")
 def portfolio(request: Request, principal: CurrentOrg, conn: Conn) -> PortfolioPublic:
     """PAR30 and PAR90 over the caller's loans on farms that consent to it now (every loan for an admin)."""
-    from credit import portfolio_par
-    from store.loans import get_loan_status, loan_ids
-
     require(principal, "lender", "admin")
-    policy = request.app.state.policy
     lender, farm_ids = _scope(conn, principal)
-    today = datetime.now(UTC).date()
-    statuses = [
-        get_loan_status(conn, loan_id=loan_id, as_of=today, policy=policy)
-        for loan_id in loan_ids(conn, lender_organization_id=lender, farm_ids=farm_ids)
-    ]
-    par = portfolio_par(statuses, currency=policy.currency)
+    par = loans.portfolio(
+        conn,
+        as_of=datetime.now(UTC).date(),
+        policy=request.app.state.policy,
+        lender_organization_id=lender,
+        farm_ids=farm_ids,
+    ).par
     return PortfolioPublic(loans=par.loans, outstanding=par.outstanding.number, par30=par.par30, par90=par.par90)

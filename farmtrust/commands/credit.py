@@ -64,19 +64,18 @@ def limit(
 ) -> None:
     """Decide FARM_ID's credit limit from its verified record, with every factor and reason."""
     from credit.canonical import to_plain
-    from credit.decision import decide_limit
-    from store.credit_records import load_farm_record, record_decision
     from store.db import connect
+    from usecases.credit_limits import decide_credit_limit
 
     policy = _policy(policy_file)
     when = (as_of.replace(tzinfo=UTC) if as_of and as_of.tzinfo is None else as_of) or datetime.now(UTC)
     with database_url(db_url) as url, connect(url) as conn:
-        farm_record = load_farm_record(conn, farm_id=farm_id, as_of=when, window_days=window_days or policy.window_days)
-        decision = decide_limit(farm_record, policy)
-        decision_id = None
+        limit = decide_credit_limit(
+            conn, farm_id=farm_id, as_of=when, policy=policy, window_days=window_days, record=record
+        )
         if record:
-            decision_id, _entry = record_decision(conn, decision=decision, record=farm_record, policy=policy)
             conn.commit()
+    decision, decision_id = limit.decision, limit.decision_id
     if as_json:
         plain = to_plain(decision)
         plain["decision_id"] = str(decision_id) if decision_id else None

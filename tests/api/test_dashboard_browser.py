@@ -27,7 +27,8 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 def site(fresh_db_url, mqtt_url, tmp_path):
     from credit import decide_limit, load_policy
     from credit.policy import DEFAULT_POLICY_PATH
-    from store.credit_records import load_farm_record, record_decision
+    from store.credit_records import record_decision
+    from usecases.farm_records import load_farm_record
 
     policy = load_policy(DEFAULT_POLICY_PATH)
     with psycopg.connect(fresh_db_url) as conn:

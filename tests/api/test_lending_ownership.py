@@ -33,10 +33,12 @@ def _loan_body(decision_id: str, principal: str = "1000") -> dict:
 
 
 def _lender_page(client, key: str) -> str:
-    """Sign in to the dashboard as a browser would (form token, session cookie) and read the lender's page."""
-    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/ui/login").text).group(1)
+    """The lender's dashboard page, signed in with ``key`` through the sign-in form (its CSRF token included)."""
     try:
-        client.post("/ui/login", data={"key": key, "csrf": token}, follow_redirects=False)
+        form = client.get("/ui/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+        signed_in = client.post("/ui/login", data={"key": key, "csrf": token}, follow_redirects=False)
+        assert signed_in.status_code == 303, signed_in.text
         r = client.get("/ui")
     finally:
         client.cookies.clear()
@@ -73,6 +75,8 @@ def test_lender_two_cannot_touch_lender_ones_decision_or_loan(world):
     assert c.get("/v1/portfolio", headers=one).json()["loans"] == 1
     page_one = _lender_page(c, world["key_l"])
     assert "Portfolio: 1 loans" in page_one and f"audit entry #{decision['audit_entry_seq']}" in page_one
+    first = loan.json()["schedule"][0]  # the loan's first instalment row, as the API gave it
+    assert f"<td>1</td><td>{first['due_date']}</td>" in page_one and f'"num">{first["total"]}</td>' in page_one
     with psycopg.connect(world["db"]) as conn:
         assert conn.execute("SELECT count(*) FROM repayments").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM loans").fetchone()[0] == 1

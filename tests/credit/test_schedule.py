@@ -130,3 +130,27 @@ def test_principal_sums_to_the_loan(principal, rate, months, kind, harvest, star
     assert all(i.total == i.principal + i.interest + i.fees for i in s.instalments)
     assert all(i.principal == 0 for i in s.instalments[:grace])
     assert [i.due_date for i in s.instalments] == sorted({i.due_date for i in s.instalments})
+
+
+def test_a_stored_schedule_sums_its_totals_from_the_stored_instalments():
+    from credit.schedule import Instalment, stored_schedule
+
+    rows = (
+        Instalment(1, date(2025, 2, 1), 31, D("500.00"), D("15.29"), D("0"), D("515.29"), D("500.00")),
+        Instalment(2, date(2025, 3, 1), 28, D("500.00"), D("6.90"), D("0"), D("506.90"), D("0.00")),
+    )
+    kept = stored_schedule(
+        kind="equal-principal",
+        principal=Amount(D("1000.00"), "KES"),
+        rate=D("0.18"),
+        months=2,
+        start=date(2025, 1, 1),
+        grace_months=0,
+        harvest_months=(),
+        upfront_fee=Amount(D("0"), "KES"),
+        instalments=rows,
+        apr=D("0.1956"),
+    )
+    # 15.29 + 6.90 = 22.19 interest; 1,000.00 + 22.19 = 1,022.19 payable; the rows are kept as stored
+    assert (kept.total_interest, kept.total_payable) == (Amount(D("22.19"), "KES"), Amount(D("1022.19"), "KES"))
+    assert kept.instalments == rows and kept.apr == D("0.1956")

@@ -155,3 +155,24 @@ def test_minor_units_follow_iso_4217():
 
     # ISO 4217's table: shilling and euro in cents, Uganda and Rwanda francs whole, Kuwaiti dinar in fils
     assert [minor_unit(c) for c in ("KES", "EUR", "UGX", "RWF", "KWD")] == [2, 2, 0, 0, 3]
+
+
+def test_past_loan_counts_what_was_due_and_paid_before_the_record_time(loan):
+    from credit.servicing import past_loan
+
+    # 4,000 due on 1 Feb, 1 Mar, 1 Apr. Paid 1 Feb on time, 1 Mar five days late; a payment on 1 Apr
+    # itself is at the record time, so it is not seen: on 1 Apr the third instalment is due, unpaid, 0 days late.
+    payments = [
+        Payment(date(2025, 2, 1), "a", kes("4000")),
+        Payment(date(2025, 3, 6), "b", kes("4000")),
+        Payment(date(2025, 4, 1), "c", kes("4000")),
+    ]
+    summary = past_loan("loan-1", schedule=loan, payments=payments, as_of=date(2025, 4, 1))
+    assert (summary.loan_id, summary.instalments_due, summary.instalments_on_time) == ("loan-1", 3, 1)
+    assert (summary.max_days_past_due, summary.closed) == (0, False)
+    # on 20 Apr, with the 1 Apr payment seen, the loan is repaid: 3 due, 2 on time (1 Feb and 1 Apr), closed
+    later = past_loan("loan-1", schedule=loan, payments=payments, as_of=date(2025, 4, 20))
+    assert (later.instalments_due, later.instalments_on_time, later.max_days_past_due, later.closed) == (3, 2, 0, True)
+    # before anything was paid, 15 Mar: two due, none paid, 42 days past the 1 Feb instalment
+    early = past_loan("loan-1", schedule=loan, payments=[], as_of=date(2025, 3, 15))
+    assert (early.instalments_due, early.instalments_on_time, early.max_days_past_due) == (2, 0, 42)

@@ -9,8 +9,8 @@ import sys
 
 import psycopg
 
-from store.credit_records import replay_decision
 from tests.conftest import TEST_TOPIC_ROOT
+from usecases.credit_limits import replay_decision
 
 
 def test_demo_once_reports_what_the_pipeline_stored(fresh_db_url, mqtt_url, tmp_path):

@@ -15,10 +15,10 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from edge.protocol import TOPIC_ROOT, MessageKind, encode_binary, sha256_hex
 from farmtrust.services import start_broker
-from store.credit_records import load_farm_record
 from tests.edge.dbutil import cloned_db
 from tests.farmtrust.test_ingest_worker import Running, wait_for
 from tests.store.test_ingest_writer import Device
+from usecases.farm_records import load_farm_record
 
 
 @pytest.fixture

@@ -4,25 +4,25 @@ from datetime import timedelta
 import pytest
 
 from credit import D, RecordError, decide_limit, load_policy
-from credit.canonical import canonical_json
 from credit.policy import DEFAULT_POLICY_PATH
 from store.credit_records import (
     FarmNotFoundError,
     PolicyConflictError,
-    load_decision,
-    load_farm_record,
+    latest_decisions,
+    read_farm_record,
     record_decision,
     register_policy,
-    replay_decision,
 )
+from store.farms import create_farm
+from store.tenants import create_organization
 from tests.credit.farms_db import AS_OF, make_farm
 
 POLICY = load_policy(DEFAULT_POLICY_PATH)
 
 
-def test_load_farm_record_reads_every_input(conn):
+def test_read_farm_record_reads_every_input(conn):
     farm = make_farm(conn)
-    record = load_farm_record(conn, farm_id=farm, as_of=AS_OF)
+    record = read_farm_record(conn, farm_id=farm, as_of=AS_OF)
     assert record.declared_herd == (("cattle", 12),)
     assert len(record.herd_days) == 60 and {d.max_count for d in record.herd_days} == {12}
     assert all(d.counts == 3 for d in record.herd_days)
@@ -33,36 +33,17 @@ def test_load_farm_record_reads_every_input(conn):
     assert record.fields[0].declared_crop == "maize" and len(record.fields[0].boundary) == 4
     assert record.deliveries[0].amount.number == 15000
     # the same rows give the same hash, and the window excludes the as_of instant itself
-    assert load_farm_record(conn, farm_id=farm, as_of=AS_OF).record_hash() == record.record_hash()
-    assert len(load_farm_record(conn, farm_id=farm, as_of=AS_OF, window_days=10).herd_days) == 10
+    assert read_farm_record(conn, farm_id=farm, as_of=AS_OF).record_hash() == record.record_hash()
+    assert len(read_farm_record(conn, farm_id=farm, as_of=AS_OF, window_days=10).herd_days) == 10
 
 
 def test_missing_farm_and_naive_time_are_clear_errors(conn):
     with pytest.raises(FarmNotFoundError, match="farm_id='nope' is not a valid id"):
-        load_farm_record(conn, farm_id="nope", as_of=AS_OF)
+        read_farm_record(conn, farm_id="nope", as_of=AS_OF)
     with pytest.raises(FarmNotFoundError, match="does not exist"):
-        load_farm_record(conn, farm_id="00000000-0000-0000-0000-000000000000", as_of=AS_OF)
+        read_farm_record(conn, farm_id="00000000-0000-0000-0000-000000000000", as_of=AS_OF)
     with pytest.raises(RecordError, match="no time zone"):
-        load_farm_record(conn, farm_id="00000000-0000-0000-0000-000000000000", as_of=AS_OF.replace(tzinfo=None))
-
-
-def test_a_stored_decision_replays_exactly(conn):
-    farm = make_farm(conn, cattle=9, declared=14)
-    record = load_farm_record(conn, farm_id=farm, as_of=AS_OF)
-    decision = decide_limit(record, POLICY)
-    decision_id, entry = record_decision(conn, decision=decision, record=record, policy=POLICY)
-    assert entry.kind == "credit.decision" and entry.payload["output_hash"] == decision.output_hash()
-    stored, recomputed = replay_decision(conn, decision_id=decision_id)
-    assert stored == recomputed == canonical_json(decision)
-    again = load_decision(conn, decision_id=decision_id)
-    assert again.record.record_hash() == record.record_hash()
-    # the decision is also recomputable from the record freshly loaded from the source tables
-    fresh = decide_limit(load_farm_record(conn, farm_id=farm, as_of=AS_OF), POLICY)
-    assert canonical_json(fresh) == stored
-    row = conn.execute(
-        "SELECT status, limit_amount, record_hash FROM credit_decisions WHERE id = %s", (decision_id,)
-    ).fetchone()
-    assert row == (decision.status, decision.limit.number, record.record_hash())
+        read_farm_record(conn, farm_id="00000000-0000-0000-0000-000000000000", as_of=AS_OF.replace(tzinfo=None))
 
 
 def test_policy_versions_are_registered_once_and_audited(conn):
@@ -88,7 +69,7 @@ def test_a_meadows_grassland_estimate_reaches_the_record_and_the_valuation(conn)
            VALUES (%s, %s, %s, 0, 1.75, 2.0, 9, 'test')""",
         (field_id, farm, AS_OF - timedelta(days=3)),
     )
-    record = load_farm_record(conn, farm_id=farm, as_of=AS_OF)
+    record = read_farm_record(conn, farm_id=farm, as_of=AS_OF)
     meadow = next(f for f in record.fields if f.declared_crop == "grass")
     assert (meadow.cropped_ha, meadow.grassland_ha, meadow.observed_ha) == (0, D("1.75"), D("1.75"))
     decision = decide_limit(record, POLICY, as_of=AS_OF)
@@ -98,7 +79,7 @@ def test_a_meadows_grassland_estimate_reaches_the_record_and_the_valuation(conn)
 def test_a_stored_count_of_an_unknown_species_leaves_the_farm_decidable(conn, caplog):
     """Issue #12 item 8: one 'llama' count used to make every credit request of the farm a 422 for 60 days."""
     farm = make_farm(conn)
-    clean = load_farm_record(conn, farm_id=farm, as_of=AS_OF)
+    clean = read_farm_record(conn, farm_id=farm, as_of=AS_OF)
     device = conn.execute("SELECT id FROM devices WHERE farm_id = %s", (farm,)).fetchone()[0]
     conn.execute(
         """INSERT INTO livestock_counts (time, farm_id, device_id, camera_id, species, count, method)
@@ -107,9 +88,38 @@ def test_a_stored_count_of_an_unknown_species_leaves_the_farm_decidable(conn, ca
     )
     conn.execute("""UPDATE farms SET declared_herd = declared_herd || '{"alpaca": 2}'::jsonb WHERE id = %s""", (farm,))
     with caplog.at_level("WARNING", logger="store.credit_records"):
-        record = load_farm_record(conn, farm_id=farm, as_of=AS_OF)
+        record = read_farm_record(conn, farm_id=farm, as_of=AS_OF)
     assert record.species() == ("cattle",)
     assert record.declared_herd == (("cattle", 12),)
     assert record.record_hash() == clean.record_hash()  # the unknown rows are left out, nothing else changes
     assert "alpaca" in caplog.text and "llama" in caplog.text
     assert decide_limit(record, POLICY).status == decide_limit(clean, POLICY).status
+
+
+def test_latest_decisions_give_the_lenders_newest_decision_per_farm_by_farm_name(conn):
+    lender = create_organization(conn, kind="lender", name="Lender L")
+    other = create_organization(conn, kind="lender", name="Lender M")
+    zebra = make_farm(conn, cattle=9, declared=14)
+    conn.execute("UPDATE farms SET name = 'Zebra farm' WHERE id = %s", (zebra,))
+    apple = create_farm(conn, name="Apple farm", region="default", declared_herd={"cattle": 3}).id
+    hidden = make_farm(conn)
+    ids = {}
+    for farm, owner, when in (
+        (zebra, lender, AS_OF - timedelta(days=2)),
+        (zebra, lender, AS_OF),
+        (apple, lender, AS_OF),
+        (zebra, other, AS_OF + timedelta(days=1)),  # another lender's: never shown to L
+        (hidden, lender, AS_OF),  # a farm not asked for
+    ):
+        record = read_farm_record(conn, farm_id=farm, as_of=when)
+        decision_id, _ = record_decision(
+            conn, decision=decide_limit(record, POLICY), record=record, policy=POLICY, lender_organization_id=owner
+        )
+        conn.execute("UPDATE credit_decisions SET decided_at = %s WHERE id = %s", (when, decision_id))
+        ids[(farm, owner, when)] = decision_id
+    rows = latest_decisions(conn, farm_ids=[zebra, apple], lender_organization_id=lender)
+    assert [(r["farm"], r["id"]) for r in rows] == [
+        ("Apple farm", ids[(apple, lender, AS_OF)]),
+        ("Zebra farm", ids[(zebra, lender, AS_OF)]),
+    ]
+    assert rows[1]["currency"] == "KES" and json.loads(rows[1]["output"])["status"] == rows[1]["status"]

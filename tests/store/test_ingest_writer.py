@@ -474,7 +474,7 @@ def test_re_registering_a_device_with_a_new_key_also_starts_an_epoch(db, writer)
 
 
 def test_credit_coverage_counts_each_key_epoch_on_its_own(db, writer):
-    from store.credit_records import load_farm_record
+    from store.credit_records import read_farm_record
     from store.ingest_devices import rotate_device_key
 
     dev = Device(db)
@@ -488,6 +488,6 @@ def test_credit_coverage_counts_each_key_epoch_on_its_own(db, writer):
     writer.registry.forget()
     writer.write_batch(db, [dev.telemetry(s) for s in range(5)])
     writer.write_batch(db, [dev.telemetry(7)])  # 5 and 6 of the new epoch are missing
-    (cover,) = load_farm_record(db, farm_id=dev.farm_id, as_of=NOW + timedelta(hours=1)).devices
+    (cover,) = read_farm_record(db, farm_id=dev.farm_id, as_of=NOW + timedelta(hours=1)).devices
     # in the window: epoch 0 sent 10-19 (10 expected), epoch 1 sent 0-4 and 7 of 0-7 (8 expected)
     assert (cover.messages, cover.expected_messages, cover.missing_messages) == (16, 18, 2)

@@ -6,10 +6,11 @@ import pytest
 from credit import load_policy
 from credit.policy import DEFAULT_POLICY_PATH
 from store.counts import CountRow, write_counts
-from store.credit_records import FarmNotFoundError, replay_decision
+from store.credit_records import FarmNotFoundError, record_decision
 from store.farms import create_farm
 from store.loans import list_alerts
-from usecases.credit_limits import decide_credit_limit, raise_early_warnings
+from usecases.credit_limits import decide_credit_limit, raise_early_warnings, replay_decision
+from usecases.farm_records import load_farm_record
 
 POLICY = load_policy(DEFAULT_POLICY_PATH)
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
@@ -58,8 +59,8 @@ def test_a_herd_that_fell_from_10_to_2_raises_one_high_alert(conn):
     ids = raise_early_warnings(conn, farm_id=farm, as_of=NOW, policy=POLICY, baseline_herd={"sheep": 10})
     # (10 - 2) / 10 = 80 % down: at least twice the policy's 20 % share, so "high"
     (alert,) = list_alerts(conn, farm_id=farm)
-    assert [alert["id"]] == ids
-    assert (alert["code"], alert["severity"], alert["message"]) == (
+    assert [alert.id] == ids
+    assert (alert.code, alert.severity, alert.message) == (
         "herd_decline",
         "high",
         "sheep herd down 80% (10 to 2)",
@@ -69,3 +70,27 @@ def test_a_herd_that_fell_from_10_to_2_raises_one_high_alert(conn):
     # a steady herd raises nothing
     steady = create_farm(conn, name="steady herd").id
     assert raise_early_warnings(conn, farm_id=steady, as_of=NOW, policy=POLICY, baseline_herd={"sheep": 10}) == []
+
+
+def test_a_stored_decision_replays_exactly(conn):
+    from credit import decide_limit
+    from credit.canonical import canonical_json
+    from store.credit_records import load_decision
+    from tests.credit.farms_db import AS_OF, make_farm
+
+    farm = make_farm(conn, cattle=9, declared=14)
+    record = load_farm_record(conn, farm_id=farm, as_of=AS_OF)
+    decision = decide_limit(record, POLICY)
+    decision_id, entry = record_decision(conn, decision=decision, record=record, policy=POLICY)
+    assert entry.kind == "credit.decision" and entry.payload["output_hash"] == decision.output_hash()
+    stored, recomputed = replay_decision(conn, decision_id=decision_id)
+    assert stored == recomputed == canonical_json(decision)
+    again = load_decision(conn, decision_id=decision_id)
+    assert again.record.record_hash() == record.record_hash()
+    # the decision is also recomputable from the record freshly loaded from the source tables
+    fresh = decide_limit(load_farm_record(conn, farm_id=farm, as_of=AS_OF), POLICY)
+    assert canonical_json(fresh) == stored
+    row = conn.execute(
+        "SELECT status, limit_amount, record_hash FROM credit_decisions WHERE id = %s", (decision_id,)
+    ).fetchone()
+    assert row == (decision.status, decision.limit.number, record.record_hash())
