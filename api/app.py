@@ -13,8 +13,9 @@ from farmtrust.settings import Settings
 
 def create_app(settings: Settings) -> FastAPI:
     """Build the API for ``settings`` (whose database URL must be set)."""
+    from api.body_limit import BodySizeLimit
     from api.dashboard.routes import router as dashboard_router
-    from api.errors import exception_handlers
+    from api.errors import PROBLEM_RESPONSES, exception_handlers
     from api.routes import admin, farms, health, lending, records
     from credit import load_policy
     from credit.policy import DEFAULT_POLICY_PATH
@@ -44,8 +45,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.policy = load_policy(DEFAULT_POLICY_PATH)
     for module in (health, admin, farms, records, lending):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=PROBLEM_RESPONSES)
     app.include_router(dashboard_router)
+    app.add_middleware(BodySizeLimit)
     return app
 
 

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from api.inputs import DEVICE_ID_PATTERN, MAX_HEAD, SPECIES, AreaHa, Geometry, PlainText
 
 
 class OrganizationCreate(BaseModel):
     """A new organization (admin only)."""
 
     kind: Literal["cooperative", "lender", "admin"]
-    name: str = Field(min_length=1, max_length=200)
+    name: PlainText = Field(min_length=1, max_length=200)
 
 
 class OrganizationPublic(BaseModel):
@@ -33,23 +35,27 @@ class ApiKeyPublic(BaseModel):
     key: str
 
 
+HerdSize = Annotated[int, Field(strict=True, ge=0, le=MAX_HEAD)]
+
+
 class FarmBase(BaseModel):
     """What a cooperative says about a member farm."""
 
-    name: str = Field(min_length=1, max_length=200)
-    country: str | None = Field(default=None, max_length=2)
-    region: str | None = Field(default=None, max_length=100)
-    declared_herd: dict[str, int] = Field(default_factory=dict, description="head per species")
+    name: PlainText = Field(min_length=1, max_length=200)
+    country: PlainText | None = Field(default=None, min_length=2, max_length=2)
+    region: PlainText | None = Field(default=None, max_length=100)
+    declared_herd: dict[str, HerdSize] = Field(
+        default_factory=dict,
+        description=f"head per species (whole numbers, 0 to {MAX_HEAD})",
+        json_schema_extra={"propertyNames": {"enum": sorted(SPECIES)}},
+    )
 
     @field_validator("declared_herd")
     @classmethod
     def _species(cls, value: dict[str, int]) -> dict[str, int]:
-        known = {"cattle", "sheep", "goat", "pig", "poultry", "horse"}
-        for species, head in value.items():
-            if species not in known:
-                raise ValueError(f"unknown species {species!r}; use one of {sorted(known)}")
-            if head < 0:
-                raise ValueError(f"{species}: head count must be >= 0, got {head}")
+        for species in value:
+            if species not in SPECIES:
+                raise ValueError(f"unknown species {species!r}; use one of {sorted(SPECIES)}")
         return value
 
 
@@ -73,46 +79,38 @@ class FarmsPublic(BaseModel):
     next_cursor: str | None
 
 
-class FieldCreate(BaseModel):
-    """A field: a GeoJSON Polygon or MultiPolygon in EPSG:4326, with what the farmer declared."""
+class FieldBase(BaseModel):
+    """What a farmer declared about a field."""
 
-    external_id: str | None = Field(default=None, max_length=100)
-    name: str | None = Field(default=None, max_length=200)
-    geometry: dict[str, Any]
-    declared_crop: str | None = Field(default=None, max_length=50)
-    declared_area_ha: Decimal | None = Field(default=None, ge=0, le=100000)
-
-    @field_validator("geometry")
-    @classmethod
-    def _geometry(cls, value: dict[str, Any]) -> dict[str, Any]:
-        from shapely.geometry import shape
-        from shapely.validation import explain_validity
-
-        if value.get("type") not in {"Polygon", "MultiPolygon"}:
-            raise ValueError(f"geometry type must be Polygon or MultiPolygon, got {value.get('type')!r}")
-        try:
-            geom = shape(value)
-        except Exception as exc:
-            raise ValueError(f"not a valid GeoJSON geometry: {exc}") from None
-        if geom.is_empty or not geom.is_valid:
-            raise ValueError(f"invalid polygon: {explain_validity(geom)}")
-        minx, miny, maxx, maxy = geom.bounds
-        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-            raise ValueError(f"coordinates must be longitude/latitude (EPSG:4326); bounds are {geom.bounds}")
-        return value
+    external_id: PlainText | None = Field(default=None, min_length=1, max_length=100)
+    name: PlainText | None = Field(default=None, max_length=200)
+    declared_crop: PlainText | None = Field(default=None, max_length=50)
 
 
-class FieldPublic(FieldCreate):
+class FieldCreate(FieldBase):
+    """A new field: its outline and declared area.
+
+    ``geometry`` is a GeoJSON Polygon or MultiPolygon in EPSG:4326 with closed rings, valid, with at most
+    10,000 positions in all; ``declared_area_ha`` a decimal string with at most 4 decimal places.
+    """
+
+    geometry: Geometry
+    declared_area_ha: AreaHa | None = None
+
+
+class FieldPublic(FieldBase):
     """A stored field."""
 
     id: UUID
     farm_id: UUID
+    geometry: dict[str, Any]
+    declared_area_ha: Decimal | None = None
 
 
 class DeviceCreate(BaseModel):
     """A device to provision: its id (also its MQTT username) and its Ed25519 public key (hex, 32 bytes)."""
 
-    id: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    id: str = Field(min_length=3, max_length=64, pattern=DEVICE_ID_PATTERN)
     public_key_hex: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
 
 
@@ -137,11 +135,29 @@ class DevicePublic(BaseModel):
 
 
 class ConsentCreate(BaseModel):
-    """A farmer's consent, granted through the cooperative, that a lender may see the farm."""
+    """A farmer's consent, granted through the cooperative, that a lender may see the farm.
+
+    ``expires_at`` must carry its timezone and lie in the future.
+    """
 
     lender_id: UUID
-    expires_at: datetime
-    scope: list[Literal["records", "credit"]] = Field(default_factory=lambda: ["records", "credit"])
+    expires_at: AwareDatetime
+    scope: list[Literal["records", "credit"]] = Field(
+        default_factory=lambda: ["records", "credit"], min_length=1, max_length=2
+    )
+
+    @field_validator("expires_at")
+    @classmethod
+    def _future(cls, value: datetime) -> datetime:
+        utc = value.astimezone(UTC)
+        if utc <= datetime.now(UTC):
+            raise ValueError(f"expires_at must lie in the future; {utc.isoformat()} has passed")
+        return utc
+
+    @field_validator("scope")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        return sorted(set(value), key=value.index)
 
 
 class ConsentPublic(BaseModel):
