@@ -7,7 +7,7 @@ validator, so a client (or a generator such as schemathesis) can tell a valid va
 Limits:
     * text: no NUL, control characters or lone surrogates; lengths as each field says;
     * ``declared_area_ha``: a decimal string, 0 to 100000, at most 4 decimal places (``numeric(12, 4)``);
-    * herd sizes: whole JSON numbers (not ``true``, not ``1.0``), 0 to ``MAX_HEAD``;
+    * herd sizes: whole JSON numbers (``12`` or ``12.0``; not ``true``, not ``"12"``), 0 to ``MAX_HEAD``;
     * field geometry: a GeoJSON Polygon or MultiPolygon in EPSG:4326 whose rings are closed, that is valid
       (no self-intersection), with at most ``MAX_FIELD_VERTICES`` positions in all.
 """
@@ -32,7 +32,7 @@ SPECIES = frozenset({"cattle", "sheep", "goat", "pig", "poultry", "horse"})
 DEVICE_ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
 """What a device id (also its MQTT username) may contain."""
 
-_PLAIN_TEXT = r"^[^\x00-\x1F\x7F-\x9F\uD800-\uDFFF]*$"
+_PLAIN_TEXT = r"^[^\x00-\x1F\x7F-\x9F]*$"  # JSON cannot carry a lone surrogate but as an escape
 
 
 def _plain(value: str) -> str:
@@ -43,6 +43,21 @@ def _plain(value: str) -> str:
 
 PlainText = Annotated[str, AfterValidator(_plain), Field(json_schema_extra={"pattern": _PLAIN_TEXT})]
 """One line of text as PostgreSQL ``text`` stores it: no NUL, no control characters."""
+
+
+def _whole_number(value: Any) -> Any:
+    """A JSON integer (``12`` or ``12.0``, equal in JSON); never ``true``, a string or a fraction."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a whole number, not a boolean or a string")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"must be a whole number, got {value}")
+        return int(value)
+    return value
+
+
+HeadCount = Annotated[int, Field(strict=True, ge=0, le=MAX_HEAD), BeforeValidator(_whole_number)]
+"""Head of one species: a whole number from 0 to ``MAX_HEAD``."""
 
 
 _AREA_HA = re.compile(r"^(?:[0-9]{1,5}(?:\.[0-9]{1,4})?|100000(?:\.0{1,4})?)$")
@@ -65,7 +80,12 @@ AreaHa = Annotated[
 Longitude = Annotated[float, Field(strict=True, ge=-180, le=180, allow_inf_nan=False)]
 Latitude = Annotated[float, Field(strict=True, ge=-90, le=90, allow_inf_nan=False)]
 Position = tuple[Longitude, Latitude]
-Ring = Annotated[list[Position], Field(min_length=4, max_length=MAX_FIELD_VERTICES)]
+# No maxItems: the bound is on all rings together (``_valid_shape``), and a schema bound on each level would
+# have generators build arrays of thousands of rings to probe it.
+Ring = Annotated[list[Position], Field(min_length=4)]
+
+
+_BOUND = f"at most {MAX_FIELD_VERTICES} positions over all rings"
 
 
 class PolygonGeometry(BaseModel):
@@ -74,7 +94,7 @@ class PolygonGeometry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["Polygon"]
-    coordinates: list[Ring] = Field(min_length=1, max_length=1000)
+    coordinates: list[Ring] = Field(min_length=1, description=_BOUND)
 
 
 class MultiPolygonGeometry(BaseModel):
@@ -83,9 +103,7 @@ class MultiPolygonGeometry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["MultiPolygon"]
-    coordinates: list[Annotated[list[Ring], Field(min_length=1, max_length=1000)]] = Field(
-        min_length=1, max_length=1000
-    )
+    coordinates: list[Annotated[list[Ring], Field(min_length=1)]] = Field(min_length=1, description=_BOUND)
 
 
 def _valid_shape(geometry: PolygonGeometry | MultiPolygonGeometry) -> PolygonGeometry | MultiPolygonGeometry:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from api.inputs import DEVICE_ID_PATTERN, MAX_HEAD, SPECIES, AreaHa, Geometry, PlainText
+from api.inputs import DEVICE_ID_PATTERN, MAX_HEAD, SPECIES, AreaHa, Geometry, HeadCount, PlainText
 
 
 class OrganizationCreate(BaseModel):
@@ -35,16 +35,13 @@ class ApiKeyPublic(BaseModel):
     key: str
 
 
-HerdSize = Annotated[int, Field(strict=True, ge=0, le=MAX_HEAD)]
-
-
 class FarmBase(BaseModel):
     """What a cooperative says about a member farm."""
 
     name: PlainText = Field(min_length=1, max_length=200)
     country: PlainText | None = Field(default=None, min_length=2, max_length=2)
     region: PlainText | None = Field(default=None, max_length=100)
-    declared_herd: dict[str, HerdSize] = Field(
+    declared_herd: dict[str, HeadCount] = Field(
         default_factory=dict,
         description=f"head per species (whole numbers, 0 to {MAX_HEAD})",
         json_schema_extra={"propertyNames": {"enum": sorted(SPECIES)}},

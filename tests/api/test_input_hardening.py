@@ -64,7 +64,7 @@ def test_a_field_answer_shows_the_area_as_stored(world):
     ("body", "field"),
     [
         ({"name": "Herd", "declared_herd": {"cattle": True}}, "body/declared_herd/cattle"),  # was stored as 1
-        ({"name": "Herd", "declared_herd": {"cattle": 12.0}}, "body/declared_herd/cattle"),
+        ({"name": "Herd", "declared_herd": {"cattle": 12.5}}, "body/declared_herd/cattle"),
         ({"name": "Herd", "declared_herd": {"cattle": "12"}}, "body/declared_herd/cattle"),
         ({"name": "Herd", "declared_herd": {"cattle": 10**7}}, "body/declared_herd/cattle"),
         ({"name": "Nul\x00farm"}, "body/name"),
