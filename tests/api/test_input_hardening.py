@@ -79,6 +79,15 @@ def test_a_farm_stored_differently_from_how_it_was_sent_is_refused(world, body, 
     assert _count(world, "farms") == before
 
 
+def test_a_lone_surrogate_is_refused(world):
+    body = b'{"name": "Lone \\ud800 surrogate"}'  # valid JSON, but no UTF-8 text the database could store
+    r = world["client"].post(
+        "/v1/farms", content=body, headers={**auth(world["key_a"]), "Content-Type": "application/json"}
+    )
+    assert "body/name" in _paths(r)
+    assert _count(world, "farms") == 2
+
+
 @pytest.mark.parametrize(
     "expires_at",
     [
