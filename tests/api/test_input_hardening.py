@@ -166,6 +166,11 @@ def test_a_body_over_one_mebibyte_is_refused_with_413(world):
     )
     assert r.status_code == 413 and r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["status"] == 413
+    chunks = iter([b'{"name": "', *([b"x" * 65_536] * 17), b'"}'])  # streamed, with no Content-Length
+    r = world["client"].post(
+        "/v1/farms", content=chunks, headers={**auth(world["key_a"]), "Content-Type": "application/json"}
+    )
+    assert r.status_code == 413 and "Content-Length" not in r.request.headers
     assert _count(world, "farms") == 2
 
 
