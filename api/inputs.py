@@ -5,7 +5,7 @@ refused with a 422 naming the field, never silently changed. Each type's JSON sc
 validator, so a client (or a generator such as schemathesis) can tell a valid value from the schema alone.
 
 Limits:
-    * text: no NUL, control characters or lone surrogates; lengths as each field says;
+    * text: no NUL or control characters (C0, DEL, C1); lengths as each field says;
     * ``declared_area_ha``: a decimal string, 0 to 100000, at most 4 decimal places (``numeric(12, 4)``);
     * herd sizes: whole JSON numbers (``12`` or ``12.0``; not ``true``, not ``"12"``), 0 to ``MAX_HEAD``;
     * field geometry: a GeoJSON Polygon or MultiPolygon in EPSG:4326 whose rings are closed, that is valid
@@ -32,12 +32,12 @@ SPECIES = frozenset({"cattle", "sheep", "goat", "pig", "poultry", "horse"})
 DEVICE_ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
 """What a device id (also its MQTT username) may contain."""
 
-_PLAIN_TEXT = r"^[^\x00-\x1F\x7F-\x9F]*$"  # JSON cannot carry a lone surrogate but as an escape
+_PLAIN_TEXT = r"^[^\x00-\x1F\x7F-\x9F]*$"
 
 
 def _plain(value: str) -> str:
-    if re.search(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]", value):
-        raise ValueError("must not contain NUL, control characters or lone surrogates")
+    if re.search(r"[\x00-\x1f\x7f-\x9f]", value):
+        raise ValueError("must not contain NUL or control characters")
     return value
 
 

@@ -80,7 +80,7 @@ def test_a_farm_stored_differently_from_how_it_was_sent_is_refused(world, body, 
 
 
 def test_a_lone_surrogate_is_refused(world):
-    body = b'{"name": "Lone \\ud800 surrogate"}'  # valid JSON, but no UTF-8 text the database could store
+    body = b'{"name": "Lone \\ud800 surrogate"}'  # valid JSON, but not text PostgreSQL stores
     r = world["client"].post(
         "/v1/farms", content=body, headers={**auth(world["key_a"]), "Content-Type": "application/json"}
     )
