@@ -13,8 +13,9 @@ from api.config import ApiConfig
 
 def create_app(settings: ApiConfig) -> FastAPI:
     """Build the API for ``settings`` (whose database URL must be set)."""
+    from api.body_limit import BodySizeLimit
     from api.dashboard.routes import router as dashboard_router
-    from api.errors import exception_handlers
+    from api.errors import PROBLEM_RESPONSES, exception_handlers
     from api.lock_errors import lock_error_handlers
     from api.metrics import RequestTimer, api_metrics
     from api.routes import admin, farms, health, lending, records
@@ -53,7 +54,8 @@ def create_app(settings: ApiConfig) -> FastAPI:
     app.add_middleware(RequestTimer, histogram=app.state.metrics.request_seconds)
     app.state.policy = load_policy(DEFAULT_POLICY_PATH)
     for module in (health, admin, farms, records, lending):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=PROBLEM_RESPONSES)
     app.include_router(dashboard_router)
     app.add_middleware(SecurityHeaders, trust_forwarded_proto=settings.api.trust_forwarded_proto)
+    app.add_middleware(BodySizeLimit)
     return app

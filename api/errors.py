@@ -2,19 +2,54 @@
 
 Exception tree::
 
-    ApiError                 an HTTP-level problem with its status (401, 403, 404, 409, 422)
+    ApiError                 an HTTP-level problem with its status (401, 403, 404, 409, 413, 422)
+
+A value the database refuses (``psycopg.DataError``: a NUL byte, a numeric overflow, a date out of
+range) is the client's mistake: a 422 problem, never a 500. ``PROBLEM_RESPONSES`` documents the problem
+responses in the OpenAPI document, as ``application/problem+json``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; ``errors`` lists each invalid field of a 422 (``path``, ``message``, ``type``)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[dict[str, str]] | None = None
+
+
+def _problem_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}}}
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem_response("The body is not well-formed (for instance, not UTF-8 JSON)."),
+    401: _problem_response("The API key is missing, unknown or revoked."),
+    403: _problem_response("The key's organization may not do this."),
+    404: _problem_response("Not found, or not visible to the caller's organization."),
+    405: _problem_response("Method not allowed; the Allow header lists the methods that are."),
+    409: _problem_response("Conflicts with what is stored."),
+    413: _problem_response("The request body is larger than the API accepts."),
+    422: _problem_response("Invalid request: each invalid field is named in errors."),
+    503: _problem_response("No database connection came free in time; retry after Retry-After seconds."),
+}
+"""Problem responses every API route may answer; given to each router as ``responses=``."""
 
 
 class ApiError(Exception):
@@ -51,7 +86,39 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return problem(exc.status_code, "HTTP error", str(exc.detail), request)
+    response = problem(exc.status_code, "HTTP error", str(exc.detail), request)
+    response.headers.update(exc.headers or {})
+    if exc.status_code == 405:
+        response.headers["Allow"] = ", ".join(_allowed_methods(request, (exc.headers or {}).get("Allow", "")))
+    return response
+
+
+_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+def _allowed_methods(request: Request, first_route: str) -> list[str]:
+    """Every method served at the request's path: Starlette's 405 names only the first matching route's."""
+    from starlette.routing import compile_path
+
+    table = getattr(request.app.state, "allowed_methods", None)
+    if table is None:
+        paths = request.app.openapi()["paths"]
+        table = [(compile_path(p)[0], {m.upper() for m in ops if m in _HTTP_METHODS}) for p, ops in paths.items()]
+        request.app.state.allowed_methods = table
+    methods = {m.strip() for m in first_route.split(",") if m.strip()}
+    for regex, served in table:
+        if regex.match(request.url.path):
+            methods |= served
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
+async def _data(request: Request, exc: Exception) -> JSONResponse:
+    """A value the database cannot store (NUL byte, numeric overflow, out-of-range date): the client's 422."""
+    assert isinstance(exc, psycopg.DataError)
+    reason = exc.diag.message_primary or str(exc).splitlines()[0]
+    return problem(422, "Unprocessable value", f"A value cannot be stored: {reason}.", request)
 
 
 async def _domain(request: Request, exc: Exception) -> JSONResponse:
@@ -85,4 +152,5 @@ def exception_handlers() -> dict[Any, Any]:
         StoreError: _domain,
         CreditError: _domain,
         PoolTimeout: _busy,
+        psycopg.DataError: _data,
     }

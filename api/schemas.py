@@ -9,6 +9,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from api.inputs import MAX_HEAD, AreaHa, Geometry, HeadCount, PlainText
 from vocabulary.devices import DEVICE_ID_PATTERN
 from vocabulary.lending import ScheduleKind
 from vocabulary.organizations import ConsentScope, OrganizationKind
@@ -19,7 +20,7 @@ class OrganizationCreate(BaseModel):
     """A new organization (admin only)."""
 
     kind: OrganizationKind
-    name: str = Field(min_length=1, max_length=200)
+    name: PlainText = Field(min_length=1, max_length=200)
 
 
 class OrganizationPublic(BaseModel):
@@ -41,20 +42,21 @@ class ApiKeyPublic(BaseModel):
 class FarmBase(BaseModel):
     """What a cooperative says about a member farm."""
 
-    name: str = Field(min_length=1, max_length=200)
-    country: str | None = Field(default=None, max_length=2)
-    region: str | None = Field(default=None, max_length=100)
-    declared_herd: dict[str, int] = Field(default_factory=dict, description="head per species")
+    name: PlainText = Field(min_length=1, max_length=200)
+    country: PlainText | None = Field(default=None, min_length=2, max_length=2)
+    region: PlainText | None = Field(default=None, max_length=100)
+    declared_herd: dict[str, HeadCount] = Field(
+        default_factory=dict,
+        description=f"head per species (whole numbers, 0 to {MAX_HEAD})",
+        json_schema_extra={"propertyNames": {"enum": sorted(SPECIES)}},
+    )
 
     @field_validator("declared_herd")
     @classmethod
     def _species(cls, value: dict[str, int]) -> dict[str, int]:
-        known = set(SPECIES)
-        for species, head in value.items():
-            if species not in known:
-                raise ValueError(f"unknown species {species!r}; use one of {sorted(known)}")
-            if head < 0:
-                raise ValueError(f"{species}: head count must be >= 0, got {head}")
+        for species in value:
+            if species not in SPECIES:
+                raise ValueError(f"unknown species {species!r}; use one of {sorted(SPECIES)}")
         return value
 
 
@@ -78,40 +80,32 @@ class FarmsPublic(BaseModel):
     next_cursor: str | None
 
 
-class FieldCreate(BaseModel):
-    """A field: a GeoJSON Polygon or MultiPolygon in EPSG:4326, with what the farmer declared."""
+class FieldBase(BaseModel):
+    """What a farmer declared about a field."""
 
-    external_id: str | None = Field(default=None, max_length=100)
-    name: str | None = Field(default=None, max_length=200)
-    geometry: dict[str, Any]
-    declared_crop: str | None = Field(default=None, max_length=50)
-    declared_area_ha: Decimal | None = Field(default=None, ge=0, le=100000)
-
-    @field_validator("geometry")
-    @classmethod
-    def _geometry(cls, value: dict[str, Any]) -> dict[str, Any]:
-        from shapely.geometry import shape
-        from shapely.validation import explain_validity
-
-        if value.get("type") not in {"Polygon", "MultiPolygon"}:
-            raise ValueError(f"geometry type must be Polygon or MultiPolygon, got {value.get('type')!r}")
-        try:
-            geom = shape(value)
-        except Exception as exc:
-            raise ValueError(f"not a valid GeoJSON geometry: {exc}") from None
-        if geom.is_empty or not geom.is_valid:
-            raise ValueError(f"invalid polygon: {explain_validity(geom)}")
-        minx, miny, maxx, maxy = geom.bounds
-        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-            raise ValueError(f"coordinates must be longitude/latitude (EPSG:4326); bounds are {geom.bounds}")
-        return value
+    external_id: PlainText | None = Field(default=None, min_length=1, max_length=100)
+    name: PlainText | None = Field(default=None, max_length=200)
+    declared_crop: PlainText | None = Field(default=None, max_length=50)
 
 
-class FieldPublic(FieldCreate):
+class FieldCreate(FieldBase):
+    """A new field: its outline and declared area.
+
+    ``geometry`` is a GeoJSON Polygon or MultiPolygon in EPSG:4326 with closed rings, valid, with at most
+    10,000 positions in all; ``declared_area_ha`` a decimal string with at most 4 decimal places.
+    """
+
+    geometry: Geometry
+    declared_area_ha: AreaHa | None = None
+
+
+class FieldPublic(FieldBase):
     """A stored field."""
 
     id: UUID
     farm_id: UUID
+    geometry: dict[str, Any]
+    declared_area_ha: Decimal | None = None
 
 
 class DeviceCreate(BaseModel):
@@ -142,11 +136,27 @@ class DevicePublic(BaseModel):
 
 
 class ConsentCreate(BaseModel):
-    """A farmer's consent, granted through the cooperative, that a lender may see the farm."""
+    """A farmer's consent, granted through the cooperative, that a lender may see the farm.
+
+    ``expires_at`` must carry its timezone and lie in the future.
+    """
 
     lender_id: UUID
-    expires_at: datetime
-    scope: list[ConsentScope] = Field(default_factory=lambda: list(ConsentScope))
+    expires_at: AwareDatetime
+    scope: list[ConsentScope] = Field(default_factory=lambda: list(ConsentScope), min_length=1, max_length=2)
+
+    @field_validator("expires_at")
+    @classmethod
+    def _future(cls, value: datetime) -> datetime:
+        utc = value.astimezone(UTC)
+        if utc <= datetime.now(UTC):
+            raise ValueError(f"expires_at must lie in the future; {utc.isoformat()} has passed")
+        return utc
+
+    @field_validator("scope")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        return sorted(set(value), key=value.index)
 
 
 class ConsentPublic(BaseModel):

@@ -136,8 +136,8 @@ def farm_visible(conn: psycopg.Connection, *, principal: Principal, farm_id: UUI
     return bool(row and row[0])
 
 
-def visible_farm_ids(conn: psycopg.Connection, *, principal: Principal) -> list[UUID]:
-    """Every farm ``principal`` may see."""
+def visible_farm_ids(conn: psycopg.Connection, *, principal: Principal, scope: str | None = None) -> list[UUID]:
+    """Every farm ``principal`` may see; for a lender, only consents that include ``scope`` (any, when None)."""
     if principal.kind == "admin":
         rows = conn.execute("SELECT id FROM farms ORDER BY id").fetchall()
     elif principal.kind == "cooperative":
@@ -147,7 +147,7 @@ def visible_farm_ids(conn: psycopg.Connection, *, principal: Principal) -> list[
     else:
         rows = conn.execute(
             """SELECT DISTINCT farm_id FROM consents WHERE lender_id = %s AND revoked_at IS NULL
-               AND expires_at > now() ORDER BY farm_id""",
-            (principal.organization_id,),
+               AND expires_at > now() AND (%s::text IS NULL OR %s = ANY(scope)) ORDER BY farm_id""",
+            (principal.organization_id, scope, scope),
         ).fetchall()
     return [r[0] for r in rows]

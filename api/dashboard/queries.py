@@ -89,6 +89,20 @@ def evidence(conn: psycopg.Connection, *, farm_id: UUID, limit: int = 12) -> lis
     return [EvidenceRow(*r) for r in rows]
 
 
+def evidence_path(conn: psycopg.Connection, *, farm_ids: list[UUID], frame_sha256: str) -> str | None:
+    """The stored thumbnail of a frame counted on one of ``farm_ids``; None when none of them has it.
+
+    Another farm citing the same frame hash is never looked at.
+    """
+    row = conn.execute(
+        """SELECT evidence_path FROM livestock_counts
+           WHERE frame_sha256 = %s AND farm_id = ANY(%s) AND evidence_path IS NOT NULL
+           ORDER BY time DESC LIMIT 1""",
+        (frame_sha256, farm_ids),
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
 def _table_exists(conn: psycopg.Connection, name: str) -> bool:
     row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
     return bool(row and row[0])

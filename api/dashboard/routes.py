@@ -195,17 +195,16 @@ def farm_page(farm_id: UUID, request: Request, conn: Conn) -> Response:
 
 @router.get("/evidence/{frame_sha256}.jpg", response_model=None)
 def evidence_image(frame_sha256: str, request: Request, conn: Conn) -> Response:
-    """An evidence thumbnail, for a signed-in organization that may see its farm."""
+    """An evidence thumbnail of a farm the signed-in organization may see (records scope)."""
     principal = session_principal(request, conn)
-    row = conn.execute(
-        "SELECT farm_id, evidence_path FROM livestock_counts WHERE frame_sha256 = %s AND evidence_path IS NOT NULL "
-        "LIMIT 1",
-        (frame_sha256,),
-    ).fetchone()
-    if principal is None or row is None or not farm_visible(conn, principal=principal, farm_id=row[0]):
+    if principal is None:
+        raise ApiError(404, "Not found", "No such evidence.")
+    farm_ids = visible_farm_ids(conn, principal=principal, scope="records")
+    stored = queries.evidence_path(conn, farm_ids=farm_ids, frame_sha256=frame_sha256)
+    if stored is None:
         raise ApiError(404, "Not found", "No such evidence.")
     root = request.app.state.settings.evidence_dir.resolve()
-    path = (root / row[1]).resolve()
+    path = (root / stored).resolve()
     if root not in path.parents or not path.is_file():
         raise ApiError(404, "Not found", "No such evidence.")
     return FileResponse(path, media_type="image/jpeg")

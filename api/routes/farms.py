@@ -24,7 +24,7 @@ from api.schemas import (
     KeyRotation,
 )
 from store.ingest_devices import rotate_device_key
-from store.tenants import grant_consent, visible_farm_ids
+from store.tenants import farm_visible, grant_consent, visible_farm_ids
 
 router = APIRouter(prefix="/v1", tags=["farms"])
 
@@ -50,8 +50,8 @@ def list_farms(
     cursor: Annotated[UUID | None, Query(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> FarmsPublic:
-    """Farms the caller may see (members, or farms that consented), in pages ordered by id."""
-    ids = visible_farm_ids(conn, principal=principal)
+    """Farms the caller may see (members, or farms whose consent includes the ``records`` scope), by id."""
+    ids = visible_farm_ids(conn, principal=principal, scope="records")
     rows = conn.execute(
         f"SELECT {_FARM_COLUMNS} FROM farms WHERE id = ANY(%s) AND (%s::uuid IS NULL OR id > %s) ORDER BY id LIMIT %s",
         (ids, cursor, cursor, limit + 1),
@@ -82,6 +82,22 @@ def get_farm(farm_id: UUID, principal: CurrentOrg, conn: Conn) -> FarmPublic:
     return _farm(row)
 
 
+_FIELD_COLUMNS = "id, external_id, name, geometry, declared_crop, declared_area_ha"
+
+
+def _field(farm_id: UUID, row: tuple) -> FieldPublic:
+    """A field as stored (so the answer shows what was kept, not what was sent)."""
+    return FieldPublic(
+        id=row[0],
+        farm_id=farm_id,
+        external_id=row[1],
+        name=row[2],
+        geometry=row[3],
+        declared_crop=row[4],
+        declared_area_ha=row[5],
+    )
+
+
 def _member(conn: psycopg.Connection, principal: CurrentOrg, farm_id: UUID) -> None:
     require(principal, "cooperative", "admin")
     visible_farm(conn, principal, farm_id)
@@ -93,13 +109,13 @@ def create_field(farm_id: UUID, body: FieldCreate, principal: CurrentOrg, conn: 
     _member(conn, principal, farm_id)
     try:
         row = conn.execute(
-            """INSERT INTO fields (farm_id, external_id, name, geometry, declared_crop, declared_area_ha)
-               VALUES (%s, %s, %s, %s, %s, %s) RETURNING id""",
+            f"""INSERT INTO fields (farm_id, external_id, name, geometry, declared_crop, declared_area_ha)
+               VALUES (%s, %s, %s, %s, %s, %s) RETURNING {_FIELD_COLUMNS}""",
             (
                 farm_id,
                 body.external_id,
                 body.name,
-                json.dumps(body.geometry),
+                json.dumps(body.geometry.model_dump()),
                 body.declared_crop,
                 body.declared_area_ha,
             ),
@@ -107,7 +123,7 @@ def create_field(farm_id: UUID, body: FieldCreate, principal: CurrentOrg, conn: 
     except psycopg.errors.UniqueViolation:
         raise ApiError(409, "Conflict", f"Farm {farm_id} already has a field {body.external_id!r}.") from None
     assert row is not None
-    return FieldPublic(id=row[0], farm_id=farm_id, **body.model_dump())
+    return _field(farm_id, row)
 
 
 @router.get("/farms/{farm_id}/fields", operation_id="list_fields")
@@ -115,22 +131,9 @@ def list_fields(farm_id: UUID, principal: CurrentOrg, conn: Conn) -> list[FieldP
     """The farm's fields."""
     visible_farm(conn, principal, farm_id)
     rows = conn.execute(
-        "SELECT id, external_id, name, geometry, declared_crop, declared_area_ha FROM fields WHERE farm_id = %s "
-        "ORDER BY external_id, id",
-        (farm_id,),
+        f"SELECT {_FIELD_COLUMNS} FROM fields WHERE farm_id = %s ORDER BY external_id, id", (farm_id,)
     ).fetchall()
-    return [
-        FieldPublic(
-            id=r[0],
-            farm_id=farm_id,
-            external_id=r[1],
-            name=r[2],
-            geometry=r[3],
-            declared_crop=r[4],
-            declared_area_ha=r[5],
-        )
-        for r in rows
-    ]
+    return [_field(farm_id, r) for r in rows]
 
 
 def _device(row: tuple) -> DevicePublic:
@@ -163,10 +166,11 @@ def provision_device(farm_id: UUID, body: DeviceCreate, principal: CurrentOrg, c
 
 
 def _own_device(conn: psycopg.Connection, principal: CurrentOrg, device_id: str) -> UUID:
+    """The farm of a device of the caller's; 404 naming only the device (never another tenant's farm)."""
     row = conn.execute("SELECT farm_id FROM devices WHERE id = %s", (device_id,)).fetchone()
-    if row is None:
-        raise ApiError(404, "Not found", f"Device {device_id} does not exist.")
-    _member(conn, principal, row[0])
+    if row is None or not farm_visible(conn, principal=principal, farm_id=row[0]):
+        raise ApiError(404, "Not found", f"Device {device_id!r} does not exist.")
+    require(principal, "cooperative", "admin")
     return UUID(str(row[0]))
 
 

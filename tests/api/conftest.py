@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -43,3 +45,10 @@ def world(fresh_db_url, mqtt_url, tmp_path):
 
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+def sign_in(client: TestClient, key: str) -> None:
+    """Sign in to the dashboard as a browser does: the form's CSRF token, then the session cookie."""
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/ui/login").text).group(1)
+    response = client.post("/ui/login", data={"key": key, "csrf": token}, follow_redirects=False)
+    assert response.status_code == 303, response.text

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 
-from tests.api.conftest import auth
+from tests.api.conftest import auth, sign_in
 
 
 def _consent(world, lender) -> None:
@@ -35,10 +34,7 @@ def _loan_body(decision_id: str, principal: str = "1000") -> dict:
 def _lender_page(client, key: str) -> str:
     """The lender's dashboard page, signed in with ``key`` through the sign-in form (its CSRF token included)."""
     try:
-        form = client.get("/ui/login")
-        token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
-        signed_in = client.post("/ui/login", data={"key": key, "csrf": token}, follow_redirects=False)
-        assert signed_in.status_code == 303, signed_in.text
+        sign_in(client, key)
         r = client.get("/ui")
     finally:
         client.cookies.clear()
