@@ -20,6 +20,8 @@ fi
 echo "[test] ruff" >&2
 ruff check .
 ruff format --check .
+echo "[test] import-linter: the layer contracts in pyproject.toml" >&2
+lint-imports --no-cache >/dev/null || lint-imports --no-cache
 
 echo "[test] pytest: $([ $system_services = 1 ] && echo 'PostgreSQL+TimescaleDB, Mosquitto' || echo 'embedded services')" >&2
 python -m pytest -q -p no:cacheprovider "$@"
