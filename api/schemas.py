@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from api.inputs import MAX_HEAD, AreaHa, Geometry, HeadCount, PlainText
 from vocabulary.devices import DEVICE_ID_PATTERN
@@ -214,10 +214,22 @@ def _no_float_money(value: Any) -> Any:
     return value
 
 
+MONEY_PATTERN = r"^(?!0+(\.0+)?$)[0-9]{1,12}(\.[0-9]{1,2})?$"
+"""A positive decimal string of at most 14 digits, 2 of them decimals (what ``numeric(14, 2)`` stores)."""
+
 Money = Annotated[
     Decimal,
     BeforeValidator(_no_float_money),
     Field(gt=0, max_digits=14, decimal_places=2, description="a decimal string, at most 2 decimals (minor unit)"),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": MONEY_PATTERN, "examples": ["1250.50"]},
+                {"type": "integer", "minimum": 1, "maximum": 999_999_999_999},
+            ],
+            "description": "a decimal string, at most 2 decimals (minor unit), or a whole number",
+        }
+    ),
 ]
 """A positive amount as stored (``numeric(14, 2)``); the route checks the currency's own minor unit."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -118,3 +119,12 @@ def test_loans_opened_one_after_another_stop_at_the_decisions_limit(loan):
     assert over.status_code == 422 and "exceeds its approved limit" in over.json()["detail"], over.text
     with psycopg.connect(loan["db"]) as conn:
         assert conn.execute("SELECT sum(principal) FROM loans").fetchone()[0] == limit
+
+
+@pytest.mark.parametrize(("value", "accepted"), [("", False), ("0", False), ("1.234", False), ("12.10", True)])
+def test_the_openapi_document_says_which_amounts_are_accepted(loan, value, accepted):
+    """Clients (and schemathesis) learn from the schema alone that ``""`` or 3 decimals are refused."""
+    schemas = loan["client"].get("/openapi.json").json()["components"]["schemas"]
+    for model, name in (("LoanCreate", "principal"), ("RepaymentCreate", "amount")):
+        (text,) = [s for s in schemas[model]["properties"][name]["anyOf"] if s["type"] == "string"]
+        assert bool(re.fullmatch(text["pattern"], value)) is accepted

@@ -20,14 +20,13 @@ from farmtrust.services import free_port
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
 # What JSON Schema cannot say, and so a schema-valid request the server may still refuse with a 422:
-# a field's outline must be a valid polygon with closed rings, and a consent must expire in the future.
+# a field's outline must be a valid polygon with closed rings, a consent must expire in the future, a
+# loan's principal must fit under its decision's limit and a repayment may not predate its loan.
 BEYOND_SCHEMA = """
 [[operations]]
 include-operation-id = ["create_field", "grant_consent"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
 
-# The loan and repayment models are another branch's part of issue #12 (their decimals as strings);
-# drop these two operations from here once they document what they accept.
 [[operations]]
 include-operation-id = ["open_loan", "post_repayment"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
