@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -41,7 +41,13 @@ def api(
     settings = load_settings(db_url=db_url)
     if not settings.db.url:
         raise SettingsError("The API needs a database: set FARMTRUST_DB__URL or pass --db-url.")
-    bind = {"host": host or settings.api.host, "port": port or settings.api.port}
+    bind: dict[str, Any] = {
+        "host": host or settings.api.host,
+        "port": port or settings.api.port,
+        # X-Forwarded-For/-Proto only from a TLS proxy the operator declared: uvicorn's default trusts
+        # them from 127.0.0.1, which would let a local client fake its address past the sign-in throttle
+        "proxy_headers": settings.api.trust_forwarded_proto,
+    }
     processes = workers or settings.api.workers
     if processes == 1:
         uvicorn.run(create_app(settings), **bind)

@@ -85,7 +85,9 @@ def _serve(settings: object, report: object, stop: object) -> None:
     from farmtrust.signals import wait_for_shutdown
 
     app = create_app(settings)  # type: ignore[arg-type]
-    config = uvicorn.Config(app, host=settings.api.host, port=settings.api.port, log_level="warning")  # type: ignore[attr-defined]
+    config = uvicorn.Config(
+        app, host=settings.api.host, port=settings.api.port, log_level="warning", proxy_headers=False
+    )  # type: ignore[attr-defined]
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

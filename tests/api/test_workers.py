@@ -84,3 +84,42 @@ def test_two_worker_processes_decide_concurrently_on_one_audit_chain(fresh_db_ur
         assert verify_log(conn, public_key=None).ok
         decisions = conn.execute("SELECT count(*) FROM credit_decisions").fetchone()[0]
     assert decisions == 24
+
+
+def test_a_forged_forwarded_for_does_not_get_round_the_sign_in_throttle(fresh_db_url):
+    """uvicorn trusts X-Forwarded-For from 127.0.0.1 by default; ``farmtrust api`` only behind a declared proxy."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FARMTRUST_")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "farmtrust.cli", "api", "--port", str(port), "--db-url", fresh_db_url],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None, server.stderr.read() if server.stderr else ""
+            assert time.monotonic() < deadline, "the server did not answer within 60 s"
+            time.sleep(0.2)
+        statuses = []
+        with httpx.Client(base_url=base) as client:
+            for i in range(6):  # the default allows 5 failures per client in 5 minutes
+                token = re.search(r'name="csrf" value="([^"]+)"', client.get("/ui/login").text).group(1)
+                r = client.post(
+                    "/ui/login",
+                    data={"key": f"wrong-key-{i}", "csrf": token},
+                    headers={"X-Forwarded-For": f"203.0.113.{i + 1}"},
+                )
+                statuses.append(r.status_code)
+    finally:
+        server.terminate()
+        server.wait(30)
+    assert statuses[-1] == 429, statuses
