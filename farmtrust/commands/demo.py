@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from farmtrust.commands._common import DbUrl, MqttUrl, load_settings
 from farmtrust.console import console
+
+if TYPE_CHECKING:
+    import threading
+
+    from farmtrust.demo_report import DemoReport
+    from farmtrust.settings import Settings
 
 app = typer.Typer()
 
@@ -75,7 +81,7 @@ def _figures(report: object) -> dict[str, object]:
     }
 
 
-def _serve(settings: object, report: object, stop: object) -> None:
+def _serve(settings: Settings, report: DemoReport, stop: threading.Event) -> None:
     """Serve the API and dashboard until Ctrl-C."""
     import threading
 
@@ -84,16 +90,16 @@ def _serve(settings: object, report: object, stop: object) -> None:
     from api.app import create_app
     from farmtrust.signals import wait_for_shutdown
 
-    app = create_app(settings)  # type: ignore[arg-type]
+    app = create_app(settings)
     config = uvicorn.Config(
         app, host=settings.api.host, port=settings.api.port, log_level="warning", proxy_headers=False
-    )  # type: ignore[attr-defined]
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    console.print(f"API and dashboard: http://{settings.api.host}:{settings.api.port}/ui  (Ctrl-C to stop)")  # type: ignore[attr-defined]
-    for role, key in getattr(report, "api_keys", {}).items():
+    console.print(f"API and dashboard: http://{settings.api.host}:{settings.api.port}/ui  (Ctrl-C to stop)")
+    for role, key in report.api_keys.items():
         console.print(f"  sign in as {role}: {key}")
-    wait_for_shutdown(stop)  # type: ignore[arg-type]
+    wait_for_shutdown(stop)
     server.should_exit = True
     thread.join(10)
