@@ -1,4 +1,4 @@
-"""The batch writer against a real PostgreSQL: exactly-once, gaps, quarantine, frames, counts, counters."""
+"""The ingest use case against a real PostgreSQL: exactly-once, gaps, quarantine, frames, counts, counters."""
 
 from __future__ import annotations
 
@@ -21,9 +21,10 @@ from edge.protocol import (
     topic_for,
 )
 from store.ingest_devices import ensure_farm, register_device, revoke_device
-from store.ingest_validate import Inbound
-from store.ingest_writer import IngestCounters, IngestWriter, read_counters, save_counters
+from store.ingest_writer import read_counters, save_counters
 from tests.edge.dbutil import cloned_db
+from usecases.ingest import IngestCounters, IngestWriter
+from usecases.ingest_checks import Inbound
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -272,8 +273,8 @@ def test_status_is_upserted_and_counters_are_summed_across_workers(db, writer):
     assert row == (7, 41, {"frame": 2}, 3.0)
     counters = IngestCounters()
     counters.add(result)
-    save_counters(db, worker_id="a", counters=counters)
-    save_counters(db, worker_id="b", counters=counters)
+    save_counters(db, worker_id="a", snapshot=counters.snapshot())
+    save_counters(db, worker_id="b", snapshot=counters.snapshot())
     total = read_counters(db)
     assert (total["workers"], total["received"], total["stored"]) == (2, 2, 2)
     assert sum(total["batch_latency_ms"]["counts"]) == 2
