@@ -6,6 +6,10 @@ ranges as gaps (and fill them when late messages arrive), quarantine replays, th
 rows, the readings, frames, counts and status, and the quarantine rows, all through ``store/``. The
 frame announcement (``NOTIFY``) is transactional, so the vision worker hears of a frame only after its
 row is committed. The caller acknowledges the MQTT messages after this returns.
+
+Unlike the other use cases, a batch is its own transaction (``conn.transaction()``: committed on return,
+a savepoint when the caller has one open): a batch the database refuses is rolled back and written
+again one message at a time, and the messages may only be acknowledged once their batch is committed.
 """
 
 from __future__ import annotations
