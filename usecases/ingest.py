@@ -14,7 +14,6 @@ again one message at a time, and the messages may only be acknowledged once thei
 
 from __future__ import annotations
 
-import bisect
 import json
 import logging
 import time
@@ -23,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -55,7 +53,6 @@ from store.ingest_sequences import (
     split_gap,
 )
 from store.ingest_writer import (
-    LATENCY_BUCKETS_MS,
     FrameRow,
     LedgerRow,
     QuarantineRow,
@@ -72,7 +69,7 @@ from usecases.ingest_checks import Accepted, Inbound, Rejected, check, parse
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BatchResult", "IngestCounters", "IngestWriter"]
+__all__ = ["BatchResult", "IngestWriter"]
 
 
 @dataclass
@@ -86,52 +83,6 @@ class BatchResult:
     quarantined: Counter[str] = field(default_factory=Counter)
     frames: list[str] = field(default_factory=list)
     seconds: float = 0.0
-
-
-@dataclass
-class IngestCounters:
-    """Running totals of one ingest worker, saved with :func:`store.ingest_writer.save_counters` for /metrics."""
-
-    received: int = 0
-    stored: int = 0
-    duplicate: int = 0
-    readings_stored: int = 0
-    frames_stored: int = 0
-    batches: int = 0
-    quarantined: Counter[str] = field(default_factory=Counter)
-    latency_buckets: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS_MS) + 1))
-    latency_sum_ms: float = 0.0
-
-    def add(self, result: BatchResult) -> None:
-        """Fold one batch into the totals."""
-        self.received += result.received
-        self.stored += result.stored
-        self.duplicate += result.duplicate
-        self.readings_stored += result.readings
-        self.frames_stored += len(result.frames)
-        self.batches += 1
-        self.quarantined.update(result.quarantined)
-        ms = result.seconds * 1000
-        self.latency_buckets[bisect.bisect_left(LATENCY_BUCKETS_MS, ms)] += 1
-        self.latency_sum_ms += ms
-
-    def snapshot(self) -> dict[str, Any]:
-        """The totals as JSON-ready values (what :func:`store.ingest_writer.read_counters` sums)."""
-        return {
-            "received": self.received,
-            "stored": self.stored,
-            "duplicate": self.duplicate,
-            "readings_stored": self.readings_stored,
-            "frames_stored": self.frames_stored,
-            "batches": self.batches,
-            "quarantined": dict(self.quarantined),
-            "batch_latency_ms": {
-                "buckets": [*LATENCY_BUCKETS_MS, "+Inf"],
-                "counts": list(self.latency_buckets),
-                "sum": round(self.latency_sum_ms, 3),
-                "count": self.batches,
-            },
-        }
 
 
 def _sequence_key(a: Accepted) -> SequenceKey:

@@ -41,8 +41,9 @@ from store.db import redact
 from store.db_failures import is_transient
 from store.ingest_writer import save_counters
 from store.timescale import run_retention
-from usecases.ingest import BatchResult, IngestCounters, IngestWriter
+from usecases.ingest import BatchResult, IngestWriter
 from usecases.ingest_checks import Inbound
+from usecases.ingest_counters import IngestCounters
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,9 @@ from edge.protocol import (
 from store.ingest_devices import ensure_farm, register_device, revoke_device
 from store.ingest_writer import read_counters, save_counters
 from tests.edge.dbutil import cloned_db
-from usecases.ingest import IngestCounters, IngestWriter
+from usecases.ingest import IngestWriter
 from usecases.ingest_checks import Inbound
+from usecases.ingest_counters import IngestCounters
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
