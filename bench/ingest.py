@@ -29,9 +29,8 @@ from edge.publisher import MqttOptions
 from edge.sensors import SimulatedDriver
 from edge.simulate import SimOptions, build_agents, fleet
 from farmtrust.services import start_broker, start_embedded_postgres
-from store.ingest_copy import READINGS_COPY_SQL
+from store.ingest_copy import READINGS_COPY_SQL, READINGS_TYPES
 from store.ingest_devices import ensure_farm, register_device
-from store.ingest_writer import READINGS_TYPES
 from store.migrations import migrate
 
 log = logging.getLogger("bench.ingest")

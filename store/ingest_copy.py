@@ -11,11 +11,17 @@ import struct
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
+import psycopg
+
 from edge.protocol import TelemetryMessage
+
+__all__ = ["READINGS_COPY_SQL", "READINGS_TYPES", "copy_readings", "encode_readings"]
 
 READINGS_COPY_SQL = (
     "COPY sensor_readings (time, farm_id, device_id, metric, value, unit, message_id) FROM STDIN (FORMAT BINARY)"
 )
+READINGS_TYPES = ["timestamptz", "uuid", "text", "text", "float8", "text", "uuid"]
+"""Column types of the binary COPY of readings (what ``write_row`` callers such as the benchmark baseline set)."""
 _SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 _TRAILER = b"\xff\xff"
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -49,3 +55,11 @@ def encode_readings(messages: Iterable[TelemetryMessage]) -> tuple[bytes, int]:
             rows += 1
     out += _TRAILER
     return bytes(out), rows
+
+
+def copy_readings(conn: psycopg.Connection, messages: Iterable[TelemetryMessage]) -> int:
+    """COPY every reading of ``messages`` into ``sensor_readings``; return the number of rows."""
+    data, rows = encode_readings(messages)
+    with conn.cursor().copy(READINGS_COPY_SQL) as copy:
+        copy.write(data)
+    return rows

@@ -2,7 +2,7 @@
 
 paho runs its network loop in a background thread and queues each message; the worker thread
 collects a batch (up to ``max_messages`` / ``max_readings`` or ``max_wait_s``), writes it with
-:class:`store.ingest_writer.IngestWriter` in one transaction, and only then sends the PUBACKs
+:class:`usecases.ingest.IngestWriter` (the ingest use case) in one transaction, and only then sends the PUBACKs
 (``manual_ack=True``). If the database fails, the batch is retried (reconnecting with backoff) and
 nothing is acknowledged, so nothing is lost; if the worker dies, its persistent MQTT session makes
 the broker deliver the unacknowledged messages again, and the message-id ledger stores them once.
@@ -39,9 +39,11 @@ from edge.protocol import TOPIC_ROOT
 from farmtrust.settings import MqttProtocol, MqttSettings
 from store.db import redact
 from store.db_failures import is_transient
-from store.ingest_validate import Inbound
-from store.ingest_writer import BatchResult, IngestCounters, IngestWriter, save_counters
+from store.ingest_writer import save_counters
 from store.timescale import run_retention
+from usecases.ingest import BatchResult, IngestWriter
+from usecases.ingest_checks import Inbound
+from usecases.ingest_counters import IngestCounters
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +247,7 @@ class IngestWorker:
     def _save_counters(self) -> None:
         try:
             conn = self._db()
-            save_counters(conn, worker_id=self.options.worker_id, counters=self.counters)
+            save_counters(conn, worker_id=self.options.worker_id, snapshot=self.counters.snapshot())
             conn.commit()
         except psycopg.OperationalError as exc:
             self.db_failures += 1

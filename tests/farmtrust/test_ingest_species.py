@@ -17,7 +17,7 @@ from edge.protocol import TOPIC_ROOT, MessageKind, encode_binary, sha256_hex
 from farmtrust.services import start_broker
 from tests.edge.dbutil import cloned_db
 from tests.farmtrust.test_ingest_worker import Running, wait_for
-from tests.store.test_ingest_writer import Device
+from tests.usecases.test_ingest import Device
 from usecases.farm_records import load_farm_record
 
 

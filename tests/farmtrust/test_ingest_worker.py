@@ -198,7 +198,7 @@ def test_postgres_restart_in_the_middle_of_a_stream_loses_and_duplicates_nothing
 
 
 def test_bad_inputs_through_the_broker_are_each_quarantined(tmp_path, db):
-    from tests.store.test_ingest_writer import _bad_cases
+    from tests.usecases.test_ingest import _bad_cases
 
     with psycopg.connect(db) as conn:
         _dev, cases = _bad_cases(conn, now=datetime.now(UTC))
@@ -295,7 +295,7 @@ def _poison_messages(conn, now):
     import random
     import string
 
-    from tests.store.test_ingest_writer import Device, _refuse_device
+    from tests.usecases.test_ingest import Device, _refuse_device
 
     sender = Device(conn, name="poison", now=now)
     refused = Device(conn, name="refused", now=now)
@@ -321,7 +321,7 @@ def _poison_messages(conn, now):
 
 
 def test_poison_messages_are_quarantined_and_later_messages_of_other_devices_are_stored(tmp_path, db):
-    from tests.store.test_ingest_writer import Device
+    from tests.usecases.test_ingest import Device
 
     now = datetime.now(UTC)
     with psycopg.connect(db) as conn:
@@ -374,7 +374,7 @@ def test_stop_ends_the_worker_while_it_retries_an_unreachable_database(tmp_path)
 def test_deployments_with_their_own_topic_root_and_share_group_share_a_broker(
     tmp_path, db, admin_url, template_db, mqtt_url
 ):
-    from tests.store.test_ingest_writer import Device
+    from tests.usecases.test_ingest import Device
 
     now = datetime.now(UTC)
     staging_root, staging_group = f"{TEST_TOPIC_ROOT}-staging", f"{TEST_SHARE_GROUP}-staging"

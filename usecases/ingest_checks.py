@@ -1,8 +1,8 @@
 """Checks every inbound MQTT message before anything is written: shape, topic, device, signature, time, ranges, species.
 
-Each check that fails yields a :class:`Rejected` with an :class:`edge.protocol.QuarantineReason` code;
-nothing is dropped silently. Sequence checks (replay, gaps) need the database and live in
-:mod:`store.ingest_writer`.
+The server's half of the wire protocol (:mod:`edge.protocol`): pure, no database. Each check that fails
+yields a :class:`Rejected` with an :class:`edge.protocol.QuarantineReason` code; nothing is dropped
+silently. Sequence checks (duplicate, replay, gaps) need the stored ledger and live in :mod:`usecases.ingest`.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from edge.protocol import (
 )
 from store.ingest_devices import DeviceRecord
 from vocabulary.species import SPECIES
+
+__all__ = ["Accepted", "Inbound", "Rejected", "check", "parse"]
 
 
 @dataclass(frozen=True)
