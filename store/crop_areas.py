@@ -102,6 +102,7 @@ class FieldCropAreaRow:
     farm_id: UUID
     external_id: str | None
     name: str | None
+    geometry: dict[str, Any]
     declared_crop: str | None
     declared_area_ha: Decimal | None
     cropped_ha: Decimal | None
@@ -237,10 +238,14 @@ def farm_field_geometries(conn: psycopg.Connection, *, farm_id: UUID | str) -> l
 
 
 def field_crop_areas(conn: psycopg.Connection, *, farm_ids: Sequence[UUID | str]) -> list[FieldCropAreaRow]:
-    """Every field of ``farm_ids`` with its latest estimate (by ``estimated_at``, then id), by farm and external id."""
+    """Every field of ``farm_ids`` with its latest estimate (by ``estimated_at``, then id), by farm and external id.
+
+    The one latest-estimate-per-field query: the API's crop areas, the dashboard and the demo's report read it.
+    """
     with conn.cursor(row_factory=class_row(FieldCropAreaRow)) as cur:
         cur.execute(
-            """SELECT f.id AS field_id, f.farm_id, f.external_id, f.name, f.declared_crop, f.declared_area_ha,
+            """SELECT f.id AS field_id, f.farm_id, f.external_id, f.name, f.geometry, f.declared_crop,
+                      f.declared_area_ha,
                       e.cropped_ha, e.grassland_ha, e.area_ha, e.ratio, e.ratio_low, e.ratio_high,
                       e.clear_observations, coalesce(e.flags, '{}') AS flags, e.estimated_at, e.method_version
                FROM fields f LEFT JOIN LATERAL (

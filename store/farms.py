@@ -26,6 +26,7 @@ __all__ = [
     "FieldExistsError",
     "FieldRow",
     "add_field",
+    "cooperative_farms",
     "create_farm",
     "farm_exists",
     "get_farm",
@@ -106,6 +107,13 @@ def get_farm(conn: psycopg.Connection, *, farm_id: UUID | str) -> FarmRow | None
     with conn.cursor(row_factory=class_row(FarmRow)) as cur:
         cur.execute(f"SELECT {_FARM_COLUMNS} FROM farms WHERE id = %s", (farm_id,))
         return cur.fetchone()
+
+
+def cooperative_farms(conn: psycopg.Connection, *, cooperative_id: UUID) -> list[FarmRow]:
+    """The member farms of ``cooperative_id``, by name."""
+    with conn.cursor(row_factory=class_row(FarmRow)) as cur:
+        cur.execute(f"SELECT {_FARM_COLUMNS} FROM farms WHERE cooperative_id = %s ORDER BY name, id", (cooperative_id,))
+        return cur.fetchall()
 
 
 def list_farms(

@@ -57,11 +57,15 @@ def herd_days(conn: psycopg.Connection, *, farm_id: UUID | str, days: int) -> li
 def counted_frames(
     conn: psycopg.Connection, *, farm_id: UUID | str, limit: int, with_evidence_only: bool = False
 ) -> list[CountedFrame]:
-    """The farm's latest counts above zero, newest first; only those with a thumbnail when ``with_evidence_only``."""
+    """The farm's latest counted frames, newest first.
+
+    The counts above zero; with ``with_evidence_only`` instead the counts that kept a thumbnail.
+    """
     with conn.cursor(row_factory=class_row(CountedFrame)) as cur:
         cur.execute(
             """SELECT time, species, count, device_id, camera_id, frame_sha256, phash, model_sha256, evidence_path
-               FROM livestock_counts WHERE farm_id = %s AND count > 0 AND (NOT %s OR evidence_path IS NOT NULL)
+               FROM livestock_counts
+               WHERE farm_id = %s AND CASE WHEN %s THEN evidence_path IS NOT NULL ELSE count > 0 END
                ORDER BY time DESC LIMIT %s""",
             (farm_id, with_evidence_only, limit),
         )
