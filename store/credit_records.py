@@ -37,6 +37,7 @@ from credit.record import (
 )
 from store.audit import AUDIT_LOCK_ID, append_entry
 from store.coverage import device_coverage
+from store.crop_areas import field_crop_areas
 from store.errors import StoreError
 from vocabulary.metrics import GPS_METRICS
 from vocabulary.species import SPECIES
@@ -155,43 +156,28 @@ def _devices(
 
 
 def _fields(conn: psycopg.Connection, farm: str, end: datetime) -> tuple[FieldRecord, ...]:
-    rows = conn.execute(
-        "SELECT id, declared_crop, declared_area_ha, geometry FROM fields WHERE farm_id = %s", (farm,)
-    ).fetchall()
     out = []
-    for field_id, crop, area, geometry in rows:
-        cropped: Decimal | None = None
-        grassland: Decimal | None = None
-        clear = 0
+    # the latest estimate made before the record's as-of, read by the one latest-estimate query
+    for f in field_crop_areas(conn, farm_ids=[farm], estimated_before=end):
         ndvi: tuple[NdviPoint, ...] = ()
-        flags: tuple[str, ...] = ()
-        est = conn.execute(
-            """SELECT cropped_ha, clear_observations, ndvi_series, flags, grassland_ha FROM crop_area_estimates
-               WHERE field_id = %s AND estimated_at < %s ORDER BY estimated_at DESC, id DESC LIMIT 1""",
-            (field_id, end),
-        ).fetchone()
-        if est:
-            cropped = est[0].quantize(_Q4) if est[0] is not None else None
-            clear = int(est[1])
-            series = est[2] if isinstance(est[2], list) else json.loads(est[2] or "[]")
+        if f.estimated_at is not None:
+            series = f.ndvi_series if isinstance(f.ndvi_series, list) else json.loads(f.ndvi_series or "[]")
             ndvi = tuple(
                 NdviPoint(date.fromisoformat(p["date"]), D(str(p["ndvi"])).quantize(_Q4))
                 for p in series
                 if p.get("ndvi") is not None
             )
-            flags = tuple(sorted(est[3] or ()))
-            grassland = est[4].quantize(_Q4) if est[4] is not None else None
         out.append(
             FieldRecord(
-                str(field_id),
-                crop,
-                area.quantize(_Q4) if area is not None else None,
-                cropped,
-                clear,
-                _ring(geometry),
+                str(f.field_id),
+                f.declared_crop,
+                f.declared_area_ha.quantize(_Q4) if f.declared_area_ha is not None else None,
+                f.cropped_ha.quantize(_Q4) if f.cropped_ha is not None else None,
+                int(f.clear_observations or 0),
+                _ring(f.geometry),
                 ndvi,
-                flags,
-                grassland_ha=grassland,
+                tuple(sorted(f.flags or ())),
+                grassland_ha=f.grassland_ha.quantize(_Q4) if f.grassland_ha is not None else None,
             )
         )
     return tuple(out)
