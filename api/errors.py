@@ -122,7 +122,7 @@ async def _data(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _domain(request: Request, exc: Exception) -> JSONResponse:
-    """Store and credit errors: not found -> 404, conflicts -> 409, bad values -> 422."""
+    """Store, credit and use-case errors: not found -> 404, conflicts -> 409, bad values -> 422."""
     name = type(exc).__name__
     if isinstance(exc, LookupError):
         return problem(404, "Not found", str(exc), request)
@@ -144,6 +144,7 @@ def exception_handlers() -> dict[Any, Any]:
 
     from credit.errors import CreditError
     from store.errors import StoreError
+    from usecases.errors import UseCaseError
 
     return {
         ApiError: _api_error,
@@ -151,6 +152,7 @@ def exception_handlers() -> dict[Any, Any]:
         StarletteHTTPException: _http,
         StoreError: _domain,
         CreditError: _domain,
+        UseCaseError: _domain,
         PoolTimeout: _busy,
         psycopg.DataError: _data,
     }

@@ -3,7 +3,7 @@
 :func:`read_farm_record` reads the stored inputs of a decision over ``[as_of - window_days, as_of)``
 into :class:`credit.FarmRecord`: device-backed daily herd maxima, frame hashes, daily sensor summaries
 (rounded to 4 decimals at this door, so the record hashes the same after a round trip), per-device
-coverage (sequence numbers and gaps from ingest), fields with the latest remote sensing estimate and
+coverage (:mod:`store.coverage`), fields with the latest remote sensing estimate and
 cooperative deliveries. The farm's loan history is computed by ``usecases.farm_records``.
 """
 
@@ -36,6 +36,8 @@ from credit.record import (
     SensorDay,
 )
 from store.audit import AUDIT_LOCK_ID, append_entry
+from store.coverage import device_coverage
+from store.crop_areas import field_crop_areas
 from store.errors import StoreError
 from vocabulary.metrics import GPS_METRICS
 from vocabulary.species import SPECIES
@@ -114,7 +116,7 @@ def _devices(
     end: datetime,
     activity: dict[str, _Activity],
 ) -> tuple[DeviceCoverage, ...]:
-    devices = conn.execute("SELECT id, status, last_seen_at FROM devices WHERE farm_id = %s", (farm,)).fetchall()
+    covered = device_coverage(conn, farm_ids=[farm], start=start, end=end)
     positions: dict[str, tuple[Decimal | None, Decimal | None]] = {}
     if any(a.has_gps for a in activity.values()):
         positions = {
@@ -131,40 +133,20 @@ def _devices(
             ).fetchall()
         }
     out = []
-    for device_id, status, last_seen in devices:
-        seen_data = activity.get(device_id, _Activity(set()))
-        spans: list[tuple[int, int, int]] = []  # (key epoch, lowest seq, highest seq) in the window
-        # sequences are numbered per key epoch (a rotated key restarts at 0): span and gaps per epoch
-        rows = conn.execute(
-            """SELECT key_epoch, count(*), min(seq), max(seq) FROM ingest_messages
-               WHERE device_id = %s AND farm_id = %s AND device_time >= %s AND device_time < %s
-               GROUP BY key_epoch""",
-            (device_id, farm, start, end),
-        ).fetchall()
-        spans = [(int(r[0]), int(r[2]), int(r[3])) for r in rows]
-        messages = sum(int(r[1]) for r in rows)
-        expected = sum(high - low + 1 for _epoch, low, high in spans)
-        missing = max(expected - messages, 0)
-        if spans:
-            g = conn.execute(
-                """SELECT coalesce(sum(least(g.seq_to, s.hi) - greatest(g.seq_from, s.lo) + 1), 0)
-                   FROM device_gaps g JOIN unnest(%s::int[], %s::bigint[], %s::bigint[]) AS s(key_epoch, lo, hi)
-                     ON g.key_epoch = s.key_epoch AND g.seq_to >= s.lo AND g.seq_from <= s.hi
-                   WHERE g.device_id = %s AND g.closed_at IS NULL""",
-                ([e for e, _, _ in spans], [low for _, low, _ in spans], [high for _, _, high in spans], device_id),
-            ).fetchone()
-            missing = max(missing, int(g[0]) if g else 0)
-        lat, lon = positions.get(device_id, (None, None))
-        seen = max((t for t in (last_seen, seen_data.last) if t is not None), default=None)
+    for c in covered:
+        # days with data, messages, expected and missing as defined once in store.coverage
+        seen_data = activity.get(c.device_id, _Activity(set()))
+        lat, lon = positions.get(c.device_id, (None, None))
+        seen = max((t for t in (c.last_seen_at, seen_data.last) if t is not None), default=None)
         seen = min(seen, end) if seen is not None else None
         out.append(
             DeviceCoverage(
-                device_id,
-                status,
-                int(messages),
-                int(expected),
-                int(missing),
-                len(seen_data.days),
+                c.device_id,
+                c.status,
+                c.messages,
+                c.expected,
+                c.missing,
+                len(c.days),
                 seen.astimezone(UTC) if seen else None,
                 lat,
                 lon,
@@ -174,43 +156,28 @@ def _devices(
 
 
 def _fields(conn: psycopg.Connection, farm: str, end: datetime) -> tuple[FieldRecord, ...]:
-    rows = conn.execute(
-        "SELECT id, declared_crop, declared_area_ha, geometry FROM fields WHERE farm_id = %s", (farm,)
-    ).fetchall()
     out = []
-    for field_id, crop, area, geometry in rows:
-        cropped: Decimal | None = None
-        grassland: Decimal | None = None
-        clear = 0
+    # the latest estimate made before the record's as-of, read by the one latest-estimate query
+    for f in field_crop_areas(conn, farm_ids=[farm], estimated_before=end):
         ndvi: tuple[NdviPoint, ...] = ()
-        flags: tuple[str, ...] = ()
-        est = conn.execute(
-            """SELECT cropped_ha, clear_observations, ndvi_series, flags, grassland_ha FROM crop_area_estimates
-               WHERE field_id = %s AND estimated_at < %s ORDER BY estimated_at DESC, id DESC LIMIT 1""",
-            (field_id, end),
-        ).fetchone()
-        if est:
-            cropped = est[0].quantize(_Q4) if est[0] is not None else None
-            clear = int(est[1])
-            series = est[2] if isinstance(est[2], list) else json.loads(est[2] or "[]")
+        if f.estimated_at is not None:
+            series = f.ndvi_series if isinstance(f.ndvi_series, list) else json.loads(f.ndvi_series or "[]")
             ndvi = tuple(
                 NdviPoint(date.fromisoformat(p["date"]), D(str(p["ndvi"])).quantize(_Q4))
                 for p in series
                 if p.get("ndvi") is not None
             )
-            flags = tuple(sorted(est[3] or ()))
-            grassland = est[4].quantize(_Q4) if est[4] is not None else None
         out.append(
             FieldRecord(
-                str(field_id),
-                crop,
-                area.quantize(_Q4) if area is not None else None,
-                cropped,
-                clear,
-                _ring(geometry),
+                str(f.field_id),
+                f.declared_crop,
+                f.declared_area_ha.quantize(_Q4) if f.declared_area_ha is not None else None,
+                f.cropped_ha.quantize(_Q4) if f.cropped_ha is not None else None,
+                int(f.clear_observations or 0),
+                _ring(f.geometry),
                 ndvi,
-                flags,
-                grassland_ha=grassland,
+                tuple(sorted(f.flags or ())),
+                grassland_ha=f.grassland_ha.quantize(_Q4) if f.grassland_ha is not None else None,
             )
         )
     return tuple(out)

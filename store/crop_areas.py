@@ -102,6 +102,7 @@ class FieldCropAreaRow:
     farm_id: UUID
     external_id: str | None
     name: str | None
+    geometry: dict[str, Any]
     declared_crop: str | None
     declared_area_ha: Decimal | None
     cropped_ha: Decimal | None
@@ -112,6 +113,7 @@ class FieldCropAreaRow:
     ratio_high: Decimal | None
     clear_observations: int | None
     flags: list[str]
+    ndvi_series: list[dict[str, Any]]
     estimated_at: datetime | None
     method_version: str | None
 
@@ -236,17 +238,26 @@ def farm_field_geometries(conn: psycopg.Connection, *, farm_id: UUID | str) -> l
         return cur.fetchall()
 
 
-def field_crop_areas(conn: psycopg.Connection, *, farm_ids: Sequence[UUID | str]) -> list[FieldCropAreaRow]:
-    """Every field of ``farm_ids`` with its latest estimate (by ``estimated_at``, then id), by farm and external id."""
+def field_crop_areas(
+    conn: psycopg.Connection, *, farm_ids: Sequence[UUID | str], estimated_before: datetime | None = None
+) -> list[FieldCropAreaRow]:
+    """Every field of ``farm_ids`` with its latest estimate (by ``estimated_at``, then id), by farm and external id.
+
+    Only estimates made before ``estimated_before`` count when it is given (a credit record's as-of).
+    The one latest-estimate-per-field query: the API's crop areas, the dashboard, the credit record and
+    the demo's report read it.
+    """
     with conn.cursor(row_factory=class_row(FieldCropAreaRow)) as cur:
         cur.execute(
-            """SELECT f.id AS field_id, f.farm_id, f.external_id, f.name, f.declared_crop, f.declared_area_ha,
-                      e.cropped_ha, e.grassland_ha, e.area_ha, e.ratio, e.ratio_low, e.ratio_high,
-                      e.clear_observations, coalesce(e.flags, '{}') AS flags, e.estimated_at, e.method_version
+            """SELECT f.id AS field_id, f.farm_id, f.external_id, f.name, f.geometry, f.declared_crop,
+                      f.declared_area_ha, e.cropped_ha, e.grassland_ha, e.area_ha, e.ratio, e.ratio_low, e.ratio_high,
+                      e.clear_observations, coalesce(e.flags, '{}') AS flags,
+                      coalesce(e.ndvi_series, '[]'::jsonb) AS ndvi_series, e.estimated_at, e.method_version
                FROM fields f LEFT JOIN LATERAL (
-                   SELECT * FROM crop_area_estimates c WHERE c.field_id = f.id
+                   SELECT * FROM crop_area_estimates c
+                   WHERE c.field_id = f.id AND (%(before)s::timestamptz IS NULL OR c.estimated_at < %(before)s)
                    ORDER BY c.estimated_at DESC, c.id DESC LIMIT 1) e ON true
-               WHERE f.farm_id = ANY(%s::uuid[]) ORDER BY f.farm_id, f.external_id, f.id""",
-            ([str(f) for f in farm_ids],),
+               WHERE f.farm_id = ANY(%(farms)s::uuid[]) ORDER BY f.farm_id, f.external_id, f.id""",
+            {"farms": [str(f) for f in farm_ids], "before": estimated_before},
         )
         return cur.fetchall()

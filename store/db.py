@@ -59,3 +59,8 @@ def open_pool(url: str, *, min_size: int = 1, max_size: int = 10, options: str |
     pool.open(wait=True, timeout=30)
     log.info("opened pool to %s (min %d, max %d)", redact(url), min_size, max_size)
     return pool
+
+
+def ping(conn: psycopg.Connection) -> None:
+    """Run a trivial query: returns when the database answers, raises psycopg's error otherwise."""
+    conn.execute("SELECT 1")

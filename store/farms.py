@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -20,7 +21,18 @@ from store.errors import StoreError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FarmRow", "FieldExistsError", "FieldRow", "add_field", "create_farm", "farm_exists"]
+__all__ = [
+    "FarmRow",
+    "FieldExistsError",
+    "FieldRow",
+    "add_field",
+    "cooperative_farms",
+    "create_farm",
+    "farm_exists",
+    "get_farm",
+    "list_farms",
+    "list_fields",
+]
 
 
 class FieldExistsError(StoreError, ValueError):
@@ -66,21 +78,55 @@ def create_farm(
     country: str | None = None,
     region: str | None = None,
     declared_herd: dict[str, int] | None = None,
+    farm_id: UUID | str | None = None,
+    exist_ok: bool = False,
 ) -> FarmRow:
     """Insert a farm (a member of ``cooperative_id`` when given) and return its row.
 
-    ``declared_herd`` is head per species, e.g. ``{"sheep": 10}``.
+    ``declared_herd`` is head per species, e.g. ``{"sheep": 10}``. ``farm_id`` picks the id (a new
+    uuid otherwise); with ``exist_ok`` an existing farm of that id is returned as it is stored.
     """
     with conn.cursor(row_factory=class_row(FarmRow)) as cur:
         cur.execute(
-            f"""INSERT INTO farms (cooperative_id, name, country, region, declared_herd)
-                VALUES (%s, %s, %s, %s, %s) RETURNING {_FARM_COLUMNS}""",
-            (cooperative_id, name, country, region, json.dumps(declared_herd or {})),
+            f"""INSERT INTO farms (id, cooperative_id, name, country, region, declared_herd)
+                VALUES (coalesce(%s::uuid, gen_random_uuid()), %s, %s, %s, %s, %s)
+                {"ON CONFLICT (id) DO NOTHING" if exist_ok else ""} RETURNING {_FARM_COLUMNS}""",
+            (farm_id, cooperative_id, name, country, region, json.dumps(declared_herd or {})),
         )
         row = cur.fetchone()
-    assert row is not None  # RETURNING always yields a row
+    if row is None:  # exist_ok and the farm was there already
+        existing = get_farm(conn, farm_id=farm_id) if farm_id is not None else None
+        assert existing is not None
+        return existing
     log.info("created farm %s (%s)", row.id, name)
     return row
+
+
+def get_farm(conn: psycopg.Connection, *, farm_id: UUID | str) -> FarmRow | None:
+    """The farm ``farm_id``, or None."""
+    with conn.cursor(row_factory=class_row(FarmRow)) as cur:
+        cur.execute(f"SELECT {_FARM_COLUMNS} FROM farms WHERE id = %s", (farm_id,))
+        return cur.fetchone()
+
+
+def cooperative_farms(conn: psycopg.Connection, *, cooperative_id: UUID) -> list[FarmRow]:
+    """The member farms of ``cooperative_id``, by name."""
+    with conn.cursor(row_factory=class_row(FarmRow)) as cur:
+        cur.execute(f"SELECT {_FARM_COLUMNS} FROM farms WHERE cooperative_id = %s ORDER BY name, id", (cooperative_id,))
+        return cur.fetchall()
+
+
+def list_farms(
+    conn: psycopg.Connection, *, farm_ids: Sequence[UUID], after: UUID | None = None, limit: int | None = None
+) -> list[FarmRow]:
+    """The farms of ``farm_ids`` by id, those after ``after`` only when given, at most ``limit``."""
+    with conn.cursor(row_factory=class_row(FarmRow)) as cur:
+        cur.execute(
+            f"""SELECT {_FARM_COLUMNS} FROM farms WHERE id = ANY(%s::uuid[]) AND (%s::uuid IS NULL OR id > %s::uuid)
+                ORDER BY id LIMIT %s""",
+            ([str(f) for f in farm_ids], after, after, limit),
+        )
+        return cur.fetchall()
 
 
 def farm_exists(conn: psycopg.Connection, *, farm_id: UUID) -> bool:
@@ -115,3 +161,10 @@ def add_field(
     if row is None:
         raise FieldExistsError(f"Farm {farm_id} already has a field {external_id!r}; pick another external id.")
     return row
+
+
+def list_fields(conn: psycopg.Connection, *, farm_id: UUID | str) -> list[FieldRow]:
+    """The fields of ``farm_id`` by external id (then id)."""
+    with conn.cursor(row_factory=class_row(FieldRow)) as cur:
+        cur.execute(f"SELECT {_FIELD_COLUMNS} FROM fields WHERE farm_id = %s ORDER BY external_id, id", (farm_id,))
+        return cur.fetchall()

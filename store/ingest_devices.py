@@ -5,11 +5,15 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
 
 import psycopg
+from psycopg.rows import class_row
+
+from store.errors import StoreError
+from store.farms import create_farm
 
 log = logging.getLogger(__name__)
 
@@ -55,51 +59,110 @@ class DeviceRegistry:
 
 
 def ensure_farm(conn: psycopg.Connection, *, farm_id: uuid.UUID | str, name: str) -> None:
-    """Create the farm row if it is missing."""
-    conn.execute("INSERT INTO farms (id, name) VALUES (%s, %s) ON CONFLICT (id) DO NOTHING", (str(farm_id), name))
+    """Create the farm row if it is missing (the one farm insert, :func:`store.farms.create_farm`)."""
+    create_farm(conn, farm_id=farm_id, name=name, exist_ok=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceRow:
+    """One row of ``devices`` as the API shows it."""
+
+    id: str
+    farm_id: uuid.UUID
+    status: str
+    public_key: bytes
+    last_seen_at: datetime | None
+
+
+class DeviceExistsError(StoreError, ValueError):
+    """A device of that id is registered already (nothing was written)."""
+
+
+_DEVICE_COLUMNS = "id, farm_id, status, public_key, last_seen_at"
+
+
+def _check_key(public_key: bytes) -> None:
+    if len(public_key) != 32:
+        raise ValueError(f"public_key must be the raw 32-byte Ed25519 key, got {len(public_key)} bytes")
+
+
+def insert_device(
+    conn: psycopg.Connection, *, device_id: str, farm_id: uuid.UUID | str, public_key: bytes, replace: bool = False
+) -> DeviceRow:
+    """Insert an active device of ``farm_id`` with its raw 32-byte Ed25519 key: the one device insert.
+
+    With ``replace`` an existing device of that id is moved to ``farm_id``, re-keyed and re-activated (a
+    different key starts a new key epoch, see :func:`rotate_device_key`); without it a duplicate is refused.
+
+    Raises:
+        ValueError: the key is not 32 bytes.
+        DeviceExistsError: the id is taken and ``replace`` is false; the transaction stays usable.
+    """
+    _check_key(public_key)
+    conflict = (
+        "DO UPDATE SET farm_id = EXCLUDED.farm_id, public_key = EXCLUDED.public_key, status = 'active'"
+        if replace
+        else "DO NOTHING"
+    )
+    with conn.cursor(row_factory=class_row(DeviceRow)) as cur:
+        cur.execute(
+            f"""INSERT INTO devices (id, farm_id, public_key, status) VALUES (%s, %s, %s, 'active')
+                ON CONFLICT (id) {conflict} RETURNING {_DEVICE_COLUMNS}""",
+            (device_id, str(farm_id), public_key),
+        )
+        row = cur.fetchone()
+    if row is None:
+        raise DeviceExistsError(f"Device {device_id!r} already exists; pick another id.")
+    log.info("registered device %s of farm %s", device_id, farm_id)
+    return row
 
 
 def register_device(conn: psycopg.Connection, *, device_id: str, farm_id: uuid.UUID | str, public_key: bytes) -> None:
-    """Register (or re-key and re-activate) a device of ``farm_id`` with its raw 32-byte Ed25519 key.
-
-    A different key than the registered one starts a new key epoch (see :func:`rotate_device_key`).
+    """Register (or re-key and re-activate) a device of ``farm_id``: :func:`insert_device` with ``replace``.
 
     Raises:
         ValueError: the key is not 32 bytes.
     """
-    if len(public_key) != 32:
-        raise ValueError(f"public_key must be the raw 32-byte Ed25519 key, got {len(public_key)} bytes")
-    conn.execute(
-        """
-        INSERT INTO devices (id, farm_id, public_key, status) VALUES (%s, %s, %s, 'active')
-        ON CONFLICT (id) DO UPDATE SET farm_id = EXCLUDED.farm_id, public_key = EXCLUDED.public_key, status = 'active'
-        """,
-        (device_id, str(farm_id), public_key),
-    )
-    log.info("registered device %s of farm %s", device_id, farm_id)
+    insert_device(conn, device_id=device_id, farm_id=farm_id, public_key=public_key, replace=True)
 
 
-def rotate_device_key(conn: psycopg.Connection, *, device_id: str, public_key: bytes) -> tuple[Any, ...] | None:
+def rotate_device_key(conn: psycopg.Connection, *, device_id: str, public_key: bytes) -> DeviceRow | None:
     """Replace a device's key: a new key epoch starts, whose sequence numbers start again at 0.
 
     The old key is kept in ``device_keys`` (with ``valid_until``), so messages stored under it stay
     verifiable; new messages signed with it are refused. A trigger of migration 0060 numbers the epoch.
 
     Returns:
-        ``(id, farm_id, status, public_key, last_seen_at)`` of the device, or None when it does not exist.
+        The device, or None when it does not exist.
 
     Raises:
         ValueError: the key is not 32 bytes.
     """
-    if len(public_key) != 32:
-        raise ValueError(f"public_key must be the raw 32-byte Ed25519 key, got {len(public_key)} bytes")
-    row = conn.execute(
-        "UPDATE devices SET public_key = %s WHERE id = %s RETURNING id, farm_id, status, public_key, last_seen_at",
-        (public_key, device_id),
-    ).fetchone()
+    _check_key(public_key)
+    with conn.cursor(row_factory=class_row(DeviceRow)) as cur:
+        cur.execute(
+            f"UPDATE devices SET public_key = %s WHERE id = %s RETURNING {_DEVICE_COLUMNS}", (public_key, device_id)
+        )
+        row = cur.fetchone()
     if row is not None:
         log.info("rotated the key of device %s", device_id)
     return row
+
+
+def device_farm(conn: psycopg.Connection, *, device_id: str) -> uuid.UUID | None:
+    """The farm of ``device_id``, or None when no device has that id."""
+    row = conn.execute("SELECT farm_id FROM devices WHERE id = %s", (device_id,)).fetchone()
+    return None if row is None else uuid.UUID(str(row[0]))
+
+
+def list_devices(conn: psycopg.Connection, *, farm_ids: Sequence[uuid.UUID | str]) -> list[DeviceRow]:
+    """The devices of ``farm_ids``, by id."""
+    with conn.cursor(row_factory=class_row(DeviceRow)) as cur:
+        cur.execute(
+            f"SELECT {_DEVICE_COLUMNS} FROM devices WHERE farm_id = ANY(%s::uuid[]) ORDER BY id",
+            ([str(f) for f in farm_ids],),
+        )
+        return cur.fetchall()
 
 
 def device_key(conn: psycopg.Connection, *, device_id: str, key_epoch: int) -> bytes | None:
@@ -110,6 +173,8 @@ def device_key(conn: psycopg.Connection, *, device_id: str, key_epoch: int) -> b
     return bytes(row[0]) if row else None
 
 
-def revoke_device(conn: psycopg.Connection, *, device_id: str) -> None:
-    """Mark a device revoked; ingest quarantines its messages from then on."""
-    conn.execute("UPDATE devices SET status = 'revoked' WHERE id = %s", (device_id,))
+def revoke_device(conn: psycopg.Connection, *, device_id: str) -> DeviceRow | None:
+    """Mark a device revoked (ingest quarantines its messages from then on); None when it does not exist."""
+    with conn.cursor(row_factory=class_row(DeviceRow)) as cur:
+        cur.execute(f"UPDATE devices SET status = 'revoked' WHERE id = %s RETURNING {_DEVICE_COLUMNS}", (device_id,))
+        return cur.fetchone()

@@ -51,6 +51,7 @@ __all__ = [
     "loan_ids",
     "lock_decision",
     "lock_loan",
+    "open_alert_counts",
     "open_principal",
     "raise_alerts",
 ]
@@ -451,3 +452,16 @@ def list_alerts(
                ORDER BY a.raised_at DESC, a.id DESC""",
             {"all": farm_id is None and farm_ids is None, "farms": farms, "open": open_only},
         ).fetchall()
+
+
+def open_alert_counts(conn: psycopg.Connection, *, farm_ids: list[UUID] | None = None) -> dict[UUID, int]:
+    """How many open alerts each farm of ``farm_ids`` (None: every farm) has; farms without any are left out.
+
+    Counts what :func:`list_alerts` with ``open_only=True`` lists, without reading the rows.
+    """
+    rows = conn.execute(
+        """SELECT farm_id, count(*) FROM credit_alerts
+           WHERE (%(all)s OR farm_id = ANY(%(farms)s::uuid[])) AND resolved_at IS NULL GROUP BY farm_id""",
+        {"all": farm_ids is None, "farms": [str(f) for f in farm_ids or ()]},
+    ).fetchall()
+    return {UUID(str(farm_id)): int(n) for farm_id, n in rows}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import psycopg
 
+from store.loans import open_alert_counts
+
 
 def credit_decision_counts(conn: psycopg.Connection) -> dict[str, int]:
     """How many credit decisions there are of each status (``{"approved": n, ...}``)."""
@@ -12,6 +14,5 @@ def credit_decision_counts(conn: psycopg.Connection) -> dict[str, int]:
 
 
 def open_alert_count(conn: psycopg.Connection) -> int:
-    """How many credit alerts are not resolved."""
-    row = conn.execute("SELECT count(*) FROM credit_alerts WHERE resolved_at IS NULL").fetchone()
-    return int(row[0]) if row else 0
+    """How many credit alerts are not resolved (the open alerts of every farm)."""
+    return sum(open_alert_counts(conn).values())

@@ -50,6 +50,12 @@ def create_organization(conn: psycopg.Connection, *, kind: str, name: str) -> UU
     return UUID(str(row[0]))
 
 
+def organization_exists(conn: psycopg.Connection, *, organization_id: UUID) -> bool:
+    """Whether an organization has ``organization_id``."""
+    row = conn.execute("SELECT EXISTS (SELECT 1 FROM organizations WHERE id = %s)", (organization_id,)).fetchone()
+    return bool(row and row[0])
+
+
 def create_api_key(conn: psycopg.Connection, *, organization_id: UUID, label: str = "") -> tuple[UUID, str]:
     """Create a key for the organization; return its id and the token (shown once, never stored)."""
     token = KEY_PREFIX + secrets.token_urlsafe(32)

@@ -38,11 +38,21 @@ def test_farmtrust_and_usecases_run_no_sql_of_their_own():
     assert found == {}, "SQL belongs in store/ as a named function"
 
 
-def test_the_lending_routes_run_no_sql_of_their_own():
-    """Issue #13 phase 2: the lending routes call use cases and store functions only."""
-    path = ROOT / "api" / "routes" / "lending.py"
-    found = {name: lines for name in ("execute", "executemany", "copy") if (lines := _calls_named(path, name))}
+def test_the_web_layer_runs_no_sql_of_its_own():
+    """Issue #13 phase 2: every route and dependency of ``api/`` calls use cases and store functions only."""
+    found = {
+        str(path.relative_to(ROOT)): lines
+        for path in sorted((ROOT / "api").rglob("*.py"))
+        for name in ("execute", "executemany", "copy")
+        if (lines := _calls_named(path, name))
+    }
     assert found == {}, "SQL belongs in store/ as a named function"
+
+
+def test_no_optional_table_checks_in_the_web_layer():
+    """The tables always exist (migrations): no ``to_regclass`` probing in ``api/``."""
+    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "api").rglob("*.py") if "to_regclass" in p.read_text()]
+    assert offenders == []
 
 
 def test_the_demo_data_ships_with_the_package():

@@ -1,4 +1,4 @@
-"""Register a farm's device so ingest accepts the messages it signs."""
+"""A farm's devices: provision, register (CLI and demo), rotate a key, revoke, list."""
 
 from __future__ import annotations
 
@@ -7,10 +7,21 @@ from uuid import UUID
 import psycopg
 
 from store.farms import farm_exists
-from store.ingest_devices import register_device
-from usecases.errors import FarmNotFoundError, UseCaseError
+from store.ingest_devices import DeviceRow, device_farm, insert_device, list_devices, rotate_device_key
+from store.ingest_devices import revoke_device as store_revoke_device
+from store.tenants import Principal, farm_visible
+from usecases.errors import DeviceNotFoundError, FarmNotFoundError, UseCaseError
 
-__all__ = ["PUBLIC_KEY_BYTES", "DeviceKeyError", "register_farm_device"]
+__all__ = [
+    "PUBLIC_KEY_BYTES",
+    "DeviceKeyError",
+    "farm_devices",
+    "provision_device",
+    "register_farm_device",
+    "revoke_device",
+    "rotate_key",
+    "visible_device_farm",
+]
 
 PUBLIC_KEY_BYTES = 32
 """Length of a raw Ed25519 public key."""
@@ -20,6 +31,14 @@ class DeviceKeyError(UseCaseError, ValueError):
     """The public key is not a raw 32-byte Ed25519 key."""
 
 
+def _check_key(public_key: bytes) -> None:
+    if len(public_key) != PUBLIC_KEY_BYTES:
+        raise DeviceKeyError(
+            f"The public key must be {PUBLIC_KEY_BYTES} bytes ({2 * PUBLIC_KEY_BYTES} hex digits), "
+            f"got {len(public_key)} bytes"
+        )
+
+
 def register_farm_device(conn: psycopg.Connection, *, device_id: str, farm_id: UUID, public_key: bytes) -> None:
     """Register ``device_id`` of an existing farm with its raw Ed25519 public key (or re-key and re-activate it).
 
@@ -27,11 +46,57 @@ def register_farm_device(conn: psycopg.Connection, *, device_id: str, farm_id: U
         DeviceKeyError: the key is not 32 bytes.
         FarmNotFoundError: no farm has ``farm_id``.
     """
-    if len(public_key) != PUBLIC_KEY_BYTES:
-        raise DeviceKeyError(
-            f"The public key must be {PUBLIC_KEY_BYTES} bytes ({2 * PUBLIC_KEY_BYTES} hex digits), "
-            f"got {len(public_key)} bytes"
-        )
+    _check_key(public_key)
     if not farm_exists(conn, farm_id=farm_id):
         raise FarmNotFoundError(f"Farm {farm_id} does not exist; create the farm first or check the farm id")
-    register_device(conn, device_id=device_id, farm_id=farm_id, public_key=public_key)
+    insert_device(conn, device_id=device_id, farm_id=farm_id, public_key=public_key, replace=True)
+
+
+def provision_device(conn: psycopg.Connection, *, farm_id: UUID, device_id: str, public_key: bytes) -> DeviceRow:
+    """Add a new device to the farm; an id already taken (by any farm) is refused.
+
+    Raises:
+        DeviceKeyError: the key is not 32 bytes.
+        store.ingest_devices.DeviceExistsError: a device has that id already.
+    """
+    _check_key(public_key)
+    return insert_device(conn, device_id=device_id, farm_id=farm_id, public_key=public_key)
+
+
+def visible_device_farm(conn: psycopg.Connection, *, principal: Principal, device_id: str) -> UUID | None:
+    """The farm of ``device_id`` when ``principal`` may see it; None when the device is unknown or not theirs."""
+    farm_id = device_farm(conn, device_id=device_id)
+    if farm_id is None or not farm_visible(conn, principal=principal, farm_id=farm_id):
+        return None
+    return farm_id
+
+
+def rotate_key(conn: psycopg.Connection, *, device_id: str, public_key: bytes) -> DeviceRow:
+    """Replace the device's key: a new key epoch starts; messages signed with the old key are refused.
+
+    Raises:
+        DeviceKeyError: the key is not 32 bytes.
+        DeviceNotFoundError: no device has ``device_id``.
+    """
+    _check_key(public_key)
+    row = rotate_device_key(conn, device_id=device_id, public_key=public_key)
+    if row is None:
+        raise DeviceNotFoundError(f"Device {device_id!r} does not exist.")
+    return row
+
+
+def revoke_device(conn: psycopg.Connection, *, device_id: str) -> DeviceRow:
+    """Revoke the device at once: ingest quarantines its messages from now on.
+
+    Raises:
+        DeviceNotFoundError: no device has ``device_id``.
+    """
+    row = store_revoke_device(conn, device_id=device_id)
+    if row is None:
+        raise DeviceNotFoundError(f"Device {device_id!r} does not exist.")
+    return row
+
+
+def farm_devices(conn: psycopg.Connection, *, farm_id: UUID) -> list[DeviceRow]:
+    """The farm's devices by id."""
+    return list_devices(conn, farm_ids=[farm_id])

@@ -3,6 +3,7 @@
 Exception tree::
 
     UseCaseError
+    ├── DeviceNotFoundError (LookupError)       no device has that id
     ├── FarmFieldsNotFoundError (LookupError)   the farm has no fields to estimate
     ├── FarmNotFoundError (LookupError)         no farm has that id
     └── IdempotencyKeyReusedError (ValueError)  an idempotency key was already used for another request
@@ -13,6 +14,10 @@ from __future__ import annotations
 
 class UseCaseError(Exception):
     """Base class of the use cases' errors; the message says what happened and what to do."""
+
+
+class DeviceNotFoundError(UseCaseError, LookupError):
+    """No device has the given id."""
 
 
 class FarmFieldsNotFoundError(UseCaseError, LookupError):

@@ -1,23 +1,43 @@
-"""A farm's frozen production record: what the store holds, plus how its earlier loans were repaid."""
+"""A farm's records: the frozen production record of a credit decision, and what the API and dashboard show.
+
+The reads (herd, counted frames, sensor series, crop areas, device coverage, open alerts) are one store
+query each; tenancy is checked by the caller before.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import psycopg
 
 from credit.record import FarmRecord, PastLoan
 from credit.servicing import past_loan
+from store.coverage import DeviceCoverageRow, device_coverage
 from store.credit_records import read_farm_record
-from store.loans import farm_loan_ids, load_payments
+from store.crop_areas import FieldCropAreaRow, field_crop_areas
+from store.herd import CountedFrame, HerdDayRow, counted_frames, evidence_path, herd_days
+from store.loans import AlertRow, farm_loan_ids, list_alerts, load_payments
+from store.sensor_series import SensorDayRow, sensor_days
+from store.tenants import Principal, visible_farm_ids
 from usecases.loans import load_schedule
 
 log = logging.getLogger(__name__)
 
-__all__ = ["load_farm_record", "loan_history"]
+__all__ = [
+    "coverage",
+    "crop_areas",
+    "evidence",
+    "evidence_file",
+    "herd",
+    "load_farm_record",
+    "loan_history",
+    "open_alerts",
+    "sensor_series",
+]
 
 
 def loan_history(conn: psycopg.Connection, *, farm_id: UUID | str, as_of: datetime) -> tuple[PastLoan, ...]:
@@ -56,3 +76,44 @@ def load_farm_record(
         record.record_hash()[:12],
     )
     return record
+
+
+def herd(conn: psycopg.Connection, *, farm_id: UUID, days: int) -> list[HerdDayRow]:
+    """Daily maximum head count per species over the last ``days``, by day then species."""
+    return herd_days(conn, farm_id=farm_id, days=days)
+
+
+def evidence(
+    conn: psycopg.Connection, *, farm_id: UUID, limit: int, with_evidence_only: bool = False
+) -> list[CountedFrame]:
+    """The latest counted frames (only those with a thumbnail when ``with_evidence_only``), newest first."""
+    return counted_frames(conn, farm_id=farm_id, limit=limit, with_evidence_only=with_evidence_only)
+
+
+def evidence_file(conn: psycopg.Connection, *, principal: Principal, frame_sha256: str) -> str | None:
+    """The stored thumbnail path of a frame of a farm ``principal`` may see with the ``records`` scope, or None."""
+    farm_ids = visible_farm_ids(conn, principal=principal, scope="records")
+    return evidence_path(conn, farm_ids=farm_ids, frame_sha256=frame_sha256)
+
+
+def sensor_series(conn: psycopg.Connection, *, farm_id: UUID, metric: str, days: int) -> list[SensorDayRow]:
+    """Daily mean, minimum and maximum of ``metric`` over the last ``days``."""
+    return sensor_days(conn, farm_id=farm_id, metric=metric, days=days)
+
+
+def crop_areas(conn: psycopg.Connection, *, farm_id: UUID) -> list[FieldCropAreaRow]:
+    """Each field of the farm with its latest crop-area estimate, by external id."""
+    return field_crop_areas(conn, farm_ids=[farm_id])
+
+
+def coverage(
+    conn: psycopg.Connection, *, farm_ids: Sequence[UUID], days: int, now: datetime | None = None
+) -> list[DeviceCoverageRow]:
+    """Coverage of the farms' devices over the ``days`` before ``now`` (see :mod:`store.coverage`)."""
+    end = (now or datetime.now(UTC)).astimezone(UTC)
+    return device_coverage(conn, farm_ids=farm_ids, start=end - timedelta(days=days), end=end)
+
+
+def open_alerts(conn: psycopg.Connection, *, farm_ids: Sequence[UUID]) -> list[AlertRow]:
+    """The open early-warning alerts of the farms, newest first."""
+    return list_alerts(conn, farm_ids=list(farm_ids), open_only=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
@@ -13,7 +13,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from api.dashboard import queries
 from api.dashboard.session import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -27,13 +26,18 @@ from api.dashboard.session import (
     session_principal,
     set_cookie,
 )
-from api.dashboard.svg import field_map, line_chart
+from api.dashboard.svg import MapField, Series, field_map, line_chart
 from api.deps import Conn
 from api.errors import ApiError
 from store.credit_records import latest_decisions
+from store.crop_areas import FieldCropAreaRow
+from store.herd import HerdDayRow
 from store.loans import lender_loans, list_alerts, load_instalments
 from store.sessions import end_session, login_throttle, record_login_failure, start_session
 from store.tenants import Principal, authenticate, farm_visible, visible_farm_ids
+from usecases import farm_records
+from usecases.cooperatives import COVERAGE_DAYS, member_overview
+from usecases.farms import load_farm
 from usecases.loans import portfolio
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -122,13 +126,14 @@ def home(request: Request, conn: Conn) -> Response:
         return RedirectResponse("/ui/login", status_code=303)
     if principal.kind == "lender":
         return _lender_page(request, conn, principal)
-    members = queries.member_farms(conn, cooperative_id=principal.organization_id)
+    members = member_overview(conn, cooperative_id=principal.organization_id)
     return _page(
         request,
         "cooperative.html",
         org=principal,
         members=members,
-        alerts=queries.alerts(conn, farm_ids=[m.farm_id for m in members]),
+        coverage_days=COVERAGE_DAYS,
+        alerts=farm_records.open_alerts(conn, farm_ids=[m.farm_id for m in members]),
     )
 
 
@@ -177,20 +182,39 @@ def farm_page(farm_id: UUID, request: Request, conn: Conn) -> Response:
         return RedirectResponse("/ui/login", status_code=303)
     if not farm_visible(conn, principal=principal, farm_id=farm_id):
         raise ApiError(404, "Not found", f"Farm {farm_id} does not exist.")
-    farm = conn.execute("SELECT id, name, region, declared_herd FROM farms WHERE id = %s", (farm_id,)).fetchone()
-    assert farm is not None
+    farm = load_farm(conn, farm_id=farm_id)
+    fields = farm_records.crop_areas(conn, farm_id=farm_id)
     return _page(
         request,
         "farm.html",
         org=principal,
-        farm={"id": farm[0], "name": farm[1], "region": farm[2], "declared_herd": farm[3] or {}},
-        herd_svg=line_chart(queries.herd_series(conn, farm_id=farm_id)),
-        map_svg=field_map(queries.field_map_rows(conn, farm_id=farm_id)),
-        crops=queries.crop_rows(conn, farm_id=farm_id),
-        evidence=queries.evidence(conn, farm_id=farm_id),
-        devices=queries.device_health(conn, farm_id=farm_id),
-        alerts=queries.alerts(conn, farm_ids=[farm_id]),
+        farm=farm,
+        herd_svg=line_chart(_herd_series(farm_records.herd(conn, farm_id=farm_id, days=90))),
+        map_svg=field_map([MapField(_label(f), f.geometry, _ratio(f)) for f in sorted(fields, key=_label)]),
+        crops=sorted(fields, key=_label),
+        label=_label,
+        evidence=farm_records.evidence(conn, farm_id=farm_id, limit=12, with_evidence_only=True),
+        devices=farm_records.coverage(conn, farm_ids=[farm_id], days=COVERAGE_DAYS),
+        coverage_days=COVERAGE_DAYS,
+        alerts=farm_records.open_alerts(conn, farm_ids=[farm_id]),
     )
+
+
+def _label(field: FieldCropAreaRow) -> str:
+    """What the dashboard calls a field: its name, else its external id, else its id."""
+    return field.name or field.external_id or str(field.field_id)
+
+
+def _ratio(field: FieldCropAreaRow) -> float | None:
+    return None if field.ratio is None else float(field.ratio)
+
+
+def _herd_series(rows: list[HerdDayRow]) -> list[Series]:
+    """One line per species: the daily maximum head."""
+    by_species: dict[str, list[tuple[date, float]]] = {}
+    for row in rows:
+        by_species.setdefault(row.species, []).append((row.day, float(row.head)))
+    return [Series(species, points) for species, points in sorted(by_species.items())]
 
 
 @router.get("/evidence/{frame_sha256}.jpg", response_model=None)
@@ -199,8 +223,7 @@ def evidence_image(frame_sha256: str, request: Request, conn: Conn) -> Response:
     principal = session_principal(request, conn)
     if principal is None:
         raise ApiError(404, "Not found", "No such evidence.")
-    farm_ids = visible_farm_ids(conn, principal=principal, scope="records")
-    stored = queries.evidence_path(conn, farm_ids=farm_ids, frame_sha256=frame_sha256)
+    stored = farm_records.evidence_file(conn, principal=principal, frame_sha256=frame_sha256)
     if stored is None:
         raise ApiError(404, "Not found", "No such evidence.")
     root = request.app.state.settings.evidence_dir.resolve()

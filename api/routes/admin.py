@@ -9,7 +9,7 @@ from fastapi import APIRouter, status
 from api.deps import Conn, CurrentOrg, require
 from api.errors import ApiError
 from api.schemas import ApiKeyPublic, OrganizationCreate, OrganizationPublic
-from store.tenants import create_api_key, create_organization, revoke_api_key
+from store.tenants import create_api_key, create_organization, organization_exists, revoke_api_key
 
 router = APIRouter(prefix="/v1", tags=["admin"])
 
@@ -34,7 +34,7 @@ def create_org(body: OrganizationCreate, principal: CurrentOrg, conn: Conn) -> O
 def create_key(organization_id: UUID, principal: CurrentOrg, conn: Conn) -> ApiKeyPublic:
     """Create an API key for an organization (admin); the key is shown once."""
     require(principal, "admin")
-    if conn.execute("SELECT 1 FROM organizations WHERE id = %s", (organization_id,)).fetchone() is None:
+    if not organization_exists(conn, organization_id=organization_id):
         raise ApiError(404, "Not found", f"Organization {organization_id} does not exist.")
     key_id, token = create_api_key(conn, organization_id=organization_id)
     return ApiKeyPublic(id=key_id, organization_id=organization_id, key=token)

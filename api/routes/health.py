@@ -11,6 +11,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from api.deps import Conn, Settings
 from api.errors import ApiError
 from api.metrics import Collectors, StoredMetrics
+from store.db import ping
 
 router = APIRouter(tags=["health"])
 
@@ -24,7 +25,7 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz", operation_id="readyz")
 def readyz(conn: Conn, settings: Settings) -> dict[str, str]:
     """The database answers and the broker accepts connections (503 otherwise)."""
-    conn.execute("SELECT 1")
+    ping(conn)
     try:
         socket.create_connection((settings.mqtt.host, settings.mqtt.port), timeout=2).close()
     except OSError as exc:
