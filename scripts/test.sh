@@ -24,9 +24,13 @@ echo "[test] import-linter: the layer contracts in pyproject.toml" >&2
 lint-imports --no-cache >/dev/null || lint-imports --no-cache
 
 echo "[test] pytest: $([ $system_services = 1 ] && echo 'PostgreSQL+TimescaleDB, Mosquitto' || echo 'embedded services')" >&2
-python -m pytest -q -p no:cacheprovider "$@"
+# a temporary folder of this run's own: pytest prunes old /tmp/pytest-of-$USER/pytest-N folders, which
+# removed a running suite's files whenever another suite started on the same machine
+basetemp=$(mktemp -d "${TMPDIR:-/tmp}/farmtrust-test-XXXXXX")
+trap 'rm -rf "$basetemp"' EXIT
+python -m pytest -q -p no:cacheprovider --basetemp "$basetemp/timescaledb" "$@"
 
 if [ $system_services = 1 ]; then
   echo "[test] pytest -m db: embedded PostgreSQL (plain tables, no TimescaleDB)" >&2
-  FARMTRUST_TEST_DB_URL= python -m pytest -q -p no:cacheprovider -m db "$@"
+  FARMTRUST_TEST_DB_URL= python -m pytest -q -p no:cacheprovider --basetemp "$basetemp/embedded" -m db "$@"
 fi
