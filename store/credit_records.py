@@ -116,7 +116,9 @@ def _devices(
     end: datetime,
     activity: dict[str, _Activity],
 ) -> tuple[DeviceCoverage, ...]:
-    covered = device_coverage(conn, farm_ids=[farm], start=start, end=end)
+    # messages, expected and missing from the one coverage query; the days with data from this record's
+    # own pass over the readings and counts (the same definition: a UTC day with a row of the device)
+    covered = device_coverage(conn, farm_ids=[farm], start=start, end=end, with_days=False)
     positions: dict[str, tuple[Decimal | None, Decimal | None]] = {}
     if any(a.has_gps for a in activity.values()):
         positions = {
@@ -146,7 +148,7 @@ def _devices(
                 c.messages,
                 c.expected,
                 c.missing,
-                len(c.days),
+                len(seen_data.days),
                 seen.astimezone(UTC) if seen else None,
                 lat,
                 lon,
