@@ -163,6 +163,10 @@ class LedgerReplay:
         if amount >= payoff:
             return self._pay_off(amount, on, future, out)
         left = amount
+        future = [r for r in future if r.owed() > ZERO]  # the first is the next instalment still owing
+        if not future:
+            out.unapplied = amount
+            return out
         if self.recalculation != PrepaymentRecalculation.NONE:
             left = self._take(future[0], SCHEDULED, left, out)
             prepaid = min(left, sum((r.left["principal"] for r in future[1:]), ZERO))
