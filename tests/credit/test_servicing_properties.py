@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from credit import Amount, D, Payment, build_schedule, loan_status
+from tests.credit import servicing_reference as reference
 from vocabulary.lending import ALLOCATION_STRATEGIES, PREPAYMENT_RECALCULATIONS
 
 EXAMPLES = int(os.environ.get("FARMTRUST_SERVICING_EXAMPLES", "150"))
@@ -153,3 +154,36 @@ def test_paying_the_payoff_amount_closes_the_loan_after_any_stream(loan, t, stre
     assert s.payoff_amount.number >= s.outstanding_principal.number
     done = _status(schedule, [*pays, Payment(on, "~payoff", s.payoff_amount)], on, t)
     assert done.closed and done.payments[-1].allocation.unapplied == 0
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(
+    loan=loans,
+    t=terms,
+    stream=st.lists(
+        st.tuples(st.integers(-5, 800), st.decimals(min_value=Decimal("0.01"), max_value=Decimal("60000"), places=2)),
+        max_size=10,
+    ),
+    later=st.integers(0, 900),
+)
+def test_the_engine_agrees_with_the_fraction_reference(loan, t, stream, later):
+    schedule = _schedule(loan)
+    pays = [Payment(loan["start"] + timedelta(days=d), f"p{i:02d}", Amount(a, KES)) for i, (d, a) in enumerate(stream)]
+    on = loan["start"] + timedelta(days=later)
+    s = _status(schedule, pays, on, t)
+    allocations, (dpd, arrears, outstanding, payoff) = reference.replay(
+        schedule,
+        pays,
+        on,
+        order=("penalty", "fees", "interest", "principal"),
+        grace_days=GRACE_DAYS,
+        late_fee=LATE_FEE,
+        **t,
+    )
+    for p in s.payments:
+        a = p.allocation
+        got = {"penalty": a.penalty, "fees": a.fees, "interest": a.interest, "principal": a.principal}
+        got["unapplied"] = a.unapplied
+        assert {k: Fraction(v) for k, v in got.items()} == allocations[p.key], p.key
+    assert (s.days_past_due, Fraction(s.arrears.number)) == (dpd, arrears)
+    assert (Fraction(s.outstanding_principal.number), Fraction(s.payoff_amount.number)) == (outstanding, payoff)
