@@ -18,7 +18,7 @@ from typing import Any
 from credit.canonical import sha256_hex
 from credit.errors import MoneyError, PolicyError
 from credit.money import ONE, ZERO, Amount, D
-from vocabulary.lending import DUE_COMPONENTS, SEVERITIES
+from vocabulary.lending import ALLOCATION_STRATEGIES, DUE_COMPONENTS, PREPAYMENT_RECALCULATIONS, SEVERITIES
 from vocabulary.species import SPECIES
 
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parent / "policies" / "ft-2025.1.toml"
@@ -154,6 +154,8 @@ class Policy:
     late_fee: Amount
     max_rate: Decimal
     text: str
+    allocation_strategy: str = "standard"
+    prepayment_recalculation: str = "none"
 
     def species_terms(self, species: str) -> LivestockTerms:
         """Valuation terms of ``species``.
@@ -462,4 +464,20 @@ def load_policy(source: str | Path) -> Policy:
         late_fee=late_fee,
         max_rate=servicing.dec("max_rate", high=Decimal(5)),
         text=text,
+        **_servicing_choices(servicing),
     )
+
+
+def _servicing_choices(servicing: _Reader) -> dict[str, str]:
+    """The product's allocation strategy and prepayment recalculation (``standard`` and ``none`` when absent)."""
+    choices = {
+        "allocation_strategy": ("allocation_strategy", ALLOCATION_STRATEGIES, "standard"),
+        "prepayment_recalculation": ("prepayment_recalculation", PREPAYMENT_RECALCULATIONS, "none"),
+    }
+    out = {}
+    for name, (key, allowed, default) in choices.items():
+        value = servicing.data.get(key, default)
+        if value not in allowed:
+            raise PolicyError(f"policy field {servicing.where(key)} = {value!r}; use one of {', '.join(allowed)}")
+        out[name] = value
+    return out

@@ -1,12 +1,14 @@
 """Loan servicing: payment allocation, partial and early payment, days past due, buckets and portfolio PAR.
 
-Payments are replayed in date order against the schedule. Each payment first settles what is due at
-its date across the due instalments, component by component in the policy's order (default penalty,
-fees, interest, principal), oldest instalment first. What is left prepays principal of the next
-instalments; once every principal is repaid, the interest of instalments not yet due is waived (no
-unearned interest). Anything beyond that stays ``unapplied`` (a credit balance to refund), so every
-cent of every payment is accounted for. An instalment unpaid ``grace_days`` after its due date is
-charged the policy's late fee once, as a penalty.
+Payments are replayed in date order against the schedule (:mod:`credit.ledger_replay`). Each payment
+first settles what is due at its date across the due instalments, component by component in the
+policy's order (default penalty, fees, interest, principal), oldest instalment first. What is left is
+in advance: it pays the loan off when it covers the outstanding principal plus the interest accrued to
+that day, and otherwise goes where the product's allocation strategy (``standard``, ``early-payment``)
+and prepayment recalculation (``none``, ``reduce-amount``, ``reduce-term``) say. Anything beyond stays
+``unapplied`` (a credit balance to refund), so every cent of every payment is accounted for. An
+instalment unpaid ``grace_days`` after its due date is in arrears and is charged the policy's late fee
+once, as a penalty; no amount is in arrears before its due date plus the grace days.
 """
 
 from __future__ import annotations
@@ -18,10 +20,17 @@ from typing import Any
 
 from credit.canonical import to_plain
 from credit.errors import PaymentError
-from credit.money import ZERO, Amount
+from credit.ledger_replay import LedgerReplay
+from credit.money import ZERO, Amount, minor_unit
 from credit.record import PastLoan
 from credit.schedule import Schedule
-from vocabulary.lending import DUE_COMPONENTS
+from vocabulary.lending import (
+    ALLOCATION_STRATEGIES,
+    DUE_COMPONENTS,
+    PREPAYMENT_RECALCULATIONS,
+    AllocationStrategy,
+    PrepaymentRecalculation,
+)
 
 DEFAULT_ORDER = DUE_COMPONENTS
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
@@ -35,8 +44,10 @@ __all__ = [
     "Par",
     "Payment",
     "PaymentAllocation",
+    "ServicingTerms",
     "allocate_payment",
     "bucket_for",
+    "check_payment_amount",
     "loan_status",
     "past_loan",
     "portfolio_par",
@@ -107,11 +118,24 @@ class LoanStatus:
     next_due_amount: Amount
     closed: bool
     payments: tuple[PaymentAllocation, ...] = field(default=())
+    payoff_amount: Amount | None = None
+    """What closes the loan on ``as_of``: anything due, the outstanding principal and the interest accrued."""
 
     def to_plain(self) -> dict[str, Any]:
         """The status as JSON-ready values."""
         plain: dict[str, Any] = to_plain(self)
         return plain
+
+
+@dataclass(frozen=True)
+class ServicingTerms:
+    """How a product services its loans: allocation order, grace, late fee, strategy and recalculation."""
+
+    order: tuple[str, ...] = DEFAULT_ORDER
+    grace_days: int = 0
+    late_fee: Decimal = ZERO
+    strategy: str = AllocationStrategy.STANDARD
+    recalculation: str = PrepaymentRecalculation.NONE
 
 
 @dataclass(frozen=True)
@@ -158,56 +182,50 @@ def bucket_for(days_past_due: int) -> str:
     return "90+"
 
 
-class _Book:
-    """Remaining amounts per instalment while payments are replayed."""
+def check_payment_amount(amount: Amount, *, field: str = "amount") -> None:
+    """Refuse a repayment that is not positive or has more decimals than its currency's minor unit.
 
-    def __init__(self, schedule: Schedule) -> None:
-        self.rows = list(schedule.instalments)
-        self.left = [
-            {"penalty": ZERO, "fees": r.fees, "interest": r.interest, "principal": r.principal} for r in self.rows
-        ]
-        self.penalized = [False] * len(self.rows)
-        self.settled_on: list[date | None] = [None] * len(self.rows)
+    Raises:
+        PaymentError: ``amount`` is zero or less, or finer than the currency counts (100.005 KES).
+    """
+    places = minor_unit(amount.currency)
+    if amount.number <= ZERO:
+        raise PaymentError(f"{field}={amount.number}; a payment must be greater than zero")
+    if amount.number != amount.number.quantize(Decimal(1).scaleb(-places)):
+        raise PaymentError(
+            f"{field}={amount.number} has more than {places} decimals; {amount.currency} is counted to "
+            f"{places} decimal place(s), so send e.g. {amount.number.quantize(Decimal(1).scaleb(-places))}"
+        )
 
-    def scheduled_left(self, i: int) -> Decimal:
-        return self.left[i]["fees"] + self.left[i]["interest"] + self.left[i]["principal"]
 
-    def charge_late_fees(self, on: date, grace_days: int, late_fee: Decimal) -> None:
-        for i, r in enumerate(self.rows):
-            late = on > r.due_date + timedelta(days=grace_days)
-            if late and not self.penalized[i] and self.scheduled_left(i) > ZERO and late_fee > ZERO:
-                self.left[i]["penalty"] += late_fee
-                self.penalized[i] = True
-
-    def mark_settled(self, on: date) -> None:
-        for i in range(len(self.rows)):
-            if self.settled_on[i] is None and self.scheduled_left(i) == ZERO and self.left[i]["penalty"] == ZERO:
-                self.settled_on[i] = on
-
-    def apply(self, payment: Payment, order: tuple[str, ...]) -> PaymentAllocation:
-        due = [i for i, r in enumerate(self.rows) if r.due_date <= payment.paid_on]
-        totals = Dues(**{c: sum((self.left[i][c] for i in due), ZERO) for c in DEFAULT_ORDER})
-        alloc = allocate_payment(amount=payment.amount.number, dues=totals, order=order)
-        for c in DEFAULT_ORDER:
-            budget = getattr(alloc, c)
-            for i in due:
-                take = min(budget, self.left[i][c])
-                self.left[i][c] -= take
-                budget -= take
-        extra, prepaid, waived = alloc.unapplied, ZERO, ZERO
-        future = [i for i, r in enumerate(self.rows) if r.due_date > payment.paid_on]
-        for i in future:
-            take = min(extra, self.left[i]["principal"])
-            self.left[i]["principal"] -= take
-            extra -= take
-            prepaid += take
-        if prepaid > ZERO and all(self.left[i]["principal"] == ZERO for i in range(len(self.rows))):
-            for i in future:
-                waived += self.left[i]["interest"] + self.left[i]["fees"]
-                self.left[i]["interest"] = self.left[i]["fees"] = ZERO
-        final = Allocation(alloc.penalty, alloc.fees, alloc.interest, alloc.principal + prepaid, extra)
-        self.mark_settled(payment.paid_on)
-        return PaymentAllocation(payment.key, payment.paid_on, final, prepaid, waived)
+def _replay(
+    schedule: Schedule,
+    payments: tuple[Payment, ...] | list[Payment],
+    as_of: date,
+    terms: ServicingTerms,
+) -> tuple[LedgerReplay, list[PaymentAllocation], Decimal]:
+    cur = schedule.principal.currency
+    book = LedgerReplay(schedule, order=terms.order, strategy=terms.strategy, recalculation=terms.recalculation)
+    done = []
+    paid = ZERO
+    for p in sorted(payments):
+        if p.amount.currency != cur:
+            raise PaymentError(f"payment {p.key} is in {p.amount.currency}; the loan is in {cur}")
+        check_payment_amount(p.amount, field=f"payment {p.key} amount")
+        if p.paid_on > as_of:
+            continue
+        book.charge_late_fees(p.paid_on, terms.grace_days, terms.late_fee)
+        parts, rest = book.settle_due(p.amount.number, p.paid_on)
+        advance = book.settle_in_advance(rest, p.paid_on)
+        book.mark_settled(p.paid_on)
+        total = {c: parts[c] + advance.paid[c] for c in DEFAULT_ORDER}
+        allocation = Allocation(
+            total["penalty"], total["fees"], total["interest"], total["principal"], advance.unapplied
+        )
+        done.append(PaymentAllocation(p.key, p.paid_on, allocation, advance.paid["principal"], advance.waived_interest))
+        paid += p.amount.number
+    book.charge_late_fees(as_of, terms.grace_days, terms.late_fee)
+    return book, done, paid
 
 
 def loan_status(
@@ -218,60 +236,60 @@ def loan_status(
     order: tuple[str, ...] = DEFAULT_ORDER,
     grace_days: int = 0,
     late_fee: Decimal = ZERO,
+    strategy: str = AllocationStrategy.STANDARD,
+    recalculation: str = PrepaymentRecalculation.NONE,
 ) -> LoanStatus:
     """Replay ``payments`` up to ``as_of`` against ``schedule`` and report the loan's standing.
 
+    An instalment is in arrears only once ``grace_days`` have passed after its due date; its days past
+    due then count from the due date. Within the grace days an unpaid instalment is due but neither
+    late nor a break of the on-time streak.
+
     Raises:
-        PaymentError: a payment is not positive or is in another currency than the loan.
+        PaymentError: a payment is not positive, finer than the currency's minor unit, or in another
+            currency than the loan; ``strategy`` or ``recalculation`` is unknown.
     """
+    if strategy not in ALLOCATION_STRATEGIES:
+        raise PaymentError(f"strategy={strategy!r} is unknown; use one of {', '.join(ALLOCATION_STRATEGIES)}")
+    if recalculation not in PREPAYMENT_RECALCULATIONS:
+        raise PaymentError(
+            f"recalculation={recalculation!r} is unknown; use one of {', '.join(PREPAYMENT_RECALCULATIONS)}"
+        )
     cur = schedule.principal.currency
-    book = _Book(schedule)
-    done = []
-    paid = ZERO
-    for p in sorted(payments):
-        if p.amount.currency != cur:
-            raise PaymentError(f"payment {p.key} is in {p.amount.currency}; the loan is in {cur}")
-        if p.amount.number <= ZERO:
-            raise PaymentError(f"payment {p.key} amount={p.amount.number}; a payment must be greater than zero")
-        if p.paid_on > as_of:
-            continue
-        book.charge_late_fees(p.paid_on, grace_days, late_fee)
-        done.append(book.apply(p, order))
-        paid += p.amount.number
-    book.charge_late_fees(as_of, grace_days, late_fee)
-    due = [i for i, r in enumerate(book.rows) if r.due_date <= as_of]
-    unpaid_due = [i for i in due if book.scheduled_left(i) > ZERO]
-    dpd = (as_of - book.rows[unpaid_due[0]].due_date).days if unpaid_due else 0
-    on_time = [
-        i
-        for i in due
-        if book.settled_on[i] is not None and book.settled_on[i] <= book.rows[i].due_date + timedelta(days=grace_days)  # type: ignore[operator]
-    ]
+    terms = ServicingTerms(order, grace_days, late_fee, strategy, recalculation)
+    book, done, paid = _replay(schedule, payments, as_of, terms)
+    rows = book.rows
+    grace = timedelta(days=grace_days)
+    due = book.due(as_of)
+    late = [r for r in due if r.due_date + grace < as_of and r.owed() > ZERO]
+    dpd = (as_of - late[0].due_date).days if late else 0
+    on_time = [r for r in due if r.settled_on is not None and r.settled_on <= r.due_date + grace]
     streak = 0
-    for i in reversed(due):
-        if i not in on_time:
+    for r in reversed(due):
+        if r.settled_on is None and r.due_date + grace >= as_of:
+            continue  # still inside its grace days: not late yet
+        if r not in on_time:
             break
         streak += 1
-    arrears = sum((book.scheduled_left(i) + book.left[i]["penalty"] for i in due), ZERO)
-    outstanding = sum((book.left[i]["principal"] for i in range(len(book.rows))), ZERO)
-    upcoming = [i for i, r in enumerate(book.rows) if r.due_date > as_of and book.scheduled_left(i) > ZERO]
+    unpaid_due = [r for r in due if r.owed() > ZERO]
+    upcoming = [r for r in rows if r.due_date > as_of and r.owed() > ZERO]
     nxt = unpaid_due[0] if unpaid_due else (upcoming[0] if upcoming else None)
-    closed = outstanding == ZERO and all(book.scheduled_left(i) == ZERO for i in range(len(book.rows)))
     return LoanStatus(
         as_of=as_of,
-        outstanding_principal=Amount(outstanding, cur),
-        arrears=Amount(arrears, cur),
+        outstanding_principal=Amount(book.outstanding_principal(), cur),
+        arrears=Amount(sum((r.owed() for r in late), ZERO), cur),
         days_past_due=dpd,
         bucket=bucket_for(dpd),
         paid_total=Amount(paid, cur),
         instalments_due=len(due),
-        instalments_paid=sum(1 for i in range(len(book.rows)) if book.settled_on[i] is not None),
+        instalments_paid=sum(1 for r in rows if r.settled_on is not None),
         instalments_on_time=len(on_time),
         consecutive_on_time=streak,
-        next_due_date=book.rows[nxt].due_date if nxt is not None else None,
-        next_due_amount=Amount(book.scheduled_left(nxt) + book.left[nxt]["penalty"] if nxt is not None else ZERO, cur),
-        closed=closed,
+        next_due_date=nxt.due_date if nxt is not None else None,
+        next_due_amount=Amount(nxt.owed() if nxt is not None else ZERO, cur),
+        closed=book.closed(),
         payments=tuple(done),
+        payoff_amount=Amount(book.payoff_amount(as_of), cur),
     )
 
 

@@ -54,6 +54,7 @@ __all__ = [
     "open_alert_counts",
     "open_principal",
     "raise_alerts",
+    "replace_allocations",
 ]
 
 
@@ -377,22 +378,42 @@ def insert_repayment(
     amount: Amount,
     paid_at: datetime,
     audit_seq: int,
-    allocation: dict[str, Decimal],
+    allocation: dict[str, Decimal] | None = None,
 ) -> UUID:
-    """Store a repayment and its allocation by component; return its id."""
+    """Store a repayment, and its allocation by component when given; return its id."""
     row = conn.execute(
         """INSERT INTO repayments (loan_id, idempotency_key, amount, currency, paid_at, audit_seq)
            VALUES (%s, %s, %s, %s, %s, %s) RETURNING id""",
         (str(loan_id), idempotency_key, amount.number, amount.currency, paid_at, audit_seq),
     ).fetchone()
     assert row is not None
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO repayment_allocations (repayment_id, component, amount) VALUES (%s, %s, %s)",
-            [(row[0], c, v) for c, v in allocation.items()],
-        )
+    if allocation:
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO repayment_allocations (repayment_id, component, amount) VALUES (%s, %s, %s)",
+                [(row[0], c, v) for c, v in allocation.items()],
+            )
     log.info("stored repayment %s of %s to loan %s", idempotency_key, amount, loan_id)
     return row[0]  # type: ignore[no-any-return]
+
+
+def replace_allocations(
+    conn: psycopg.Connection, *, loan_id: UUID | str, allocations: dict[str, dict[str, Decimal]]
+) -> None:
+    """Replace the stored allocation of every repayment of a loan with ``allocations`` (by idempotency key).
+
+    A repayment whose key ``allocations`` does not name keeps no allocation rows.
+    """
+    conn.execute(
+        "DELETE FROM repayment_allocations WHERE repayment_id IN (SELECT id FROM repayments WHERE loan_id = %s)",
+        (str(loan_id),),
+    )
+    with conn.cursor() as cur:
+        cur.executemany(
+            """INSERT INTO repayment_allocations (repayment_id, component, amount)
+               SELECT id, %s, %s FROM repayments WHERE loan_id = %s AND idempotency_key = %s""",
+            [(c, v, str(loan_id), key) for key, parts in allocations.items() for c, v in parts.items()],
+        )
 
 
 def close_loan(conn: psycopg.Connection, *, loan_id: UUID | str) -> None:

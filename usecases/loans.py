@@ -16,7 +16,15 @@ from credit.lending import check_loan_opening
 from credit.money import Amount
 from credit.policy import Policy
 from credit.schedule import Schedule, build_schedule, stored_schedule
-from credit.servicing import LoanStatus, Par, Payment, loan_status, portfolio_par
+from credit.servicing import (
+    LoanStatus,
+    Par,
+    Payment,
+    PaymentAllocation,
+    check_payment_amount,
+    loan_status,
+    portfolio_par,
+)
 from store.audit import append_entry
 from store.loans import (
     IdempotencyConflictError,
@@ -33,6 +41,7 @@ from store.loans import (
     lock_decision,
     lock_loan,
     open_principal,
+    replace_allocations,
 )
 from vocabulary.lending import ALLOCATION_COMPONENTS
 
@@ -181,6 +190,8 @@ def _status(schedule: Schedule, payments: list[Payment], as_of: date, policy: Po
         order=policy.allocation_order,
         grace_days=policy.grace_days,
         late_fee=policy.late_fee.number,
+        strategy=policy.allocation_strategy,
+        recalculation=policy.prepayment_recalculation,
     )
 
 
@@ -206,10 +217,13 @@ def post_repayment(
     """Record a repayment once per ``idempotency_key``; posting the same key again returns the first result.
 
     The loan's row stays locked until the caller's transaction ends, so repayments of one loan are
-    allocated one after the other.
+    allocated one after the other. Allocations are derived data: posting any repayment, back-dated or
+    not, replays the loan's whole ledger and replaces the stored allocation of every repayment of the
+    loan with the replay's, in the same transaction.
 
     Raises:
-        credit.PaymentError: ``paid_at`` has no time zone, or the amount is not positive or in another currency.
+        credit.PaymentError: ``paid_at`` has no time zone, or the amount is not positive, finer than the
+            currency's minor unit, or in another currency.
         store.loans.LoanNotFoundError: no loan has ``loan_id`` (of ``lender_organization_id``, when given).
         store.loans.IdempotencyConflictError: the key is empty, or was used with another amount or time.
     """
@@ -217,6 +231,7 @@ def post_repayment(
         raise IdempotencyConflictError("idempotency_key is empty; send a unique key per payment, e.g. the M-Pesa id")
     if paid_at.tzinfo is None:
         raise PaymentError(f"paid_at={paid_at.isoformat()} has no time zone; send a timezone-aware time")
+    check_payment_amount(amount)
     if lock_loan(conn, loan_id=loan_id, lender_organization_id=lender_organization_id) is None:
         raise LoanNotFoundError(f"loan_id={loan_id} does not exist")
     paid_on = paid_at.astimezone(UTC).date()
@@ -231,11 +246,12 @@ def post_repayment(
         allocation = load_allocation(conn, repayment_id=existing.id)
         return RepaymentPosted(existing.id, False, allocation, status, existing.audit_seq)
     payment = Payment(paid_on, idempotency_key, amount)
-    status = _status(
-        load_schedule(conn, loan_id=loan_id), [*load_payments(conn, loan_id=loan_id), payment], paid_on, policy
-    )
-    mine = next(p for p in status.payments if p.key == idempotency_key)
-    parts = {c: getattr(mine.allocation, c) for c in ALLOCATION_COMPONENTS}
+    schedule = load_schedule(conn, loan_id=loan_id)
+    payments = [*load_payments(conn, loan_id=loan_id), payment]
+    status = _status(schedule, payments, paid_on, policy)
+    ledger = _status(schedule, payments, max(p.paid_on for p in payments), policy)
+    mine = next(p for p in ledger.payments if p.key == idempotency_key)
+    parts = _parts(mine)
     entry = append_entry(
         conn,
         kind="loan.repayment",
@@ -255,12 +271,16 @@ def post_repayment(
         amount=amount,
         paid_at=paid_at,
         audit_seq=entry.seq,
-        allocation=parts,
     )
-    if status.closed:
+    replace_allocations(conn, loan_id=loan_id, allocations={p.key: _parts(p) for p in ledger.payments})
+    if ledger.closed:
         close_loan(conn, loan_id=loan_id)
     log.info("posted repayment %s of %s to loan %s", idempotency_key, amount, loan_id)
     return RepaymentPosted(repayment_id, True, parts, status, entry.seq)
+
+
+def _parts(allocated: PaymentAllocation) -> dict[str, Decimal]:
+    return {c: getattr(allocated.allocation, c) for c in ALLOCATION_COMPONENTS}
 
 
 def portfolio(

@@ -44,6 +44,34 @@ ALLOCATION_COMPONENTS: tuple[str, ...] = tuple(c.value for c in AllocationCompon
 """Every component a stored allocation may name: the due components and ``unapplied``."""
 
 
+class AllocationStrategy(StrEnum):
+    """Where the part of a repayment beyond what is due goes (a product's choice, in the policy)."""
+
+    STANDARD = "standard"
+    """An in-advance payment settles the next instalments like on-time ones: fees, interest, then principal."""
+    EARLY_PAYMENT = "early-payment"
+    """An in-advance payment settles the current instalment's fees and interest, then prepays principal."""
+
+
+ALLOCATION_STRATEGIES: tuple[str, ...] = tuple(s.value for s in AllocationStrategy)
+"""Every allocation strategy name; ``standard`` is the default."""
+
+
+class PrepaymentRecalculation(StrEnum):
+    """How the instalments after the current one change when principal is prepaid."""
+
+    NONE = "none"
+    """The schedule stands: interest of later instalments stays as scheduled."""
+    REDUCE_AMOUNT = "reduce-amount"
+    """Same number of instalments, each with less principal and the interest of the lower balance."""
+    REDUCE_TERM = "reduce-term"
+    """Same instalments, the last ones dropped: the prepayment repays the last principal first."""
+
+
+PREPAYMENT_RECALCULATIONS: tuple[str, ...] = tuple(r.value for r in PrepaymentRecalculation)
+"""Every prepayment recalculation name; ``none`` is the default."""
+
+
 class Severity(StrEnum):
     """How serious an early warning or a fraud signal is, mildest first."""
 

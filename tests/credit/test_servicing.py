@@ -99,17 +99,22 @@ def test_days_past_due_and_buckets(loan, payments, as_of, dpd, bucket, arrears):
     assert status.arrears.number == D(arrears)
 
 
-def test_early_full_repayment_waives_interest_not_yet_due():
+def test_early_full_repayment_collects_accrued_interest_and_waives_the_rest():
+    # Changed with issue #14 item 2: a payoff used to waive the interest already accrued. On 2 Feb,
+    # one day into the 28-day February period, one 28th of that period's interest has accrued.
     s = build_schedule(principal=kes("12000"), rate=D("0.24"), months=12, kind="annuity", start=date(2025, 1, 1))
-    first = s.instalments[0]
+    first, second = s.instalments[0], s.instalments[1]
+    one_day = (second.interest / 28).quantize(D("0.01"))
     pays = [
         Payment(first.due_date, "a", kes(str(first.total))),
-        Payment(date(2025, 2, 2), "b", kes(str(s.instalments[0].balance_after + 5))),
+        Payment(date(2025, 2, 2), "b", kes(str(first.balance_after + one_day + 5))),
     ]
     status = loan_status(schedule=s, payments=pays, as_of=date(2025, 3, 1))
     assert status.closed and status.outstanding_principal.number == 0
-    assert status.payments[1].waived_interest > 0
-    assert status.payments[1].allocation.unapplied == D("5")
+    payoff = status.payments[1]
+    assert (payoff.allocation.interest, payoff.allocation.principal) == (one_day, first.balance_after)
+    assert payoff.waived_interest == s.total_interest.number - first.interest - one_day
+    assert payoff.allocation.unapplied == D("5")
 
 
 def test_on_time_streak_counts_back_from_the_latest_instalment(loan):

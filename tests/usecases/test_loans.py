@@ -121,7 +121,11 @@ def test_paying_everything_closes_the_loan(conn):
         paid_at=datetime(2025, 7, 20, tzinfo=UTC),
         policy=POLICY,
     )
-    assert done.status.closed and done.allocation["unapplied"] == D("500.00")
+    # Changed with issue #14 item 2 (a payoff used to waive accrued interest): July's interest is
+    # 12,000 x 0.18 x 31/365 = 183.45; on 20 Jul 19 of its 31 days have accrued, 183.45 x 19/31 = 112.44,
+    # so the payoff is 12,112.44 and 387.56 of the 12,500 stays a credit balance.
+    assert done.status.closed and done.allocation["interest"] == D("112.44")
+    assert done.allocation["principal"] == D("12000.00") and done.allocation["unapplied"] == D("387.56")
     assert conn.execute("SELECT status FROM loans WHERE id = %s", (opened.loan_id,)).fetchone()[0] == "closed"
 
 
