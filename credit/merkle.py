@@ -4,8 +4,8 @@ A leaf hashes as ``SHA-256(0x00 || entry)`` and a node as ``SHA-256(0x01 || left
 over ``n`` leaves splits at the largest power of two below ``n`` (RFC 9162 section 2.1.1).
 
 Proof generation never needs the leaves themselves: every proof element is the hash of a leaf range, and
-every range a proof uses is a run of *complete, aligned subtrees* (a :class:`Node`, ``(level, index)``
-covering leaves ``[index * 2**level, (index + 1) * 2**level)``). A store that keeps each complete
+every range a proof uses is a run of *complete, aligned subtrees* (a :class:`Node`, ``(level, idx)``
+covering leaves ``[idx * 2**level, (idx + 1) * 2**level)``). A store that keeps each complete
 subtree's hash therefore answers any proof with O(log n) node reads (:func:`inclusion_proof_plan`,
 :func:`consistency_proof_plan`, then :func:`hash_nodes`). Verification follows the iterative algorithms
 of RFC 9162 sections 2.1.3.2 and 2.1.4.2 and needs no store at all.
@@ -45,10 +45,10 @@ __all__ = [
 
 
 class Node(NamedTuple):
-    """A complete, aligned subtree: leaves ``[index * 2**level, (index + 1) * 2**level)``."""
+    """A complete, aligned subtree: leaves ``[idx * 2**level, (idx + 1) * 2**level)``."""
 
     level: int
-    index: int
+    idx: int
 
 
 class ProofPlan(NamedTuple):
@@ -73,7 +73,7 @@ def _lookup(hashes: Mapping[Node, bytes], node: Node) -> bytes:
     try:
         return hashes[node]
     except KeyError:
-        raise AuditError(f"Merkle node level={node.level} index={node.index} is missing from the tree") from None
+        raise AuditError(f"Merkle node level={node.level} index={node.idx} is missing from the tree") from None
 
 
 def hash_leaf(entry: bytes) -> bytes:
@@ -207,10 +207,10 @@ def _from_leaves(leaf_hashes: Sequence[bytes]) -> Callable[[Node], bytes]:
 
     def node_hash(node: Node) -> bytes:
         if node.level == 0:
-            return leaf_hashes[node.index]
+            return leaf_hashes[node.idx]
         if node not in cache:
-            left = node_hash(Node(node.level - 1, 2 * node.index))
-            right = node_hash(Node(node.level - 1, 2 * node.index + 1))
+            left = node_hash(Node(node.level - 1, 2 * node.idx))
+            right = node_hash(Node(node.level - 1, 2 * node.idx + 1))
             cache[node] = hash_children(left, right)
         return cache[node]
 

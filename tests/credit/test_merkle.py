@@ -292,3 +292,15 @@ def test_proofs_agree_with_the_rfc_reference(data_list, data):
     if old < n:  # a changed old leaf: the old root no longer matches
         changed = [*data_list[: old - 1], data_list[old - 1] + b"!"]
         assert not verify_consistency(old, n, ref_mth(changed), root, cproof)
+
+
+@pytest.mark.parametrize("size", [1_000_000, 2**20, 2**20 + 1, 999_983])
+def test_proofs_at_a_million_entries_read_logarithmically_many_nodes(size):
+    """Every proof element is a handful of stored subtrees: at most (log2 n)^2 / 2 in all, in practice ~2 log2 n."""
+    from credit.merkle import inclusion_proof_plan
+
+    log2 = size.bit_length()
+    for index in (0, size // 3, size - 1):
+        assert len(inclusion_proof_plan(index, size).nodes()) <= 2 * log2
+    for old in (1, size // 2 + 7, size - 1):
+        assert len(consistency_proof_plan(old, size).nodes()) <= 2 * log2
