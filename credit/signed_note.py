@@ -38,11 +38,13 @@ __all__ = [
     "format_note",
     "generate_skey",
     "key_id",
+    "note_key",
     "parse_note",
     "parse_skey",
     "parse_vkey",
     "public_vkey",
     "sign_note",
+    "skey_from_seed",
     "verify_cosignature",
     "verify_note",
 ]
@@ -148,8 +150,28 @@ def generate_skey(name: str, kind: int = ED25519) -> str:
     from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
     seed = Ed25519PrivateKey.generate().private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    return skey_from_seed(name, seed, kind)
+
+
+def skey_from_seed(name: str, seed: bytes, kind: int = ED25519) -> str:
+    """The skey of an existing raw 32-byte Ed25519 private key (the server's checkpoint key) under ``name``.
+
+    Raises:
+        AuditError: the name is not a valid key name, or the key is not 32 bytes.
+    """
     kid = key_id(name, kind, _public_of(seed))
     return f"PRIVATE+KEY+{name}+{kid.hex()}+{base64.b64encode(bytes([kind]) + seed).decode()}"
+
+
+def note_key(name: str, public_key: bytes, kind: int = ED25519) -> NoteKey:
+    """The verifier of a raw 32-byte Ed25519 public key known under ``name``.
+
+    Raises:
+        AuditError: the name is not a valid key name, or the key is not 32 bytes.
+    """
+    if len(public_key) != 32:
+        raise AuditError(f"Ed25519 public key has {len(public_key)} bytes; it must have 32")
+    return NoteKey(name, key_id(name, kind, public_key), kind, public_key)
 
 
 def public_vkey(skey: str) -> str:

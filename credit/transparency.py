@@ -22,7 +22,7 @@ from credit.merkle import hash_leaf, verify_inclusion
 from credit.signed_note import NoteKey
 from credit.tree_head import TreeHead, verify_checkpoint_note
 
-__all__ = ["Receipt", "entry_leaf_hash", "verify_receipt"]
+__all__ = ["Receipt", "checkpoint_due", "entry_leaf_hash", "verify_receipt"]
 
 
 def entry_leaf_hash(entry_hash_hex: str) -> bytes:
@@ -34,6 +34,26 @@ def entry_leaf_hash(entry_hash_hex: str) -> bytes:
     if len(raw) != 32:
         raise AuditError(f"audit entry hash has {len(raw)} bytes; 32 expected")
     return hash_leaf(raw)
+
+
+def checkpoint_due(
+    *,
+    size: int,
+    last_size: int | None,
+    last_issued_at: datetime | None,
+    now: datetime,
+    every_entries: int,
+    every_seconds: float,
+) -> bool:
+    """Whether a new checkpoint is due: after ``every_entries`` new entries or ``every_seconds``, whichever first.
+
+    Time alone never makes one due: there must be at least one new entry. The first is due at the first entry.
+    """
+    if size == 0 or size == last_size:
+        return False
+    if last_size is None or last_issued_at is None:
+        return True
+    return size - last_size >= every_entries or (now - last_issued_at).total_seconds() >= every_seconds
 
 
 @dataclass(frozen=True)
