@@ -159,6 +159,33 @@ class ApiSettings(BaseModel):
     )
 
 
+class AuditSettings(BaseModel):
+    """The audit log's signed checkpoints (C2SP tlog-checkpoint): who signs, how often, where they go."""
+
+    origin: str = Field(
+        default="farmtrust.local/audit",
+        min_length=1,
+        description="the log's name on its checkpoints' first line and its key name (a schema-less URL)",
+    )
+    key_file: Path | None = Field(
+        default=None, description="raw 32-byte Ed25519 private key; unset: <data_dir>/audit/checkpoint.key"
+    )
+    checkpoint_dir: Path | None = Field(
+        default=None, description="where signed checkpoints are written to be published; unset: <data_dir>/audit/"
+    )
+    checkpoint_every_entries: int = Field(default=1000, ge=1, description="issue a checkpoint after this many entries")
+    checkpoint_every_s: float = Field(
+        default=300.0, gt=0, description="or after this many seconds with at least one new entry, whichever first"
+    )
+
+    @field_validator("origin")
+    @classmethod
+    def _check_origin(cls, value: str) -> str:
+        if any(c.isspace() or c == "+" for c in value):
+            raise ValueError(f"audit origin must have no spaces and no '+', got {value!r}")
+        return value
+
+
 class Settings(BaseSettings):
     """All FarmTrust settings; build once with ``Settings()`` and pass down."""
 
@@ -171,6 +198,7 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = MqttSettings()
     vision: VisionSettings = VisionSettings()
     api: ApiSettings = ApiSettings()
+    audit: AuditSettings = AuditSettings()
 
     @property
     def frame_dir(self) -> Path:
@@ -181,6 +209,16 @@ class Settings(BaseSettings):
     def evidence_dir(self) -> Path:
         """Annotated thumbnails kept as evidence for counts."""
         return self.data_dir / "evidence"
+
+    @property
+    def audit_key_file(self) -> Path:
+        """The server's raw Ed25519 checkpoint key (its public half sits next to it as ``.pub``)."""
+        return self.audit.key_file or self.data_dir / "audit" / "checkpoint.key"
+
+    @property
+    def audit_checkpoint_dir(self) -> Path:
+        """Where signed tree-head checkpoints are written (``checkpoint``, and ``checkpoint.<size>`` each)."""
+        return self.audit.checkpoint_dir or self.data_dir / "audit" / "checkpoints"
 
     @property
     def embedded_dir(self) -> Path:

@@ -34,7 +34,15 @@ repeats it as the literal ``1179926869``: applied migrations cannot be edited, s
 equal to that literal (tests/store/test_audit_log.py checks they agree).
 """
 
-__all__ = ["AUDIT_LOCK_ID", "append_entry", "load_checkpoints", "load_entries", "verify_log", "write_checkpoint"]
+__all__ = [
+    "AUDIT_LOCK_ID",
+    "append_entry",
+    "load_checkpoints",
+    "load_entries",
+    "load_entry",
+    "verify_log",
+    "write_checkpoint",
+]
 
 
 def append_entry(
@@ -73,6 +81,14 @@ def load_entries(conn: psycopg.Connection, *, after_seq: int = 0) -> list[AuditE
         (after_seq,),
     ).fetchall()
     return [AuditEntry(r[0], r[1], r[2].astimezone(UTC), r[3], r[4], r[5]) for r in rows]
+
+
+def load_entry(conn: psycopg.Connection, seq: int) -> AuditEntry | None:
+    """The entry ``seq``, or None when there is none."""
+    r = conn.execute(
+        "SELECT seq, kind, created_at, payload, prev_hash, entry_hash FROM audit_log WHERE seq = %s", (seq,)
+    ).fetchone()
+    return None if r is None else AuditEntry(r[0], r[1], r[2].astimezone(UTC), r[3], r[4], r[5])
 
 
 def load_checkpoints(conn: psycopg.Connection) -> list[Checkpoint]:

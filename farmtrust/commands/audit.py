@@ -1,17 +1,24 @@
-"""``farmtrust audit``: verify the hash-chained audit log, and sign checkpoints."""
+"""``farmtrust audit``: verify the audit log, sign checkpoints, and issue and check receipts."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from farmtrust.commands._common import DbUrl, database_url, load_settings
 from farmtrust.console import console, err_console
+from farmtrust.settings import Settings
 
-app = typer.Typer(help="Audit log: verify the chain and its signed checkpoints.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from credit.audit import AuditReport
+
+app = typer.Typer(
+    help="Audit log: verify the chain, its Merkle tree and signed checkpoints; issue and check receipts.",
+    no_args_is_help=True,
+)
 
 KeyFile = Annotated[
     Path | None,
@@ -20,7 +27,28 @@ KeyFile = Annotated[
 
 
 def _key_path(key: Path | None) -> Path:
-    return key or load_settings().data_dir / "audit" / "checkpoint.key"
+    return key or load_settings().audit_key_file
+
+
+def _settings(key: Path | None = None) -> Settings:
+    settings = load_settings()
+    if key is not None:
+        settings = settings.model_copy(update={"audit": settings.audit.model_copy(update={"key_file": key})})
+    return settings
+
+
+def _fail(message: str) -> NoReturn:
+    err_console.print(f"[red]error:[/] {message}", highlight=False)
+    raise typer.Exit(1)
+
+
+def _read_text(path: Path, what: str) -> str:
+    if not path.is_file():
+        _fail(f"{what} {path} does not exist")
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"{what} {path} cannot be read: {exc}")
 
 
 @app.command()
@@ -31,19 +59,30 @@ def verify(
         typer.Option("--public-key", help="raw 32-byte public key file; default: <data_dir>/audit/checkpoint.pub"),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    since: Annotated[
+        Path | None,
+        typer.Option(
+            "--since",
+            help="a signed checkpoint kept outside the database: prove the log today extends it (detects "
+            "truncation, rewrites and deleted checkpoints); --public-key is then a raw key or vkey file",
+        ),
+    ] = None,
 ) -> None:
     """Check every entry's hash and link, and every checkpoint's signature; exit 1 on any problem."""
     from credit.canonical import to_plain
     from store.audit import verify_log
     from store.db import connect
 
-    pub_path = public_key or load_settings().data_dir / "audit" / "checkpoint.pub"
+    settings = load_settings()
+    pub_path = public_key or settings.audit_key_file.with_suffix(".pub")
     pub = pub_path.read_bytes() if pub_path.is_file() else None
     if public_key is not None and pub is None:
-        err_console.print(f"[red]error:[/] --public-key {public_key} does not exist", highlight=False)
-        raise typer.Exit(1)
-    with database_url(db_url) as url, connect(url) as conn:
-        report = verify_log(conn, public_key=pub)
+        _fail(f"--public-key {public_key} does not exist")
+    if since is not None:
+        report = _verify_since(db_url, settings, since, pub_path)
+    else:
+        with database_url(db_url) as url, connect(url) as conn:
+            report = verify_log(conn, public_key=pub)
     if as_json:
         typer.echo(json.dumps({**to_plain(report), "ok": report.ok}, indent=2))
     else:
@@ -60,20 +99,130 @@ def verify(
 
 
 @app.command()
-def checkpoint(db_url: DbUrl = None, key: KeyFile = None) -> None:
-    """Sign the last entry's hash (creates the key pair on first use; keep the .pub file outside the database)."""
-    from credit.audit import generate_signing_key, public_key_of
+def checkpoint(
+    db_url: DbUrl = None,
+    key: KeyFile = None,
+    if_due: Annotated[
+        bool,
+        typer.Option(
+            "--if-due",
+            help="sign a tree checkpoint only when due (settings audit.checkpoint_every_entries / _every_s)",
+        ),
+    ] = False,
+    watch: Annotated[
+        float | None,
+        typer.Option("--watch", min=0.1, help="keep running: look every this many seconds, issue when due"),
+    ] = None,
+) -> None:
+    """Sign the log: the last entry's chain hash (in the database) and a C2SP tree checkpoint (to the folder).
+
+    The key pair is created on first use; keep the .pub / .vkey file outside the database. The tree
+    checkpoint goes to settings' audit checkpoint folder, to be published.
+    """
+    import time
+
+    from farmtrust.audit_checkpoints import ensure_server_key, issue_checkpoint
     from store.audit import write_checkpoint
     from store.db import connect
 
-    path = _key_path(key)
+    settings = _settings(key)
+    path = settings.audit_key_file
     if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(generate_signing_key())
-        path.chmod(0o600)
-        path.with_suffix(".pub").write_bytes(public_key_of(path.read_bytes()))
+        ensure_server_key(path, origin=settings.audit.origin)
         console.print(f"created checkpoint key {path} (public key {path.with_suffix('.pub')})")
     with database_url(db_url) as url, connect(url) as conn:
-        cp = write_checkpoint(conn, private_key=path.read_bytes())
-        conn.commit()
+        while True:
+            issued = issue_checkpoint(conn, settings, force=not (if_due or watch))
+            if watch is None:
+                cp = write_checkpoint(conn, private_key=path.read_bytes())
+            conn.commit()
+            if issued:
+                console.print(f"tree checkpoint at size {issued[0].size} written to {issued[1]}", highlight=False)
+            if watch is None:
+                break
+            time.sleep(watch)
     console.print(f"checkpoint at entry {cp.seq} ({cp.entry_hash[:12]})" if cp else "nothing new to checkpoint")
+
+
+def _verify_since(db_url: str | None, settings: Settings, since: Path, pub_path: Path) -> AuditReport:
+    from credit.errors import AuditError
+    from farmtrust.audit_checkpoints import load_public_keys
+    from store.db import connect
+    from usecases.audit import verify_extends
+
+    note = _read_text(since, "--since checkpoint")
+    try:
+        keys = load_public_keys(pub_path, origin=note.split("\n", 1)[0])
+    except AuditError as exc:
+        _fail(f"--public-key: {exc}")
+    with database_url(db_url) as url, connect(url) as conn:
+        try:
+            return verify_extends(conn, checkpoint=note, keys=keys)
+        except AuditError as exc:
+            _fail(f"--since {since}: {exc}")
+
+
+@app.command()
+def receipt(
+    seq: Annotated[int, typer.Argument(help="the audit entry's sequence number")],
+    db_url: DbUrl = None,
+    out: Annotated[Path | None, typer.Option("--out", help="write the receipt here; default: stdout")] = None,
+    checkpoint_file: Annotated[
+        Path | None,
+        typer.Option("--checkpoint", help="the signed checkpoint to prove against; default: the latest issued"),
+    ] = None,
+) -> None:
+    """Write entry SEQ's receipt: the entry, its leaf hash, its inclusion proof and the signed checkpoint."""
+    from credit.audit import public_key_of
+    from credit.signed_note import note_key
+    from farmtrust.audit_checkpoints import ensure_server_key, issue_checkpoint, latest_checkpoint
+    from store.db import connect
+    from usecases.audit import make_receipt
+
+    settings = load_settings()
+    seed = ensure_server_key(settings.audit_key_file, origin=settings.audit.origin)
+    keys = [note_key(settings.audit.origin, public_key_of(seed))]
+    with database_url(db_url) as url, connect(url) as conn:
+        if checkpoint_file is not None:
+            note = _read_text(checkpoint_file, "--checkpoint")
+        else:
+            latest = latest_checkpoint(settings.audit_checkpoint_dir)
+            if latest is None or latest[0].size < seq:
+                issue_checkpoint(conn, settings, force=True)
+                latest = latest_checkpoint(settings.audit_checkpoint_dir)
+            if latest is None:
+                _fail("the audit log is empty: there is nothing to give a receipt for")
+            note = latest[1]
+        made = make_receipt(conn, seq=seq, checkpoint=note, keys=keys)
+    if out is None:
+        typer.echo(made.to_json())
+    else:
+        out.write_text(made.to_json() + "\n")
+        console.print(f"receipt of entry {seq} written to {out}", highlight=False)
+
+
+@app.command("verify-receipt")
+def verify_receipt_command(
+    receipt_file: Annotated[Path, typer.Argument(help="a receipt JSON file (farmtrust audit receipt)")],
+    public_key: Annotated[
+        Path, typer.Option("--public-key", help="the log's public key: raw 32 bytes (.pub) or a vkey file")
+    ],
+    origin: Annotated[str | None, typer.Option("--origin", help="the log's expected origin line")] = None,
+) -> None:
+    """Verify a receipt offline, with no database: entry hash, leaf, inclusion proof and checkpoint signature."""
+    from credit.errors import AuditError
+    from credit.transparency import Receipt, verify_receipt
+    from farmtrust.audit_checkpoints import load_public_keys
+
+    text = _read_text(receipt_file, "receipt")
+    try:
+        made = Receipt.from_json(text)
+        keys = load_public_keys(public_key, origin=origin or made.checkpoint.split("\n", 1)[0])
+        head = verify_receipt(made, keys, origin=origin)
+    except AuditError as exc:
+        _fail(f"receipt {receipt_file} does not verify: {exc}")
+    console.print(
+        f"[green]receipt verified[/]: entry {made.entry.seq} ({made.entry.kind}) is leaf {made.index} of "
+        f"{head.origin} at tree size {head.size}",
+        highlight=False,
+    )
