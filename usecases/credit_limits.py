@@ -48,7 +48,13 @@ def decide_credit_limit(
         store.credit_records.FarmNotFoundError: no farm has ``farm_id``.
         credit.errors.CreditError: the record cannot be decided on.
     """
-    farm_record = load_farm_record(conn, farm_id=farm_id, as_of=as_of, window_days=window_days or policy.window_days)
+    farm_record = load_farm_record(
+        conn,
+        farm_id=farm_id,
+        as_of=as_of,
+        window_days=window_days or policy.window_days,
+        grace_days=policy.grace_days,
+    )
     decision = decide_limit(farm_record, policy, as_of=as_of)
     if not record:
         return CreditLimit(decision=decision)
@@ -71,7 +77,13 @@ def raise_early_warnings(
 
     Returns the ids of the alerts newly raised (one already open for the farm is not raised twice).
     """
-    farm_record = load_farm_record(conn, farm_id=farm_id, as_of=as_of, window_days=window_days or policy.window_days)
+    farm_record = load_farm_record(
+        conn,
+        farm_id=farm_id,
+        as_of=as_of,
+        window_days=window_days or policy.window_days,
+        grace_days=policy.grace_days,
+    )
     alerts = early_warnings(record=farm_record, policy=policy, baseline_herd=baseline_herd)
     return raise_alerts(conn, farm_id=farm_id, alerts=alerts) if alerts else []
 
