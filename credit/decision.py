@@ -9,6 +9,7 @@ crop advance rate times the expected crop value. The decision lists each factor 
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -27,7 +28,18 @@ from vocabulary.lending import DecisionStatus
 
 APPROVED, REFERRED, DECLINED, INSUFFICIENT = (s.value for s in DecisionStatus)
 
-__all__ = ["APPROVED", "DECLINED", "INSUFFICIENT", "REFERRED", "Counterfactual", "Decision", "Factor", "decide_limit"]
+__all__ = [
+    "APPROVED",
+    "DECLINED",
+    "INSUFFICIENT",
+    "LEGACY_OUTPUT_KEYS",
+    "REFERRED",
+    "Counterfactual",
+    "Decision",
+    "Factor",
+    "decide_limit",
+    "upgrade_stored_output",
+]
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,26 @@ class Decision:
     def output_hash(self) -> str:
         """sha256 of the decision's canonical JSON (what the audit log records)."""
         return sha256_hex(canonical_json(self))
+
+
+LEGACY_OUTPUT_KEYS: dict[str, dict[str, str]] = {"crops": {"cropped_ha": "observed_ha"}}
+"""Keys renamed in a decision's output since it was first stored: per list under ``valuation``, old to new."""
+
+
+def upgrade_stored_output(output: str) -> str:
+    """A stored decision's canonical JSON with keys renamed since it was stored given their current names.
+
+    A decision stored before issue #14 names a crop estimate's ``observed_ha`` ``cropped_ha``; upgraded,
+    it compares equal with the same decision recomputed now. Current outputs come back unchanged.
+    """
+    plain = json.loads(output)
+    valuation = plain.get("valuation") or {}
+    for group, renames in LEGACY_OUTPUT_KEYS.items():
+        for item in valuation.get(group, ()):
+            for old, new in renames.items():
+                if old in item:
+                    item[new] = item.pop(old)
+    return canonical_json(plain)
 
 
 def _missing(record: FarmRecord, policy: Policy) -> list[str]:

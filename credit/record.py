@@ -21,6 +21,7 @@ from vocabulary.crops import is_grassland_crop
 from vocabulary.species import SPECIES
 
 __all__ = [
+    "LEGACY_PAST_LOANS_KEY",
     "SPECIES",
     "Delivery",
     "DeviceCoverage",
@@ -32,6 +33,10 @@ __all__ = [
     "PastLoan",
     "SensorDay",
 ]
+
+
+LEGACY_PAST_LOANS_KEY = "repayments"
+"""The key that held :attr:`FarmRecord.past_loans` in records stored before issue #14."""
 
 
 def _check_species(species: str, where: str) -> None:
@@ -173,6 +178,8 @@ class FarmRecord:
     Attributes:
         declared_herd: ``(species, head)`` pairs the farmer declared.
         herd_days: device-backed daily maxima of livestock counts.
+        past_loans: how each earlier loan was repaid (named ``repayments`` in records stored before
+            issue #14; :meth:`from_plain` reads both, and a record stored under the old name keeps its hash).
     """
 
     farm_id: str
@@ -186,7 +193,7 @@ class FarmRecord:
     devices: tuple[DeviceCoverage, ...] = ()
     fields: tuple[FieldRecord, ...] = field(default=())
     deliveries: tuple[Delivery, ...] = ()
-    repayments: tuple[PastLoan, ...] = ()
+    past_loans: tuple[PastLoan, ...] = ()
 
     def __post_init__(self) -> None:
         if self.as_of.tzinfo is None:
@@ -205,7 +212,7 @@ class FarmRecord:
             "devices",
             "fields",
             "deliveries",
-            "repayments",
+            "past_loans",
         ):
             object.__setattr__(self, name, tuple(sorted(getattr(self, name))))
         start = self.window_start.date()
@@ -248,7 +255,7 @@ class FarmRecord:
             RecordError: a field is missing or malformed.
         """
         try:
-            return cls(
+            record = cls(
                 farm_id=data["farm_id"],
                 as_of=datetime.fromisoformat(data["as_of"]),
                 window_days=int(data["window_days"]),
@@ -313,7 +320,7 @@ class FarmRecord:
                     )
                     for d in data.get("deliveries", ())
                 ),
-                repayments=tuple(
+                past_loans=tuple(
                     PastLoan(
                         p["loan_id"],
                         int(p["instalments_due"]),
@@ -321,9 +328,13 @@ class FarmRecord:
                         int(p["max_days_past_due"]),
                         bool(p["closed"]),
                     )
-                    for p in data.get("repayments", ())
+                    for p in data.get("past_loans", data.get(LEGACY_PAST_LOANS_KEY, ()))
                 ),
             )
+            if LEGACY_PAST_LOANS_KEY in data:
+                # stored before the rename: it hashes as the text it was stored (and decided) as
+                record.__dict__["canonical"] = canonical_json(data)
+            return record
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, RecordError):
                 raise

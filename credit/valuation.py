@@ -33,11 +33,15 @@ class HerdEstimate:
 
 @dataclass(frozen=True)
 class CropEstimate:
-    """Expected crop of one field: observed cropped ha x expected yield x price."""
+    """Expected crop of one field: observed ha x expected yield x price.
+
+    ``observed_ha`` is the area the satellite confirms for the declared use: grassland for a meadow or
+    pasture, cropped area for an annual crop (decisions stored before issue #14 name it ``cropped_ha``).
+    """
 
     field_id: str
     crop: str
-    cropped_ha: Decimal
+    observed_ha: Decimal
     yield_t_ha: Decimal
     value: Amount
     annual_net_income: Amount

@@ -71,7 +71,7 @@ def load_farm_record(
     """
     stored = read_farm_record(conn, farm_id=farm_id, as_of=as_of, window_days=window_days)
     record = dataclasses.replace(
-        stored, repayments=loan_history(conn, farm_id=stored.farm_id, as_of=stored.as_of, grace_days=grace_days)
+        stored, past_loans=loan_history(conn, farm_id=stored.farm_id, as_of=stored.as_of, grace_days=grace_days)
     )
     log.info(
         "loaded record of farm %s: %d herd days, %d sensor days, %d devices, %d fields, %d loans (hash %s)",
@@ -80,7 +80,7 @@ def load_farm_record(
         len(record.sensor_days),
         len(record.devices),
         len(record.fields),
-        len(record.repayments),
+        len(record.past_loans),
         record.record_hash()[:12],
     )
     return record

@@ -73,7 +73,7 @@ def test_a_meadows_grassland_estimate_reaches_the_record_and_the_valuation(conn)
     meadow = next(f for f in record.fields if f.declared_crop == "grass")
     assert (meadow.cropped_ha, meadow.grassland_ha, meadow.observed_ha) == (0, D("1.75"), D("1.75"))
     decision = decide_limit(record, POLICY, as_of=AS_OF)
-    assert any(c.field_id == str(field_id) and c.cropped_ha == D("1.75") for c in decision.valuation.crops)
+    assert any(c.field_id == str(field_id) and c.observed_ha == D("1.75") for c in decision.valuation.crops)
 
 
 def test_a_stored_count_of_an_unknown_species_leaves_the_farm_decidable(conn, caplog):
