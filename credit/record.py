@@ -36,7 +36,8 @@ __all__ = [
 
 
 LEGACY_PAST_LOANS_KEY = "repayments"
-"""The key that held :attr:`FarmRecord.past_loans` in records stored before issue #14."""
+"""The key that held :attr:`FarmRecord.past_loans` in records stored before issue #14 (whose herd days
+also name ``head`` and ``frames`` ``max_count`` and ``counts``): its presence marks a record of that time."""
 
 
 def _check_species(species: str, where: str) -> None:
@@ -46,19 +47,28 @@ def _check_species(species: str, where: str) -> None:
 
 @dataclass(frozen=True, order=True)
 class HerdDay:
-    """The device-backed livestock counts of one species on one day (``max_count`` is the day's maximum)."""
+    """The verified head of one species on one day, and the frames it came from.
+
+    Attributes:
+        head: per camera, the low median of its frame counts that day, summed over the cameras (each
+            camera sees different animals); recycled, quarantined and unverified frames left out.
+        frames: the counted frames behind ``head``.
+        cameras: how many cameras' figures were summed (None in records stored before issue #14, whose
+            ``head`` was the day's largest count of any frame, under the name ``max_count``).
+    """
 
     day: date
     species: str
-    max_count: int
-    counts: int = 1
+    head: int
+    frames: int = 1
+    cameras: int | None = field(default=None, metadata=OMIT_IF_NONE)
 
     def __post_init__(self) -> None:
         _check_species(self.species, f"herd day {self.day}")
-        if self.max_count < 0 or self.counts < 1:
+        if self.head < 0 or self.frames < 1 or (self.cameras is not None and self.cameras < 1):
             raise RecordError(
-                f"herd day {self.day} {self.species}: max_count={self.max_count} counts={self.counts}; "
-                "max_count must be >= 0 and counts >= 1"
+                f"herd day {self.day} {self.species}: head={self.head} frames={self.frames} cameras={self.cameras}; "
+                "head must be >= 0, frames and cameras >= 1"
             )
 
 
@@ -177,7 +187,7 @@ class FarmRecord:
 
     Attributes:
         declared_herd: ``(species, head)`` pairs the farmer declared.
-        herd_days: device-backed daily maxima of livestock counts.
+        herd_days: the verified head per species and day (see :class:`HerdDay`).
         past_loans: how each earlier loan was repaid (named ``repayments`` in records stored before
             issue #14; :meth:`from_plain` reads both, and a record stored under the old name keeps its hash).
     """
@@ -262,7 +272,13 @@ class FarmRecord:
                 region=data.get("region"),
                 declared_herd=tuple((s, int(n)) for s, n in data.get("declared_herd", ())),
                 herd_days=tuple(
-                    HerdDay(date.fromisoformat(h["day"]), h["species"], int(h["max_count"]), int(h["counts"]))
+                    HerdDay(
+                        date.fromisoformat(h["day"]),
+                        h["species"],
+                        int(h["head"] if "head" in h else h["max_count"]),
+                        int(h["frames"] if "frames" in h else h["counts"]),
+                        cameras=int(h["cameras"]) if h.get("cameras") is not None else None,
+                    )
                     for h in data.get("herd_days", ())
                 ),
                 frames=tuple(

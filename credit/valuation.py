@@ -67,7 +67,7 @@ def herd_estimates(record: FarmRecord) -> dict[str, tuple[int, int, int]]:
     """Return ``{species: (head, spread, days)}`` from the record's daily maxima."""
     out: dict[str, tuple[int, int, int]] = {}
     for species in record.species():
-        maxima = [d.max_count for d in record.herd_days if d.species == species]
+        maxima = [d.head for d in record.herd_days if d.species == species]
         if not maxima:
             continue
         head = median_low(maxima)

@@ -47,6 +47,8 @@ def test_unknown_farm_is_refused(conn):
 
 def test_a_herd_that_fell_from_10_to_2_raises_one_high_alert(conn):
     farm = create_farm(conn, name="falling herd", declared_herd={"sheep": 10}).id
+    # the camera is a device registered to the farm: counts of an unregistered device are unverified
+    conn.execute("INSERT INTO devices (id, farm_id, public_key) VALUES ('cam', %s, %s)", (farm, bytes(32)))
     write_counts(
         conn=conn,
         rows=[
