@@ -1,7 +1,8 @@
 """Production valuation: a robust verified herd per species and the value of crops and deliveries.
 
-The herd estimate of a species is the low median of its daily maxima over the window (a count that
-appears on one day only cannot lift it), with the median absolute deviation as its spread.
+The herd estimate of a species is the low median of its daily figures over the window (a count that
+appears on one day only cannot lift it), with the median absolute deviation as its spread. Each daily
+figure is already robust: per camera the low median of that day's evidence frames (:class:`credit.record.HerdDay`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ __all__ = ["CropEstimate", "HerdEstimate", "Valuation", "herd_estimates", "value
 
 @dataclass(frozen=True)
 class HerdEstimate:
-    """The verified head count of one species: low median of daily maxima, its spread (MAD) and days seen."""
+    """The verified head count of one species: low median of the daily figures, its spread (MAD) and days seen."""
 
     species: str
     head: int
@@ -64,15 +65,15 @@ class Valuation:
 
 
 def herd_estimates(record: FarmRecord) -> dict[str, tuple[int, int, int]]:
-    """Return ``{species: (head, spread, days)}`` from the record's daily maxima."""
+    """Return ``{species: (head, spread, days)}`` from the record's daily herd figures."""
     out: dict[str, tuple[int, int, int]] = {}
     for species in record.species():
-        maxima = [d.head for d in record.herd_days if d.species == species]
-        if not maxima:
+        daily = [d.head for d in record.herd_days if d.species == species]
+        if not daily:
             continue
-        head = median_low(maxima)
-        spread = median_low([abs(m - head) for m in maxima])
-        out[species] = (head, spread, len(maxima))
+        head = median_low(daily)
+        spread = median_low([abs(m - head) for m in daily])
+        out[species] = (head, spread, len(daily))
     return out
 
 

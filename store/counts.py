@@ -215,7 +215,8 @@ def daily_window_counts(
 
     Left out: frames flagged ``recycled_photo``, frames the vision worker quarantined, and counts not
     from a device registered to the farm (unverified). One bad frame cannot move a camera's day.
-    Ordered by day, device, camera and species.
+    Ordered by day, device, camera and species. When counts carry intervals (the vision issue's count
+    intervals, not stored yet), the day's figure is to be taken from their lower bounds here.
 
     Raises:
         ValueError: the window is empty or reversed.

@@ -1,9 +1,9 @@
 """Read a farm's production record from the database, and store and read credit decisions.
 
 :func:`read_farm_record` reads the stored inputs of a decision over ``[as_of - window_days, as_of)``
-into :class:`credit.FarmRecord`: device-backed daily herd maxima, frame hashes, daily sensor summaries
-(rounded to 4 decimals at this door, so the record hashes the same after a round trip), per-device
-coverage (:mod:`store.coverage`), fields with the latest remote sensing estimate and
+into :class:`credit.FarmRecord`: the daily verified herd (:func:`store.counts.daily_window_counts`), frame
+hashes, daily sensor summaries (rounded to 4 decimals at this door, so the record hashes the same after a
+round trip), per-device coverage (:mod:`store.coverage`), fields with the latest remote sensing estimate and
 cooperative deliveries. The farm's loan history is computed by ``usecases.farm_records``.
 """
 
