@@ -2,6 +2,8 @@ import dataclasses
 from datetime import date, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from credit import Amount, D, build_schedule, decide_limit, load_policy, loan_status
 from credit.alerts import early_warnings
@@ -163,3 +165,55 @@ def test_an_overpayment_is_kept_as_a_credit_balance_and_drawn_first():
     assert frozen.available.number == D("2500.50")
     with pytest.raises(PaymentError, match=r"more than 2 decimals"):
         repay(line, Amount(D("100.005"), "KES"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    moves=st.lists(
+        st.tuples(st.sampled_from(["draw", "repay"]), st.integers(min_value=1, max_value=15_000_00)),
+        max_size=30,
+    )
+)
+def test_every_cent_drawn_or_repaid_is_accounted_for(moves):
+    """Over any stream of draws and repayments: repaid - drawn = credit balance - drawn balance, to the cent."""
+    decision = dataclasses.replace(decide_limit(farm(), POLICY), limit=Amount(D(100000), "KES"), status="approved")
+    line = open_line(decision, on=date(2025, 1, 1))
+    net = D(0)  # repaid minus drawn, summed independently of the line
+    for kind, cents in moves:
+        amount = Amount(D(cents) / 100, "KES")
+        if kind == "repay":
+            line, net = repay(line, amount), net + amount.number
+        elif amount.number <= line.available.number:
+            line, net = draw(line, amount), net - amount.number
+        assert line.drawn.number >= 0 and line.credit_balance >= 0
+        assert not (line.drawn.number > 0 and line.credit_balance > 0)  # a balance is used before drawing more
+        assert net == line.credit_balance - line.drawn.number
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=30), st.sampled_from([None, 5, 45, 95])), min_size=1, max_size=8
+    )
+)
+def test_the_change_log_holds_one_entry_per_real_change(steps):
+    """A refresh logs an entry only when the limit or the status moved, and each entry tells the move."""
+    decision = dataclasses.replace(decide_limit(farm(), POLICY), limit=Amount(D(100000), "KES"), status="approved")
+    line, on = open_line(decision, on=date(2025, 1, 1)), date(2025, 1, 1)
+    for months, dpd in steps:
+        alerts = _missed_alert(dpd) if dpd else ()
+        for _ in range(2):  # the second refresh, with the same inputs, changes nothing
+            on += timedelta(days=7)
+            new, changes = refresh_line(
+                line, decision=decision, on=on, on_time_months=months, alerts=alerts, policy=POLICY
+            )
+            moved = int(new.limit != line.limit) + int(new.status != line.status)
+            assert len(changes) == moved
+            for c in changes:
+                assert (c.old_limit, c.new_limit) == (
+                    (line.limit, new.limit) if c.code not in ("frozen", "unfrozen") else (new.limit, new.limit)
+                )
+            if dpd:
+                assert new.limit.number <= 100000  # no growth while a loan is past due
+            line = new
+        assert changes == ()
