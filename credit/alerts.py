@@ -40,7 +40,7 @@ def _herd(record: FarmRecord, policy: Policy, baseline: dict[str, int], at: date
     cut = (record.as_of - timedelta(days=_RECENT_DAYS)).date()
     out = []
     for species, base in sorted(baseline.items()):
-        recent = [d.max_count for d in record.herd_days if d.species == species and d.day >= cut]
+        recent = [d.head for d in record.herd_days if d.species == species and d.day >= cut]
         if base <= 0 or not recent:
             continue
         now = median_low(recent)

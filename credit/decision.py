@@ -9,6 +9,7 @@ crop advance rate times the expected crop value. The decision lists each factor 
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -19,7 +20,7 @@ from credit.errors import RecordError
 from credit.fraud import FraudSignal, assess_fraud
 from credit.money import ZERO, Amount, floor_to_step, quantize
 from credit.policy import Policy
-from credit.record import FarmRecord, HerdDay
+from credit.record import FarmRecord
 from credit.scorecard import Points, Reason, score_record, scorecard_inputs
 from credit.valuation import Valuation, value_production
 from credit.verification import Component, score_verification, verified_days
@@ -27,7 +28,18 @@ from vocabulary.lending import DecisionStatus
 
 APPROVED, REFERRED, DECLINED, INSUFFICIENT = (s.value for s in DecisionStatus)
 
-__all__ = ["APPROVED", "DECLINED", "INSUFFICIENT", "REFERRED", "Counterfactual", "Decision", "Factor", "decide_limit"]
+__all__ = [
+    "APPROVED",
+    "DECLINED",
+    "INSUFFICIENT",
+    "LEGACY_OUTPUT_KEYS",
+    "REFERRED",
+    "Counterfactual",
+    "Decision",
+    "Factor",
+    "decide_limit",
+    "upgrade_stored_output",
+]
 
 
 @dataclass(frozen=True)
@@ -88,6 +100,26 @@ class Decision:
         return sha256_hex(canonical_json(self))
 
 
+LEGACY_OUTPUT_KEYS: dict[str, dict[str, str]] = {"crops": {"cropped_ha": "observed_ha"}}
+"""Keys renamed in a decision's output since it was first stored: per list under ``valuation``, old to new."""
+
+
+def upgrade_stored_output(output: str) -> str:
+    """A stored decision's canonical JSON with keys renamed since it was stored given their current names.
+
+    A decision stored before issue #14 names a crop estimate's ``observed_ha`` ``cropped_ha``; upgraded,
+    it compares equal with the same decision recomputed now. Current outputs come back unchanged.
+    """
+    plain = json.loads(output)
+    valuation = plain.get("valuation") or {}
+    for group, renames in LEGACY_OUTPUT_KEYS.items():
+        for item in valuation.get(group, ()):
+            for old, new in renames.items():
+                if old in item:
+                    item[new] = item.pop(old)
+    return canonical_json(plain)
+
+
 def _missing(record: FarmRecord, policy: Policy) -> list[str]:
     missing = []
     days = verified_days(record)
@@ -105,10 +137,7 @@ def _missing(record: FarmRecord, policy: Policy) -> list[str]:
 
 
 def _with_head(record: FarmRecord, species: str, extra: int) -> FarmRecord:
-    days = tuple(
-        HerdDay(d.day, d.species, d.max_count + extra, d.counts) if d.species == species else d
-        for d in record.herd_days
-    )
+    days = tuple(dataclasses.replace(d, head=d.head + extra) if d.species == species else d for d in record.herd_days)
     return dataclasses.replace(record, herd_days=days)
 
 
@@ -154,6 +183,31 @@ def _counterfactuals(record: FarmRecord, policy: Policy, decision: Decision) -> 
     return tuple(out)
 
 
+def _herd_evidence(record: FarmRecord, valuation: Valuation) -> tuple[Reason, ...]:
+    """Where each verified herd figure came from: its days, frames and cameras.
+
+    Only herd days that name their cameras (records stored since issue #14) can say so; for an older
+    record this is empty, so its decision replays unchanged.
+    """
+    out = []
+    for h in valuation.herds:
+        days = [d for d in record.herd_days if d.species == h.species]
+        if not days or any(d.cameras is None for d in days):
+            continue
+        frames, cameras = sum(d.frames for d in days), max(d.cameras or 0 for d in days)
+        out.append(
+            Reason(
+                "herd_evidence",
+                f"Verified {h.species} herd {h.head}: the low median of {len(days)} daily figures from "
+                f"{days[0].day} to {days[-1].day}; each day is the low median of each camera's counted frames, "
+                f"summed over the cameras ({frames} frames from up to {cameras} camera(s); recycled, "
+                "quarantined and unverified frames left out).",
+                "herd_days",
+            )
+        )
+    return tuple(out)
+
+
 def _decide(record: FarmRecord, policy: Policy, *, explain: bool) -> Decision:
     cur = policy.currency
     zero = Amount(ZERO, cur)
@@ -172,7 +226,7 @@ def _decide(record: FarmRecord, policy: Policy, *, explain: bool) -> Decision:
     if missing:
         reasons = tuple(
             Reason("insufficient_verified_data", f"Insufficient verified data: {m}.", "record") for m in missing
-        )
+        ) + _herd_evidence(record, valuation)
         return Decision(
             **base,
             status=INSUFFICIENT,
@@ -265,7 +319,7 @@ def _decide(record: FarmRecord, policy: Policy, *, explain: bool) -> Decision:
         multiplier=band.multiplier,
         binding_factor=binding.name,
         factors=factors,
-        reasons=tuple(adverse),
+        reasons=(*adverse, *_herd_evidence(record, valuation)),
         points=card.lines,
         verification=verification.components,
         fraud_signals=fraud.signals,

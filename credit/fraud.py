@@ -122,8 +122,8 @@ def _jump(record: FarmRecord, policy: Policy) -> FraudSignal | None:
     start, full = policy.param("fraud", "jump_ratio"), policy.param("fraud", "jump_ratio_full")
     worst: FraudSignal | None = None
     for species in record.species():
-        early = [d.max_count for d in record.herd_days if d.species == species and d.day < cut]
-        late = [d.max_count for d in record.herd_days if d.species == species and d.day >= cut]
+        early = [d.head for d in record.herd_days if d.species == species and d.day < cut]
+        late = [d.head for d in record.herd_days if d.species == species and d.day >= cut]
         if not early or not late:
             continue
         e, lt = median_low(early), median_low(late)
@@ -146,7 +146,7 @@ def _declared(record: FarmRecord, policy: Policy) -> FraudSignal | None:
     full = policy.param("fraud", "declared_over_observed_full")
     worst: FraudSignal | None = None
     for species, declared in record.declared_herd:
-        counted = [d.max_count for d in record.herd_days if d.species == species]
+        counted = [d.head for d in record.herd_days if d.species == species]
         if not declared or not counted:
             continue
         head = median_low(counted)

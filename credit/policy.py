@@ -45,7 +45,9 @@ VERIFICATION_COMPONENTS = (
 __all__ = [
     "CHARACTERISTICS",
     "DEFAULT_POLICY_PATH",
+    "PARAMETERS",
     "Bin",
+    "Bound",
     "Characteristic",
     "CropTerms",
     "LivestockTerms",
@@ -316,40 +318,77 @@ def _crops(reader: _Reader) -> tuple[tuple[str, CropTerms], ...]:
     return tuple(out)
 
 
-PARAMETERS: dict[str, tuple[str, ...]] = {
-    "fraud": (
-        "declared_over_observed",
-        "declared_over_observed_full",
-        "flatline_min_readings",
-        "flatline_share_full",
-        "jump_days",
-        "jump_ratio",
-        "jump_ratio_full",
-        "outside_tolerance_deg",
-        "recycled_phash_max_distance",
-        "recycled_share_full",
-        "refer_at",
-    ),
-    "early_warning": (
-        "heat_days",
-        "heat_stress_c",
-        "herd_drop_share",
-        "missed_instalment_dpd",
-        "ndvi_below_norm",
-        "ndvi_days",
-        "silent_hours",
-        "water_drop_share",
-    ),
-    "revolving": ("growth_after_on_time_months", "growth_share", "refresh_days", "shrink_share"),
-}
-"""The numeric parameters each group must define: a policy missing one is refused when it loads."""
+@dataclass(frozen=True)
+class Bound:
+    """The allowed range of one numeric policy parameter; ``whole`` asks for a whole number."""
+
+    low: Decimal
+    high: Decimal
+    whole: bool = False
+    low_open: bool = False
+
+    def allows(self, value: Decimal) -> bool:
+        """Whether ``value`` lies in the range (and is whole when asked)."""
+        above = value > self.low if self.low_open else value >= self.low
+        return above and value <= self.high and (not self.whole or value == value.to_integral_value())
+
+    def describe(self) -> str:
+        """The range in words, for an error message: ``a whole number from 1 to 365``."""
+        kind = "a whole number" if self.whole else "a value"
+        if self.low_open:
+            return f"{kind} above {self.low} and at most {self.high}"
+        return f"{kind} from {self.low} to {self.high}"
+
+
+def _share() -> Bound:
+    return Bound(ZERO, ONE, low_open=True)
+
+
+def _whole(low: int, high: int) -> Bound:
+    return Bound(Decimal(low), Decimal(high), whole=True)
+
 
 MAX_PHASH_DISTANCE = 15
 """Largest ``fraud.recycled_phash_max_distance``: 16 bands of 4 bits, beyond which every hash is a candidate."""
 
+PARAMETERS: dict[str, dict[str, Bound]] = {
+    "fraud": {
+        "declared_over_observed": Bound(ONE, Decimal(100)),
+        "declared_over_observed_full": Bound(ONE, Decimal(100)),
+        "flatline_min_readings": _whole(2, 100_000),
+        "flatline_share_full": _share(),
+        "jump_days": _whole(1, 730),
+        "jump_ratio": Bound(ONE, Decimal(100)),
+        "jump_ratio_full": Bound(ONE, Decimal(100)),
+        "outside_tolerance_deg": Bound(ZERO, ONE),
+        "recycled_phash_max_distance": _whole(0, MAX_PHASH_DISTANCE),
+        "recycled_share_full": _share(),
+        "refer_at": Bound(ZERO, ONE),
+    },
+    "early_warning": {
+        "heat_days": _whole(1, 7),
+        "heat_stress_c": Bound(Decimal(-50), Decimal(60)),
+        "herd_drop_share": _share(),
+        "missed_instalment_dpd": _whole(1, 365),
+        "ndvi_below_norm": _share(),
+        "ndvi_days": _whole(1, 730),
+        "silent_hours": _whole(1, 8760),
+        "water_drop_share": _share(),
+    },
+    "revolving": {
+        "growth_after_on_time_months": _whole(0, 120),
+        "growth_share": Bound(ZERO, ONE),
+        "refresh_days": _whole(0, 366),
+        "shrink_share": Bound(ZERO, ONE),
+    },
+}
+"""The numeric parameters of each group and their allowed ranges: a policy missing one, naming an unknown
+one, or holding one out of its range is refused when it loads (``growth_after_on_time_months = 0`` means
+the line never grows; ``heat_days`` counts days of the last week)."""
+
 
 def _params(reader: _Reader, group: str, skip: tuple[str, ...] = ()) -> tuple[tuple[str, Decimal], ...]:
-    """The group's numeric parameters, refusing a missing or unknown name (named with its dotted path)."""
+    """The group's numeric parameters, refusing a missing, unknown or out-of-range one (named with its dotted path)."""
     expected = PARAMETERS[group]
     names = set(reader.data) - set(skip)
     missing = sorted(set(expected) - names)
@@ -358,7 +397,13 @@ def _params(reader: _Reader, group: str, skip: tuple[str, ...] = ()) -> tuple[tu
     unknown = sorted(names - set(expected))
     if unknown:
         raise PolicyError(f"policy [{group}] names unknown parameters {unknown}; use {', '.join(expected)}")
-    return tuple((k, reader.dec(k)) for k in sorted(names))
+    out = []
+    for name in sorted(names):
+        number, bound = reader.dec(name, low=Decimal("-1e9")), expected[name]
+        if not bound.allows(number):
+            raise PolicyError(f"policy field {reader.where(name)} = {number} is out of range; use {bound.describe()}")
+        out.append((name, number))
+    return tuple(out)
 
 
 def load_policy(source: str | Path) -> Policy:
@@ -424,12 +469,6 @@ def load_policy(source: str | Path) -> Policy:
     except (ValueError, MoneyError) as exc:
         raise PolicyError(f"policy: {exc}") from None
     fraud = _params(top.sub("fraud"), "fraud")
-    distance = dict(fraud)["recycled_phash_max_distance"]
-    if distance != distance.to_integral_value() or not 0 <= distance <= MAX_PHASH_DISTANCE:
-        raise PolicyError(
-            f"policy fraud.recycled_phash_max_distance = {distance}; use a whole number of bits "
-            f"from 0 to {MAX_PHASH_DISTANCE}"
-        )
     step = limit.dec("step")
     if step <= ZERO:
         raise PolicyError(f'policy field limit.step = {step}; use a positive step such as "1000"')

@@ -21,6 +21,7 @@ from vocabulary.crops import is_grassland_crop
 from vocabulary.species import SPECIES
 
 __all__ = [
+    "LEGACY_PAST_LOANS_KEY",
     "SPECIES",
     "Delivery",
     "DeviceCoverage",
@@ -34,6 +35,11 @@ __all__ = [
 ]
 
 
+LEGACY_PAST_LOANS_KEY = "repayments"
+"""The key that held :attr:`FarmRecord.past_loans` in records stored before issue #14 (whose herd days
+also name ``head`` and ``frames`` ``max_count`` and ``counts``): its presence marks a record of that time."""
+
+
 def _check_species(species: str, where: str) -> None:
     if species not in SPECIES:
         raise RecordError(f"{where} has unknown species {species!r}; use one of {', '.join(SPECIES)}")
@@ -41,19 +47,28 @@ def _check_species(species: str, where: str) -> None:
 
 @dataclass(frozen=True, order=True)
 class HerdDay:
-    """The device-backed livestock counts of one species on one day (``max_count`` is the day's maximum)."""
+    """The verified head of one species on one day, and the frames it came from.
+
+    Attributes:
+        head: per camera, the low median of its frame counts that day, summed over the cameras (each
+            camera sees different animals); recycled, quarantined and unverified frames left out.
+        frames: the counted frames behind ``head``.
+        cameras: how many cameras' figures were summed (None in records stored before issue #14, whose
+            ``head`` was the day's largest count of any frame, under the name ``max_count``).
+    """
 
     day: date
     species: str
-    max_count: int
-    counts: int = 1
+    head: int
+    frames: int = 1
+    cameras: int | None = field(default=None, metadata=OMIT_IF_NONE)
 
     def __post_init__(self) -> None:
         _check_species(self.species, f"herd day {self.day}")
-        if self.max_count < 0 or self.counts < 1:
+        if self.head < 0 or self.frames < 1 or (self.cameras is not None and self.cameras < 1):
             raise RecordError(
-                f"herd day {self.day} {self.species}: max_count={self.max_count} counts={self.counts}; "
-                "max_count must be >= 0 and counts >= 1"
+                f"herd day {self.day} {self.species}: head={self.head} frames={self.frames} cameras={self.cameras}; "
+                "head must be >= 0, frames and cameras >= 1"
             )
 
 
@@ -172,7 +187,9 @@ class FarmRecord:
 
     Attributes:
         declared_herd: ``(species, head)`` pairs the farmer declared.
-        herd_days: device-backed daily maxima of livestock counts.
+        herd_days: the verified head per species and day (see :class:`HerdDay`).
+        past_loans: how each earlier loan was repaid (named ``repayments`` in records stored before
+            issue #14; :meth:`from_plain` reads both, and a record stored under the old name keeps its hash).
     """
 
     farm_id: str
@@ -186,7 +203,7 @@ class FarmRecord:
     devices: tuple[DeviceCoverage, ...] = ()
     fields: tuple[FieldRecord, ...] = field(default=())
     deliveries: tuple[Delivery, ...] = ()
-    repayments: tuple[PastLoan, ...] = ()
+    past_loans: tuple[PastLoan, ...] = ()
 
     def __post_init__(self) -> None:
         if self.as_of.tzinfo is None:
@@ -205,7 +222,7 @@ class FarmRecord:
             "devices",
             "fields",
             "deliveries",
-            "repayments",
+            "past_loans",
         ):
             object.__setattr__(self, name, tuple(sorted(getattr(self, name))))
         start = self.window_start.date()
@@ -248,14 +265,20 @@ class FarmRecord:
             RecordError: a field is missing or malformed.
         """
         try:
-            return cls(
+            record = cls(
                 farm_id=data["farm_id"],
                 as_of=datetime.fromisoformat(data["as_of"]),
                 window_days=int(data["window_days"]),
                 region=data.get("region"),
                 declared_herd=tuple((s, int(n)) for s, n in data.get("declared_herd", ())),
                 herd_days=tuple(
-                    HerdDay(date.fromisoformat(h["day"]), h["species"], int(h["max_count"]), int(h["counts"]))
+                    HerdDay(
+                        date.fromisoformat(h["day"]),
+                        h["species"],
+                        int(h["head"] if "head" in h else h["max_count"]),
+                        int(h["frames"] if "frames" in h else h["counts"]),
+                        cameras=int(h["cameras"]) if h.get("cameras") is not None else None,
+                    )
                     for h in data.get("herd_days", ())
                 ),
                 frames=tuple(
@@ -313,7 +336,7 @@ class FarmRecord:
                     )
                     for d in data.get("deliveries", ())
                 ),
-                repayments=tuple(
+                past_loans=tuple(
                     PastLoan(
                         p["loan_id"],
                         int(p["instalments_due"]),
@@ -321,9 +344,13 @@ class FarmRecord:
                         int(p["max_days_past_due"]),
                         bool(p["closed"]),
                     )
-                    for p in data.get("repayments", ())
+                    for p in data.get("past_loans", data.get(LEGACY_PAST_LOANS_KEY, ()))
                 ),
             )
+            if LEGACY_PAST_LOANS_KEY in data:
+                # stored before the rename: it hashes as the text it was stored (and decided) as
+                record.__dict__["canonical"] = canonical_json(data)
+            return record
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, RecordError):
                 raise

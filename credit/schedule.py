@@ -27,8 +27,16 @@ from vocabulary.lending import SCHEDULE_KINDS
 
 SCHEDULE_TYPES = SCHEDULE_KINDS
 DAYS_PER_YEAR = Decimal(365)
+MAX_PRINCIPAL = Decimal("1e15")
+"""The largest principal a schedule accepts (in major units), far above any farm loan and any currency."""
+FIRST_START = date(2000, 1, 1)
+LAST_START = date(2100, 12, 31)
+"""Disbursement dates a schedule accepts: the last instalment of the longest tenor stays a valid date."""
 
 __all__ = [
+    "FIRST_START",
+    "LAST_START",
+    "MAX_PRINCIPAL",
     "SCHEDULE_TYPES",
     "Instalment",
     "Schedule",
@@ -103,7 +111,8 @@ def effective_apr(*, net_disbursed: Decimal, start: date, payments: list[tuple[d
                 low = mid
             else:
                 high = mid
-        return ((low + high) / 2).quantize(Decimal("0.000001"))
+        apr = ((low + high) / 2).quantize(Decimal("0.000001"))
+        return apr.copy_abs() if apr.is_zero() else apr  # never "-0.000000" for a 0 % loan
 
 
 def _check(
@@ -115,9 +124,22 @@ def _check(
     harvest_months: tuple[int, ...],
     max_rate: Decimal,
     upfront_fee: Amount | None,
+    start: date,
+    places: int,
 ) -> None:
     if principal.number <= ZERO:
         raise ScheduleError(f"principal={principal.number} must be greater than zero; give the amount lent, e.g. 50000")
+    if principal.number > MAX_PRINCIPAL:
+        raise ScheduleError(f"principal={principal.number} is above the largest accepted amount {MAX_PRINCIPAL:,f}")
+    if principal.number.as_tuple().exponent < -places:  # type: ignore[operator]
+        raise ScheduleError(
+            f"principal={principal.number} has more than {places} decimals; "
+            f"{principal.currency} amounts are in whole minor units"
+        )
+    if not FIRST_START <= start <= LAST_START:
+        raise ScheduleError(
+            f"start={start} is out of range; use a disbursement date from {FIRST_START} to {LAST_START}"
+        )
     if not ZERO <= rate <= max_rate:
         raise ScheduleError(
             f"rate={rate} is out of range 0..{max_rate}; give the nominal annual rate as a fraction, e.g. 0.18 for 18 %"
@@ -178,10 +200,12 @@ def build_schedule(
         places: decimals of the currency's minor unit.
 
     Raises:
-        ScheduleError: principal not positive, rate out of range, unknown type, bad tenor or harvest months.
+        ScheduleError: principal not positive, above :data:`MAX_PRINCIPAL` or finer than ``places``
+            decimals; start outside :data:`FIRST_START`..:data:`LAST_START`; rate out of range, unknown
+            type, bad tenor or harvest months.
     """
     harvest_months = tuple(sorted(set(harvest_months)))
-    _check(principal, rate, months, kind, grace_months, harvest_months, max_rate, upfront_fee)
+    _check(principal, rate, months, kind, grace_months, harvest_months, max_rate, upfront_fee, start, places)
     q = Decimal(1).scaleb(-places)
     dates = [add_months(start, i) for i in range(months + 1)]
     days = [(dates[i] - dates[i - 1]).days for i in range(1, months + 1)]

@@ -65,9 +65,9 @@ _MISSING = {
 def scorecard_inputs(record: FarmRecord, valuation: Valuation, verification: Verification) -> dict[str, Decimal | None]:
     """The value of each scorecard characteristic for ``record`` (None where the input is missing)."""
     components = {c.name: c.value for c in verification.components}
-    due = sum(p.instalments_due for p in record.repayments)
-    on_time = sum(p.instalments_on_time for p in record.repayments)
-    sources = sum(1 for h in valuation.herds if h.head > 0) + sum(1 for c in valuation.crops if c.cropped_ha > 0)
+    due = sum(p.instalments_due for p in record.past_loans)
+    on_time = sum(p.instalments_on_time for p in record.past_loans)
+    sources = sum(1 for h in valuation.herds if h.head > 0) + sum(1 for c in valuation.crops if c.observed_ha > 0)
     sources += 1 if record.deliveries else 0
     return {
         "verification_score": verification.score,
@@ -75,8 +75,8 @@ def scorecard_inputs(record: FarmRecord, valuation: Valuation, verification: Ver
         "herd_agreement": components.get("herd_agreement"),
         "area_agreement": components.get("area_agreement"),
         "repayment_on_time_share": (Decimal(on_time) / Decimal(due)).quantize(Decimal("0.0001")) if due else None,
-        "max_days_past_due": Decimal(max(p.max_days_past_due for p in record.repayments))
-        if record.repayments
+        "max_days_past_due": Decimal(max(p.max_days_past_due for p in record.past_loans))
+        if record.past_loans
         else None,
         "income_sources": Decimal(sources),
     }

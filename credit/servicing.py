@@ -49,6 +49,7 @@ __all__ = [
     "bucket_for",
     "check_payment_amount",
     "loan_status",
+    "max_days_past_due",
     "past_loan",
     "portfolio_par",
 ]
@@ -319,13 +320,38 @@ def portfolio_par(statuses: list[LoanStatus] | tuple[LoanStatus, ...], *, curren
     )
 
 
-def past_loan(
-    loan_id: str, *, schedule: Schedule, payments: list[Payment] | tuple[Payment, ...], as_of: date
-) -> PastLoan:
-    """How a loan was repaid before ``as_of``, for a farm's record: instalments due and on time, days past due.
+def max_days_past_due(
+    *, schedule: Schedule, payments: list[Payment] | tuple[Payment, ...], as_of: date, grace_days: int = 0
+) -> int:
+    """The highest days past due the loan reached before ``as_of`` (not its current DPD), from the ledger replay.
 
-    Payments on or after ``as_of`` are left out (the record sees only what happened before it); no
-    late fee or grace applies, so the summary depends on no lender's policy.
+    Between payments DPD only rises, so its peaks are on each payment's date (before the payment is
+    applied) and on ``as_of``; the replay is read at those dates. A lateness of at most ``grace_days``
+    is not delinquency and counts as 0; beyond the grace, days count from the due date.
     """
-    status = loan_status(schedule=schedule, payments=[p for p in payments if p.paid_on < as_of], as_of=as_of)
-    return PastLoan(loan_id, status.instalments_due, status.instalments_on_time, status.days_past_due, status.closed)
+    seen = sorted(p for p in payments if p.paid_on < as_of)
+    peaks = [
+        loan_status(schedule=schedule, payments=[p for p in seen if p.paid_on < day], as_of=day).days_past_due
+        for day in sorted({p.paid_on for p in seen} | {as_of})
+    ]
+    return max((dpd for dpd in peaks if dpd > grace_days), default=0)
+
+
+def past_loan(
+    loan_id: str,
+    *,
+    schedule: Schedule,
+    payments: list[Payment] | tuple[Payment, ...],
+    as_of: date,
+    grace_days: int = 0,
+) -> PastLoan:
+    """How a loan was repaid before ``as_of``, for a farm's record: instalments due and on time, the highest DPD.
+
+    Payments on or after ``as_of`` are left out (the record sees only what happened before it). An
+    instalment settled within the lender's ``grace_days`` is on time, and lateness within the grace is
+    not counted as days past due; no late fee applies.
+    """
+    before = [p for p in payments if p.paid_on < as_of]
+    status = loan_status(schedule=schedule, payments=before, as_of=as_of, grace_days=grace_days)
+    worst = max_days_past_due(schedule=schedule, payments=before, as_of=as_of, grace_days=grace_days)
+    return PastLoan(loan_id, status.instalments_due, status.instalments_on_time, worst, status.closed)

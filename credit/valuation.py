@@ -1,7 +1,8 @@
 """Production valuation: a robust verified herd per species and the value of crops and deliveries.
 
-The herd estimate of a species is the low median of its daily maxima over the window (a count that
-appears on one day only cannot lift it), with the median absolute deviation as its spread.
+The herd estimate of a species is the low median of its daily figures over the window (a count that
+appears on one day only cannot lift it), with the median absolute deviation as its spread. Each daily
+figure is already robust: per camera the low median of that day's evidence frames (:class:`credit.record.HerdDay`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ __all__ = ["CropEstimate", "HerdEstimate", "Valuation", "herd_estimates", "value
 
 @dataclass(frozen=True)
 class HerdEstimate:
-    """The verified head count of one species: low median of daily maxima, its spread (MAD) and days seen."""
+    """The verified head count of one species: low median of the daily figures, its spread (MAD) and days seen."""
 
     species: str
     head: int
@@ -33,11 +34,15 @@ class HerdEstimate:
 
 @dataclass(frozen=True)
 class CropEstimate:
-    """Expected crop of one field: observed cropped ha x expected yield x price."""
+    """Expected crop of one field: observed ha x expected yield x price.
+
+    ``observed_ha`` is the area the satellite confirms for the declared use: grassland for a meadow or
+    pasture, cropped area for an annual crop (decisions stored before issue #14 name it ``cropped_ha``).
+    """
 
     field_id: str
     crop: str
-    cropped_ha: Decimal
+    observed_ha: Decimal
     yield_t_ha: Decimal
     value: Amount
     annual_net_income: Amount
@@ -60,15 +65,15 @@ class Valuation:
 
 
 def herd_estimates(record: FarmRecord) -> dict[str, tuple[int, int, int]]:
-    """Return ``{species: (head, spread, days)}`` from the record's daily maxima."""
+    """Return ``{species: (head, spread, days)}`` from the record's daily herd figures."""
     out: dict[str, tuple[int, int, int]] = {}
     for species in record.species():
-        maxima = [d.max_count for d in record.herd_days if d.species == species]
-        if not maxima:
+        daily = [d.head for d in record.herd_days if d.species == species]
+        if not daily:
             continue
-        head = median_low(maxima)
-        spread = median_low([abs(m - head) for m in maxima])
-        out[species] = (head, spread, len(maxima))
+        head = median_low(daily)
+        spread = median_low([abs(m - head) for m in daily])
+        out[species] = (head, spread, len(daily))
     return out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 import psycopg
@@ -187,37 +187,61 @@ def counts_for_frame(*, conn: psycopg.Connection, frame_sha256: str) -> list[Cou
         ]
 
 
-def window_counts(
-    *, conn: psycopg.Connection, farm_id: UUID, start: datetime, end: datetime, percentile: float = 0.5
-) -> list[CountRow]:
-    """Robust per-camera, per-species counts over ``[start, end)`` from the snapshot rows.
+@dataclass(frozen=True)
+class CameraDay:
+    """One camera's robust head count of one species on one UTC day, and the frames it came from.
 
-    The count is the ``percentile`` (0.5: the median) of the frame counts, rounded, and ``spread`` the
-    inter-quartile range, so one bad frame cannot move a herd record. Frames flagged as recycled photos
-    are left out. The rows have ``method = 'window'`` and ``time = end``; write them with :func:`write_counts`.
+    ``head`` is the low median of the day's frame counts (an observed count, never above the middle
+    one), ``spread`` their inter-quartile range.
+    """
+
+    day: date
+    device_id: str
+    camera_id: str
+    species: str
+    head: int
+    frames: int
+    spread: float
+
+
+EVIDENCE_METHODS = ("snapshot", "edge_snapshot")
+"""Count methods that are one frame's count (a ``window`` row is derived, a ``declared`` one is hearsay)."""
+
+
+def daily_window_counts(
+    *, conn: psycopg.Connection, farm_id: UUID | str, start: datetime, end: datetime
+) -> list[CameraDay]:
+    """Per UTC day, camera and species over ``[start, end)``: the low median of the frame counts.
+
+    Left out: frames flagged ``recycled_photo``, frames the vision worker quarantined, and counts not
+    from a device registered to the farm (unverified). One bad frame cannot move a camera's day.
+    Ordered by day, device, camera and species. When counts carry intervals (the vision issue's count
+    intervals, not stored yet), the day's figure is to be taken from their lower bounds here.
 
     Raises:
-        ValueError: ``percentile`` is outside 0..1 or the window is empty or reversed.
+        ValueError: the window is empty or reversed.
     """
-    if not 0 <= percentile <= 1:
-        raise ValueError(f"percentile must be within 0..1, got {percentile}")
     if end <= start:
         raise ValueError(f"window end {end.isoformat()} must be after its start {start.isoformat()}")
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT camera_id, species, percentile_cont(%s) WITHIN GROUP (ORDER BY count), "
-            "percentile_cont(0.75) WITHIN GROUP (ORDER BY count) "
-            "- percentile_cont(0.25) WITHIN GROUP (ORDER BY count), "
-            "min(device_id), min(model_sha256), count(*) "
-            "FROM livestock_counts WHERE farm_id = %s AND method = 'snapshot' AND time >= %s AND time < %s "
-            "AND NOT ('recycled_photo' = ANY(flags)) GROUP BY camera_id, species ORDER BY camera_id, species",
-            (percentile, farm_id, start, end),
+            """SELECT (c.time AT TIME ZONE 'UTC')::date, c.device_id, coalesce(c.camera_id, ''), c.species,
+                      percentile_disc(0.5) WITHIN GROUP (ORDER BY c.count), count(*),
+                      percentile_cont(0.75) WITHIN GROUP (ORDER BY c.count)
+                      - percentile_cont(0.25) WITHIN GROUP (ORDER BY c.count)
+               FROM livestock_counts c
+               JOIN devices d ON d.id = c.device_id AND d.farm_id = c.farm_id
+               WHERE c.farm_id = %s AND c.time >= %s AND c.time < %s AND c.method = ANY(%s)
+                 AND NOT ('recycled_photo' = ANY(c.flags))
+                 AND NOT EXISTS (SELECT 1 FROM frames f WHERE f.farm_id = c.farm_id AND f.sha256 = c.frame_sha256
+                                 AND f.status = 'quarantined')
+               GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4""",
+            (str(farm_id), start, end, list(EVIDENCE_METHODS)),
         )
         return [
-            CountRow(time=end, farm_id=farm_id, device_id=device, camera_id=camera, species=species,
-                     count=round(value), method="window", spread=float(spread), model_sha256=model)
-            for camera, species, value, spread, device, model, _ in cur.fetchall()
-        ]  # fmt: skip
+            CameraDay(day, device, camera, species, int(head), int(n), float(spread))
+            for day, device, camera, species, head, n, spread in cur.fetchall()
+        ]
 
 
 def listen_for_frames(*, conn: psycopg.Connection) -> None:

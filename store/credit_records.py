@@ -1,9 +1,9 @@
 """Read a farm's production record from the database, and store and read credit decisions.
 
 :func:`read_farm_record` reads the stored inputs of a decision over ``[as_of - window_days, as_of)``
-into :class:`credit.FarmRecord`: device-backed daily herd maxima, frame hashes, daily sensor summaries
-(rounded to 4 decimals at this door, so the record hashes the same after a round trip), per-device
-coverage (:mod:`store.coverage`), fields with the latest remote sensing estimate and
+into :class:`credit.FarmRecord`: the daily verified herd (:func:`store.counts.daily_window_counts`), frame
+hashes, daily sensor summaries (rounded to 4 decimals at this door, so the record hashes the same after a
+round trip), per-device coverage (:mod:`store.coverage`), fields with the latest remote sensing estimate and
 cooperative deliveries. The farm's loan history is computed by ``usecases.farm_records``.
 """
 
@@ -36,6 +36,7 @@ from credit.record import (
     SensorDay,
 )
 from store.audit import AUDIT_LOCK_ID, append_entry
+from store.counts import CameraDay, daily_window_counts
 from store.coverage import device_coverage
 from store.crop_areas import field_crop_areas
 from store.errors import StoreError
@@ -185,6 +186,18 @@ def _fields(conn: psycopg.Connection, farm: str, end: datetime) -> tuple[FieldRe
     return tuple(out)
 
 
+def _herd_days(cameras: list[CameraDay]) -> tuple[HerdDay, ...]:
+    """Per day and species: each camera's low median summed over the cameras (each sees different animals)."""
+    days: dict[tuple[date, str], list[CameraDay]] = {}
+    for c in cameras:
+        if c.species in SPECIES:
+            days.setdefault((c.day, c.species), []).append(c)
+    return tuple(
+        HerdDay(day, species, sum(c.head for c in seen), sum(c.frames for c in seen), cameras=len(seen))
+        for (day, species), seen in days.items()
+    )
+
+
 def read_farm_record(
     conn: psycopg.Connection, *, farm_id: UUID | str, as_of: datetime, window_days: int = 60
 ) -> FarmRecord:
@@ -214,11 +227,9 @@ def read_farm_record(
     region, declared = row
     # one pass over each time-series table gives the daily summaries and each device's active days
     activity: dict[str, _Activity] = {}
-    herd: dict[tuple[date, str], tuple[int, int]] = {}
     unknown: dict[str, int] = {}
-    for day, species, device, counted, max_count, n, last in conn.execute(
-        """SELECT (time AT TIME ZONE 'UTC')::date, species, device_id, method <> 'declared', max(count), count(*),
-                  max(time)
+    for day, species, device, counted, n, last in conn.execute(
+        """SELECT (time AT TIME ZONE 'UTC')::date, species, device_id, method <> 'declared', count(*), max(time)
            FROM livestock_counts WHERE farm_id = %s AND time >= %s AND time < %s GROUP BY 1, 2, 3, 4""",
         (farm, start, as_of),
     ).fetchall():
@@ -227,9 +238,7 @@ def read_farm_record(
         activity.setdefault(device, _Activity(set())).saw(day, last)
         if counted and species not in SPECIES:
             unknown[species] = unknown.get(species, 0) + int(n)
-        elif counted:
-            top, total = herd.get((day, species), (0, 0))
-            herd[(day, species)] = (max(top, int(max_count)), total + int(n))
+    herd = _herd_days(daily_window_counts(conn=conn, farm_id=farm, start=start, end=as_of))
     frames = conn.execute(
         """SELECT time, device_id, phash, frame_sha256 FROM livestock_counts
            WHERE farm_id = %s AND time >= %s AND time < %s AND phash IS NOT NULL AND device_id IS NOT NULL""",
@@ -271,7 +280,7 @@ def read_farm_record(
         window_days=window_days,
         region=region,
         declared_herd=tuple(declared_herd.items()),
-        herd_days=tuple(HerdDay(d, s, m, n) for (d, s), (m, n) in herd.items()),
+        herd_days=herd,
         frames=tuple(FrameSeen(t.astimezone(UTC), dev, ph, sha) for t, dev, ph, sha in frames),
         sensor_days=tuple(sensors),
         devices=_devices(conn, farm, start, as_of, activity),

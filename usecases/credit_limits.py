@@ -11,7 +11,7 @@ import psycopg
 from credit.alerts import early_warnings
 from credit.audit import AuditEntry
 from credit.canonical import canonical_json
-from credit.decision import Decision, decide_limit
+from credit.decision import Decision, decide_limit, upgrade_stored_output
 from credit.policy import Policy, load_policy
 from store.credit_records import load_decision, record_decision
 from store.loans import raise_alerts
@@ -48,7 +48,13 @@ def decide_credit_limit(
         store.credit_records.FarmNotFoundError: no farm has ``farm_id``.
         credit.errors.CreditError: the record cannot be decided on.
     """
-    farm_record = load_farm_record(conn, farm_id=farm_id, as_of=as_of, window_days=window_days or policy.window_days)
+    farm_record = load_farm_record(
+        conn,
+        farm_id=farm_id,
+        as_of=as_of,
+        window_days=window_days or policy.window_days,
+        grace_days=policy.grace_days,
+    )
     decision = decide_limit(farm_record, policy, as_of=as_of)
     if not record:
         return CreditLimit(decision=decision)
@@ -71,7 +77,13 @@ def raise_early_warnings(
 
     Returns the ids of the alerts newly raised (one already open for the farm is not raised twice).
     """
-    farm_record = load_farm_record(conn, farm_id=farm_id, as_of=as_of, window_days=window_days or policy.window_days)
+    farm_record = load_farm_record(
+        conn,
+        farm_id=farm_id,
+        as_of=as_of,
+        window_days=window_days or policy.window_days,
+        grace_days=policy.grace_days,
+    )
     alerts = early_warnings(record=farm_record, policy=policy, baseline_herd=baseline_herd)
     return raise_alerts(conn, farm_id=farm_id, alerts=alerts) if alerts else []
 
@@ -79,9 +91,12 @@ def raise_early_warnings(
 def replay_decision(conn: psycopg.Connection, *, decision_id: UUID | str) -> tuple[str, str]:
     """Recompute a stored decision from its frozen record and policy; return ``(stored, recomputed)`` JSON texts.
 
+    The stored text comes back with keys renamed since it was stored given their current names
+    (:func:`credit.decision.upgrade_stored_output`); its values are as stored.
+
     Raises:
         store.credit_records.DecisionNotFoundError: no decision has ``decision_id``.
     """
     stored = load_decision(conn, decision_id=decision_id)
     recomputed = decide_limit(stored.record, load_policy(stored.policy_text))
-    return stored.output, canonical_json(recomputed)
+    return upgrade_stored_output(stored.output), canonical_json(recomputed)

@@ -40,8 +40,10 @@ __all__ = [
 ]
 
 
-def loan_history(conn: psycopg.Connection, *, farm_id: UUID | str, as_of: datetime) -> tuple[PastLoan, ...]:
-    """How each of the farm's loans started before ``as_of`` was repaid before it."""
+def loan_history(
+    conn: psycopg.Connection, *, farm_id: UUID | str, as_of: datetime, grace_days: int = 0
+) -> tuple[PastLoan, ...]:
+    """How each of the farm's loans started before ``as_of`` was repaid before it (``grace_days``: the policy's)."""
     end = as_of.astimezone(UTC).date()
     return tuple(
         past_loan(
@@ -49,22 +51,28 @@ def loan_history(conn: psycopg.Connection, *, farm_id: UUID | str, as_of: dateti
             schedule=load_schedule(conn, loan_id=loan_id),
             payments=load_payments(conn, loan_id=loan_id),
             as_of=end,
+            grace_days=grace_days,
         )
         for loan_id in farm_loan_ids(conn, farm_id=farm_id, started_before=end)
     )
 
 
 def load_farm_record(
-    conn: psycopg.Connection, *, farm_id: UUID | str, as_of: datetime, window_days: int = 60
+    conn: psycopg.Connection, *, farm_id: UUID | str, as_of: datetime, window_days: int = 60, grace_days: int = 0
 ) -> FarmRecord:
     """The frozen record of ``farm_id`` over ``[as_of - window_days, as_of)`` with its loan history.
+
+    ``grace_days`` is the lending policy's ``servicing.grace_days``: lateness within it is neither late
+    nor days past due in the loan history.
 
     Raises:
         store.credit_records.FarmNotFoundError: no farm has ``farm_id``.
         credit.RecordError: ``as_of`` has no time zone or the window is out of range.
     """
     stored = read_farm_record(conn, farm_id=farm_id, as_of=as_of, window_days=window_days)
-    record = dataclasses.replace(stored, repayments=loan_history(conn, farm_id=stored.farm_id, as_of=stored.as_of))
+    record = dataclasses.replace(
+        stored, past_loans=loan_history(conn, farm_id=stored.farm_id, as_of=stored.as_of, grace_days=grace_days)
+    )
     log.info(
         "loaded record of farm %s: %d herd days, %d sensor days, %d devices, %d fields, %d loans (hash %s)",
         record.farm_id,
@@ -72,7 +80,7 @@ def load_farm_record(
         len(record.sensor_days),
         len(record.devices),
         len(record.fields),
-        len(record.repayments),
+        len(record.past_loans),
         record.record_hash()[:12],
     )
     return record

@@ -37,15 +37,22 @@ def _policy(path: Path | None) -> Policy:
 
 
 def _parse_rate(text: str) -> Decimal:
+    """The nominal annual rate of ``--rate``: a fraction (``0.18``) or one percentage (``18%``).
+
+    A bare ``1`` is refused: it could mean 1 % or 100 %.
+    """
     from credit.errors import ScheduleError
     from credit.money import D, MoneyError
 
     value = text.strip()
     percent = value.endswith("%")
+    body = value.removesuffix("%").strip()
     try:
-        number = D(value.rstrip("%"), field="--rate")
+        number = D(body, field="--rate")
     except MoneyError:
         raise ScheduleError(f"--rate {text!r} is not a number; write 0.18 or 18%") from None
+    if not percent and number == 1:
+        raise ScheduleError(f"--rate {text!r} is ambiguous; write 1% (0.01) or 100%")
     return number / 100 if percent else number
 
 
@@ -126,7 +133,7 @@ def schedule(
 ) -> None:
     """Print a repayment schedule with actual/365 interest and its APR."""
     from credit.errors import ScheduleError
-    from credit.money import Amount
+    from credit.money import Amount, minor_unit
     from credit.schedule import build_schedule
 
     months_list: tuple[int, ...] = ()
@@ -143,6 +150,7 @@ def schedule(
         start=start.date() if start else date.today(),
         harvest_months=months_list,
         grace_months=grace_months,
+        places=minor_unit(currency),
     )
     if as_json:
         typer.echo(json.dumps(sched.to_plain(), indent=2, sort_keys=True))

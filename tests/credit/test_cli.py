@@ -44,6 +44,31 @@ def test_schedule_json_and_bad_input():
         assert bad.returncode == 1 and message in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_schedule_refuses_the_issue_14_inputs_with_one_line_naming_the_field():
+    """Issue #14 item 10: each of these crashed with a traceback or was silently accepted."""
+    base = ["--months", "12", "--start", "2025-01-01"]
+    for args, message in [
+        (["--principal", "1e26", "--rate", "0.1"], "principal=1E+26 is above the largest accepted amount"),
+        (["--principal", "100", "--rate", "0.1", "--months", "12", "--start", "9999-06-30"], "start=9999-06-30"),
+        (["--principal", "0.004", "--rate", "0.1"], "principal=0.004 has more than 2 decimals"),
+        (["--principal", "100", "--rate", "1"], "--rate '1' is ambiguous"),
+        (["--principal", "100", "--rate", "18%%"], "--rate '18%%' is not a number"),
+        (["--principal", "5.5", "--rate", "0.1", "--currency", "UGX"], "principal=5.5 has more than 0 decimals"),
+    ]:
+        bad = run("credit", "schedule", *base, *args)
+        lines = bad.stderr.strip().splitlines()
+        assert bad.returncode == 1, (args, bad.stdout)
+        assert len(lines) == 1 and message in lines[0] and "Traceback" not in bad.stderr, (args, bad.stderr)
+
+
+def test_schedule_accepts_one_percent_written_clearly_and_prints_a_zero_apr_without_sign():
+    one = run("credit", "schedule", "--principal", "1200", "--rate", "1%", "--months", "12", "--start", "2025-01-01")
+    two = run("credit", "schedule", "--principal", "1200", "--rate", "0.01", "--months", "12", "--start", "2025-01-01")
+    assert one.returncode == two.returncode == 0 and one.stdout == two.stdout
+    free = run("credit", "schedule", "--principal", "100", "--rate", "0", "--months", "2", "--start", "2025-01-01")
+    assert free.returncode == 0 and "APR 0.00%" in free.stdout and "-0.00" not in free.stdout
+
+
 def test_limit_and_audit_verify_against_a_database(fresh_db_url, tmp_path):
     with psycopg.connect(fresh_db_url) as conn:
         farm = make_farm(conn)

@@ -17,7 +17,7 @@ POLICY = load_policy(DEFAULT_POLICY_PATH)
 
 
 def test_a_verified_dairy_farm_is_approved_with_every_factor_explained():
-    d = decide_limit(farm(cattle=[12] * 60, declared={"cattle": 12}, repayments=good_payer()), POLICY)
+    d = decide_limit(farm(cattle=[12] * 60, declared={"cattle": 12}, past_loans=good_payer()), POLICY)
     assert d.status == "approved"
     assert d.limit.currency == "KES" and d.limit.number > 0
     assert d.limit.number % POLICY.step == 0
@@ -37,7 +37,7 @@ def test_a_verified_dairy_farm_is_approved_with_every_factor_explained():
 
 
 def test_counted_below_declared_gives_reasons_and_a_counterfactual():
-    d = decide_limit(farm(cattle=[9] * 60, declared={"cattle": 14}, repayments=good_payer()), POLICY)
+    d = decide_limit(farm(cattle=[9] * 60, declared={"cattle": 14}, past_loans=good_payer()), POLICY)
     assert d.status == "approved"
     assert any(r.source == "herd_agreement" and "64%" in r.message for r in d.reasons)
     cf = d.counterfactuals[0]
@@ -159,7 +159,7 @@ def farms_and_losses(draw):
 @given(farms_and_losses())
 def test_the_limit_never_rises_when_the_verified_herd_falls(case):
     counts, declared, loss, sheep, repaid = case
-    extra = {"repayments": good_payer()} if repaid else {}
+    extra = {"past_loans": good_payer()} if repaid else {}
     sheep_days = herd("sheep", sheep) if sheep else ()
 
     def record(cattle):
@@ -209,3 +209,32 @@ def test_recycled_matcher_agrees_with_comparing_every_pair(distance, seeds):
         any((hashes[i] ^ hashes[j]).bit_count() <= distance for j in range(i)) for i in range(1, len(hashes))
     )
     assert _reused(hashes, _policy_with_distance(distance)) == expected
+
+
+def test_a_decision_stored_before_the_issue_14_renames_still_replays():
+    """``FarmRecord.repayments`` became ``past_loans`` and ``CropEstimate.cropped_ha`` became ``observed_ha``.
+
+    The stored texts were written by the code before the renames (commit be05239, see ``made_by``): the
+    old record must hash as it did, and the recomputed decision must equal the stored one, key names aside.
+    """
+    import json
+    from pathlib import Path
+
+    from credit.canonical import canonical_json
+    from credit.decision import upgrade_stored_output
+    from credit.record import FarmRecord
+
+    stored = json.loads((Path(__file__).parent / "stored" / "decision_before_issue_14.json").read_text())
+    assert '"repayments"' in stored["record"] and '"cropped_ha"' in stored["output"]
+    record = FarmRecord.from_plain(json.loads(stored["record"]))
+    assert record.record_hash() == stored["record_hash"]
+    assert [(p.loan_id, p.max_days_past_due) for p in record.past_loans] == [("loan-0", 4)]
+    recomputed = canonical_json(decide_limit(record, POLICY))
+    assert '"observed_ha"' in recomputed and '"cropped_ha"' not in recomputed
+    assert upgrade_stored_output(stored["output"]) == recomputed
+    crops = {c["field_id"]: c["observed_ha"] for c in json.loads(recomputed)["valuation"]["crops"]}
+    assert crops == {"m1": "1.6", "f1": "1.5"}  # the meadow's grassland, the maize field's cropped area
+    # the same data recorded now is stored under the new name (a new text, so a new hash) and reloads to it
+    now = dataclasses.replace(record)
+    assert '"past_loans"' in now.canonical and '"repayments"' not in now.canonical
+    assert FarmRecord.from_plain(now.to_plain()).record_hash() == now.record_hash() != record.record_hash()

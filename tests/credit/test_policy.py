@@ -78,3 +78,48 @@ def test_an_unknown_parameter_is_refused():
 def test_a_phash_distance_the_matcher_cannot_honour_is_refused(distance):
     with pytest.raises(PolicyError, match=r"fraud.recycled_phash_max_distance"):
         load_policy(TEXT.replace("recycled_phash_max_distance = 2", f"recycled_phash_max_distance = {distance}", 1))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            'refer_at = "0.60"',
+            'refer_at = "1.5"',
+            "policy field fraud.refer_at = 1.5 is out of range; use a value from 0 to 1",
+        ),
+        (
+            "jump_days = 7",
+            "jump_days = 0",
+            "policy field fraud.jump_days = 0 is out of range; use a whole number from 1 to 730",
+        ),
+        (
+            "heat_days = 2",
+            "heat_days = 9",
+            "early_warning.heat_days = 9 is out of range; use a whole number from 1 to 7",
+        ),
+        (
+            'herd_drop_share = "0.20"',
+            'herd_drop_share = "0"',
+            "early_warning.herd_drop_share = 0 is out of range; use a value above 0 and at most 1",
+        ),
+        (
+            "missed_instalment_dpd = 1",
+            "missed_instalment_dpd = 0",
+            "early_warning.missed_instalment_dpd = 0 is out of range; use a whole number from 1 to 365",
+        ),
+        ('shrink_share = "0.25"', 'shrink_share = "1.25"', "revolving.shrink_share = 1.25 is out of range"),
+        ('growth_share = "0.10"', 'growth_share = "-0.10"', "revolving.growth_share = -0.10 is out of range"),
+        (
+            "refresh_days = 7",
+            'refresh_days = "7.5"',
+            "revolving.refresh_days = 7.5 is out of range; use a whole number",
+        ),
+    ],
+)
+def test_a_parameter_out_of_its_range_is_one_error_naming_the_key_and_the_range(old, new, message):
+    """Issue #14: a bad [fraud], [early_warning] or [revolving] value loaded and misbehaved later."""
+    assert old in TEXT
+    with pytest.raises(PolicyError) as caught:
+        load_policy(TEXT.replace(old, new, 1))
+    assert message in str(caught.value) and "\n" not in str(caught.value)

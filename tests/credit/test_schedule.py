@@ -154,3 +154,11 @@ def test_a_stored_schedule_sums_its_totals_from_the_stored_instalments():
     # 15.29 + 6.90 = 22.19 interest; 1,000.00 + 22.19 = 1,022.19 payable; the rows are kept as stored
     assert (kept.total_interest, kept.total_payable) == (Amount(D("22.19"), "KES"), Amount(D("1022.19"), "KES"))
     assert kept.instalments == rows and kept.apr == D("0.1956")
+
+
+def test_a_zero_rate_schedule_discloses_an_apr_of_plus_zero():
+    """Issue #14 item 10: a 0 % loan printed "APR -0.00%" (the APR search ended at -0.000000)."""
+    sched = build_schedule(
+        principal=Amount.of("100", "KES"), rate=Decimal(0), months=2, kind="annuity", start=date(2025, 1, 1)
+    )
+    assert str(sched.apr) == "0.000000"

@@ -167,6 +167,7 @@ def test_past_loan_counts_what_was_due_and_paid_before_the_record_time(loan):
 
     # 4,000 due on 1 Feb, 1 Mar, 1 Apr. Paid 1 Feb on time, 1 Mar five days late; a payment on 1 Apr
     # itself is at the record time, so it is not seen: on 1 Apr the third instalment is due, unpaid, 0 days late.
+    # The highest DPD reached is the 5 days of March (before issue #14 this read the current DPD, 0).
     payments = [
         Payment(date(2025, 2, 1), "a", kes("4000")),
         Payment(date(2025, 3, 6), "b", kes("4000")),
@@ -174,10 +175,39 @@ def test_past_loan_counts_what_was_due_and_paid_before_the_record_time(loan):
     ]
     summary = past_loan("loan-1", schedule=loan, payments=payments, as_of=date(2025, 4, 1))
     assert (summary.loan_id, summary.instalments_due, summary.instalments_on_time) == ("loan-1", 3, 1)
-    assert (summary.max_days_past_due, summary.closed) == (0, False)
+    assert (summary.max_days_past_due, summary.closed) == (5, False)
     # on 20 Apr, with the 1 Apr payment seen, the loan is repaid: 3 due, 2 on time (1 Feb and 1 Apr), closed
     later = past_loan("loan-1", schedule=loan, payments=payments, as_of=date(2025, 4, 20))
-    assert (later.instalments_due, later.instalments_on_time, later.max_days_past_due, later.closed) == (3, 2, 0, True)
+    assert (later.instalments_due, later.instalments_on_time, later.max_days_past_due, later.closed) == (3, 2, 5, True)
     # before anything was paid, 15 Mar: two due, none paid, 42 days past the 1 Feb instalment
     early = past_loan("loan-1", schedule=loan, payments=[], as_of=date(2025, 3, 15))
     assert (early.instalments_due, early.instalments_on_time, early.max_days_past_due) == (2, 0, 42)
+
+
+def test_past_loan_keeps_the_highest_dpd_a_loan_ever_reached(loan):
+    """Issue #14 item 8: a loan 100 days late that caught up scored as if it had never been late."""
+    from credit.servicing import past_loan
+
+    # 1 Feb's 4,000 is first paid on 12 May, 100 days later (28 Feb days + 31 + 30 + 11); the same day
+    # everything is caught up (12,000 in all), so on 1 Jun the loan is current and closed.
+    caught_up = [Payment(date(2025, 5, 12), "all", kes("12000"))]
+    summary = past_loan("late", schedule=loan, payments=caught_up, as_of=date(2025, 6, 1))
+    assert (summary.max_days_past_due, summary.instalments_on_time, summary.closed) == (100, 0, True)
+
+
+def test_past_loan_counts_no_delinquency_inside_the_grace_days(loan):
+    """Issue #14 item 8: the loan history ignored the policy's grace days."""
+    from credit.servicing import past_loan
+
+    # 1 Feb paid 3 days late (within a 3-day grace), 1 Mar paid 4 days late (beyond it), 1 Apr on time
+    payments = [
+        Payment(date(2025, 2, 4), "a", kes("4000")),
+        Payment(date(2025, 3, 5), "b", kes("4000")),
+        Payment(date(2025, 4, 1), "c", kes("4000")),
+    ]
+    graced = past_loan("g", schedule=loan, payments=payments, as_of=date(2025, 5, 1), grace_days=3)
+    assert (graced.max_days_past_due, graced.instalments_on_time) == (4, 2)
+    first_only = past_loan("g", schedule=loan, payments=payments[:1], as_of=date(2025, 2, 20), grace_days=3)
+    assert first_only.max_days_past_due == 0
+    strict = past_loan("g", schedule=loan, payments=payments, as_of=date(2025, 5, 1))
+    assert (strict.max_days_past_due, strict.instalments_on_time) == (4, 1)

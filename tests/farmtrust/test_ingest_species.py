@@ -70,5 +70,5 @@ def test_a_count_of_an_unknown_species_is_quarantined_and_the_farm_stays_decidab
     assert (reason, device) == ("unknown_species", dev.device_id)
     assert "llama" in detail
     assert stored == [("sheep", 8)]  # the whole quarantined message is kept out, the good one is stored
-    assert [(d.species, d.max_count) for d in record.herd_days] == [("sheep", 8)]
+    assert [(d.species, d.head) for d in record.herd_days] == [("sheep", 8)]
     assert dict(worker.worker.counters.quarantined) == {"unknown_species": 1}

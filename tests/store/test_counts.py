@@ -85,56 +85,69 @@ def test_mark_frame_refuses_unknown_status(conn):
         mark_frame(conn=conn, sha256="x", status="done")
 
 
-def test_window_count_is_robust_to_one_bad_frame_and_skips_recycled(conn):
-    from datetime import timedelta
+def _two_camera_day(conn):
+    """A farm with a registered device watching two pens (cameras c1 and c2) on 1 May 2026, plus bad evidence."""
+    from store.farms import create_farm
 
-    from store.counts import window_counts
-
-    farm = uuid.uuid4()
+    farm = create_farm(conn, name="two pens", declared_herd={"cattle": 40}).id
+    conn.execute("INSERT INTO devices (id, farm_id, public_key) VALUES ('dev', %s, %s)", (farm, bytes(32)))
     start = datetime(2026, 5, 1, 6, 0, tzinfo=UTC)
-    frame_counts = [30, 31, 30, 2, 30, 29, 31]  # one frame where the camera saw almost nothing
-    rows = [
-        CountRow(
-            time=start + timedelta(minutes=i),
+
+    def row(minute, camera, count, **extra):
+        return CountRow(
+            time=start + timedelta(minutes=minute),
             farm_id=farm,
+            device_id=extra.pop("device_id", "dev"),
+            camera_id=camera,
             species="cattle",
-            count=c,
+            count=count,
             method="snapshot",
-            camera_id="c1",
-            model_sha256="m" * 64,
+            **extra,
         )
-        for i, c in enumerate(frame_counts)
-    ]
-    rows.append(
-        CountRow(
-            time=start + timedelta(minutes=8),
-            farm_id=farm,
-            species="cattle",
-            count=500,
-            method="snapshot",
-            camera_id="c1",
-            flags=("recycled_photo",),
-        )
-    )
-    rows.append(
-        CountRow(
-            time=start + timedelta(hours=2),
-            farm_id=farm,
-            species="cattle",
-            count=900,
-            method="snapshot",
-            camera_id="c1",
-        )
-    )  # outside the window
+
+    rows = [row(i, "c1", c) for i, c in enumerate([30, 31, 30, 2])]  # one frame where c1 saw almost nothing
+    rows += [row(10 + i, "c2", c) for i, c in enumerate([8, 9, 7])]
+    rows.append(row(20, "c1", 500, flags=("recycled_photo",)))  # a recycled photo
+    rows.append(row(21, "c1", 400, frame_sha256="q" * 64))  # a frame the vision worker quarantined
+    rows.append(row(22, "c1", 900, device_id="rogue"))  # no device of this farm: unverified
+    rows.append(row(60 * 20, "c1", 33))  # the next day (2 May, 02:00 UTC)
     write_counts(conn=conn, rows=rows)
-    [window] = window_counts(conn=conn, farm_id=farm, start=start, end=start + timedelta(hours=1))
-    assert (window.species, window.count, window.method, window.camera_id) == ("cattle", 30, "window", "c1")
-    assert window.spread == pytest.approx(1.0)
-    assert window.time == start + timedelta(hours=1) and window.model_sha256 == "m" * 64
-    high = window_counts(conn=conn, farm_id=farm, start=start, end=start + timedelta(hours=1), percentile=0.9)
-    assert high[0].count == 31
+    conn.execute(
+        """INSERT INTO frames (sha256, farm_id, device_id, camera_id, captured_at, path, bytes, message_id, status)
+           VALUES (%s, %s, 'dev', 'c1', %s, 'qq/q.jpg', 10, %s, 'quarantined')""",
+        ("q" * 64, farm, start, uuid.uuid4()),
+    )
+    return farm, start
+
+
+def test_daily_window_counts_take_each_cameras_low_median_of_evidence_frames_only(conn):
+    """Issue #14 item 9: recycled, quarantined and unverified frames are left out; one bad frame moves nothing."""
+    from store.counts import daily_window_counts
+
+    farm, start = _two_camera_day(conn)
+    days = daily_window_counts(conn=conn, farm_id=farm, start=start, end=start + timedelta(days=2))
+    # c1 on 1 May: 2, 30, 30, 31 -> low median 30 (IQR 30.25 - 23 = 7.25); c2: 7, 8, 9 -> 8 (IQR 1)
+    assert [(str(d.day), d.camera_id, d.head, d.frames) for d in days] == [
+        ("2026-05-01", "c1", 30, 4),
+        ("2026-05-01", "c2", 8, 3),
+        ("2026-05-02", "c1", 33, 1),
+    ]
+    assert days[0].spread == pytest.approx(7.25) and days[1].spread == pytest.approx(1.0)
     with pytest.raises(ValueError, match="must be after its start"):
-        window_counts(conn=conn, farm_id=farm, start=start, end=start)
+        daily_window_counts(conn=conn, farm_id=farm, start=start, end=start)
+
+
+def test_the_credit_record_herd_sums_the_cameras_daily_medians(conn):
+    """Issue #14 item 9: the record's herd was the day's maximum of every frame (here 900, a rogue count)."""
+    from store.credit_records import read_farm_record
+
+    farm, start = _two_camera_day(conn)
+    record = read_farm_record(conn, farm_id=farm, as_of=start + timedelta(days=2), window_days=5)
+    # 1 May: c1 30 + c2 8 = 38 from 7 frames of 2 cameras; 2 May: c1 33 from 1 frame
+    assert [(str(d.day), d.head, d.frames, d.cameras) for d in record.herd_days] == [
+        ("2026-05-01", 38, 7, 2),
+        ("2026-05-02", 33, 1, 1),
+    ]
 
 
 def test_herd_summaries_over_frames_that_saw_animals(conn):

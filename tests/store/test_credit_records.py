@@ -24,8 +24,9 @@ def test_read_farm_record_reads_every_input(conn):
     farm = make_farm(conn)
     record = read_farm_record(conn, farm_id=farm, as_of=AS_OF)
     assert record.declared_herd == (("cattle", 12),)
-    assert len(record.herd_days) == 60 and {d.max_count for d in record.herd_days} == {12}
-    assert all(d.counts == 3 for d in record.herd_days)
+    # each day one camera counts 11, 12 and 10: the day's figure is their low median, 11 (not the maximum, 12)
+    assert len(record.herd_days) == 60 and {d.head for d in record.herd_days} == {11}
+    assert all((d.frames, d.cameras) == (3, 1) for d in record.herd_days)
     assert len(record.frames) == 180
     water = [s for s in record.sensor_days if s.metric == "water_flow_l_min"]
     assert len(water) == 60 and all(s.readings == 12 for s in water)
@@ -73,7 +74,7 @@ def test_a_meadows_grassland_estimate_reaches_the_record_and_the_valuation(conn)
     meadow = next(f for f in record.fields if f.declared_crop == "grass")
     assert (meadow.cropped_ha, meadow.grassland_ha, meadow.observed_ha) == (0, D("1.75"), D("1.75"))
     decision = decide_limit(record, POLICY, as_of=AS_OF)
-    assert any(c.field_id == str(field_id) and c.cropped_ha == D("1.75") for c in decision.valuation.crops)
+    assert any(c.field_id == str(field_id) and c.observed_ha == D("1.75") for c in decision.valuation.crops)
 
 
 def test_a_stored_count_of_an_unknown_species_leaves_the_farm_decidable(conn, caplog):
@@ -123,3 +124,15 @@ def test_latest_decisions_give_the_lenders_newest_decision_per_farm_by_farm_name
         ("Zebra farm", ids[(zebra, lender, AS_OF)]),
     ]
     assert rows[1]["currency"] == "KES" and json.loads(rows[1]["output"])["status"] == rows[1]["status"]
+
+
+def test_the_decision_says_which_days_and_frames_the_herd_came_from(conn):
+    """Issue #14 item 9: the decision's reasons name the herd figure's days and frames."""
+    record = read_farm_record(conn, farm_id=make_farm(conn), as_of=AS_OF)
+    decision = decide_limit(record, POLICY)
+    (evidence,) = [r for r in decision.reasons if r.code == "herd_evidence"]
+    # make_farm: one camera, frames at 10:00, 11:00 and 12:00 on each of the 60 days before 30 June 2025
+    assert evidence.message.startswith(
+        "Verified cattle herd 11: the low median of 60 daily figures from 2025-05-01 to 2025-06-29;"
+    )
+    assert "180 frames from up to 1 camera(s)" in evidence.message and evidence.source == "herd_days"

@@ -47,6 +47,8 @@ def test_unknown_farm_is_refused(conn):
 
 def test_a_herd_that_fell_from_10_to_2_raises_one_high_alert(conn):
     farm = create_farm(conn, name="falling herd", declared_herd={"sheep": 10}).id
+    # the camera is a device registered to the farm: counts of an unregistered device are unverified
+    conn.execute("INSERT INTO devices (id, farm_id, public_key) VALUES ('cam', %s, %s)", (farm, bytes(32)))
     write_counts(
         conn=conn,
         rows=[
@@ -94,3 +96,43 @@ def test_a_stored_decision_replays_exactly(conn):
         "SELECT status, limit_amount, record_hash FROM credit_decisions WHERE id = %s", (decision_id,)
     ).fetchone()
     assert row == (decision.status, decision.limit.number, record.record_hash())
+
+
+def test_a_decisions_loan_history_uses_the_policys_grace_days(conn):
+    """Issue #14 item 8: the record's loan history ignored the policy's grace days (3 in ft-2025.1)."""
+    from datetime import date
+
+    from credit import Amount, D, decide_limit
+    from store.credit_records import load_decision
+    from tests.credit.farms_db import AS_OF, make_farm
+    from usecases.loans import open_loan, post_repayment
+
+    farm = make_farm(conn)
+    record = load_farm_record(conn, farm_id=farm, as_of=AS_OF)
+    decision_id, _ = record_decision(conn, decision=decide_limit(record, POLICY), record=record, policy=POLICY)
+    opened = open_loan(
+        conn,
+        decision_id=decision_id,
+        principal=Amount(D("12000"), "KES"),
+        rate=D("0.18"),
+        months=6,
+        kind="annuity",
+        start=date(2025, 7, 1),
+        policy=POLICY,
+    )
+    # the 1 Aug and 1 Sep instalments are each paid 2 days late: inside the 3 grace days
+    for key, row, paid in [
+        ("a", 0, datetime(2025, 8, 3, 9, tzinfo=UTC)),
+        ("b", 1, datetime(2025, 9, 3, 9, tzinfo=UTC)),
+    ]:
+        total = opened.schedule.instalments[row].total
+        post_repayment(
+            conn, loan_id=opened.loan_id, idempotency_key=key, amount=Amount(total, "KES"), paid_at=paid, policy=POLICY
+        )
+    later = datetime(2025, 9, 20, tzinfo=UTC)
+    stored = decide_credit_limit(conn, farm_id=farm, as_of=later, policy=POLICY)
+    (loan,) = load_decision(conn, decision_id=stored.decision_id).record.past_loans
+    # with the grace: 2 due, 2 on time, never delinquent; without it both would be 2 days late
+    assert (loan.instalments_due, loan.instalments_on_time, loan.max_days_past_due) == (2, 2, 0)
+    (strict,) = load_farm_record(conn, farm_id=farm, as_of=later).past_loans
+    assert (strict.instalments_on_time, strict.max_days_past_due) == (0, 2)
