@@ -316,6 +316,9 @@ class LoanPublic(BaseModel):
     days_past_due: int | None = None
     bucket: str | None = None
     outstanding_principal: Decimal | None = None
+    receipt: AuditReceiptPublic | None = Field(
+        default=None, description="when the loan was just opened: its audit entry's transparency-log receipt"
+    )
 
 
 class PortfolioPublic(BaseModel):

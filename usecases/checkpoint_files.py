@@ -59,11 +59,28 @@ class CheckpointIssuer:
 
     def skey(self) -> str:
         """The server's signing key as a note skey named after the log's origin (created on first use)."""
-        return skey_from_seed(self.origin, ensure_server_key(self.key_file, origin=self.origin))
+        return _keys(self.key_file, self.origin)[0]
 
     def public_keys(self) -> list[NoteKey]:
         """The server's verifier key."""
-        return [note_key(self.origin, public_key_of(ensure_server_key(self.key_file, origin=self.origin)))]
+        return [_keys(self.key_file, self.origin)[1]]
+
+
+_key_cache: dict[tuple[Path, str], tuple[int, str, NoteKey]] = {}
+
+
+def _keys(path: Path, origin: str) -> tuple[str, NoteKey]:
+    """The skey and verifier key of the key file, read again only when the file changes."""
+    try:
+        stamp = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        stamp = -1
+    cached = _key_cache.get((path, origin))
+    if cached is None or cached[0] != stamp:
+        seed = ensure_server_key(path, origin=origin)
+        cached = (path.stat().st_mtime_ns, skey_from_seed(origin, seed), note_key(origin, public_key_of(seed)))
+        _key_cache[(path, origin)] = cached
+    return cached[1], cached[2]
 
 
 def ensure_server_key(path: Path, *, origin: str) -> bytes:

@@ -18,6 +18,8 @@ from api.config import ApiConfig
 from api.deps import Conn, Settings
 from api.errors import ApiError
 from api.schemas import AuditConsistencyPublic, AuditEntryPublic, AuditReceiptPublic
+from credit.transparency import Receipt, verify_receipt
+from credit.tree_head import TreeHead
 from usecases.audit import consistency_proof, current_size, make_receipt
 from usecases.checkpoint_files import CheckpointIssuer, checkpoint_covering, latest_checkpoint
 
@@ -37,15 +39,26 @@ def checkpoint_issuer(settings: ApiConfig) -> CheckpointIssuer:
     )
 
 
-def receipt_for(conn: psycopg.Connection, settings: ApiConfig, seq: int) -> AuditReceiptPublic:
-    """The receipt of committed entry ``seq``, against the latest checkpoint (one is signed if none holds it).
+def proven_receipt(conn: psycopg.Connection, settings: ApiConfig, seq: int) -> tuple[Receipt, TreeHead]:
+    """The receipt of committed entry ``seq``, checked as a lender would, and the checkpoint it is proven against.
 
-    Call it after the commit that wrote the entry: a checkpoint never vouches for an uncommitted entry.
+    It is proven against the latest checkpoint; when that does not hold the entry, one is signed now. Call it
+    after the commit that wrote the entry: a checkpoint never vouches for an uncommitted entry.
+
+    Raises:
+        AuditError: the entry is not in the log, or the receipt does not verify (the log was tampered with).
     """
     issuer = checkpoint_issuer(settings)
     note = checkpoint_covering(conn, issuer, seq)
-    made = make_receipt(conn, seq=seq, checkpoint=note, keys=issuer.public_keys())
+    keys = issuer.public_keys()
+    made = make_receipt(conn, seq=seq, checkpoint=note, keys=keys)
     conn.commit()  # the receipt's reads end their transaction: no snapshot is held while the response goes out
+    return made, verify_receipt(made, keys, origin=issuer.origin)
+
+
+def receipt_for(conn: psycopg.Connection, settings: ApiConfig, seq: int) -> AuditReceiptPublic:
+    """The receipt of committed entry ``seq`` as the API returns it (see :func:`proven_receipt`)."""
+    made, _ = proven_receipt(conn, settings, seq)
     e = made.entry
     return AuditReceiptPublic(
         entry=AuditEntryPublic(

@@ -201,9 +201,22 @@ def receipt(
         console.print(f"receipt of entry {seq} written to {out}", highlight=False)
 
 
+def _receipt_text(text: str) -> str:
+    """The receipt in ``text``: the file itself, or the ``receipt`` member of a saved API response."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    if isinstance(data, dict) and isinstance(data.get("receipt"), dict):
+        return json.dumps(data["receipt"])
+    return text
+
+
 @app.command("verify-receipt")
 def verify_receipt_command(
-    receipt_file: Annotated[Path, typer.Argument(help="a receipt JSON file (farmtrust audit receipt)")],
+    receipt_file: Annotated[
+        Path, typer.Argument(help="a receipt JSON file (farmtrust audit receipt), or a saved API response carrying one")
+    ],
     public_key: Annotated[
         Path, typer.Option("--public-key", help="the log's public key: raw 32 bytes (.pub) or a vkey file")
     ],
@@ -214,7 +227,7 @@ def verify_receipt_command(
     from credit.transparency import Receipt, verify_receipt
     from farmtrust.audit_checkpoints import load_public_keys
 
-    text = _read_text(receipt_file, "receipt")
+    text = _receipt_text(_read_text(receipt_file, "receipt"))
     try:
         made = Receipt.from_json(text)
         keys = load_public_keys(public_key, origin=origin or made.checkpoint.split("\n", 1)[0])
