@@ -15,10 +15,12 @@ signed: a checkpoint over an entry whose transaction then rolled back would be a
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import tempfile
-import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,8 +45,17 @@ __all__ = [
     "load_public_keys",
 ]
 
-_issuing = threading.Lock()
-"""One issuer at a time in a process: ``checkpoint`` must never be replaced by an older one."""
+
+@contextmanager
+def _issuing(directory: Path) -> Iterator[None]:
+    """One issuer at a time across the API's processes and threads (``checkpoint`` never goes back in size)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with directory.with_name(f".{directory.name}.lock").open("a") as handle:  # beside it: the folder is published
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)
@@ -159,7 +170,7 @@ def issue_checkpoint(
     Returns:
         The new tree head and its file, or None when none was due.
     """
-    with _issuing:
+    with _issuing(issuer.directory):
         last = latest_checkpoint(issuer.directory)
         size = current_size(conn)
         last_size, last_at = (last[0].size, last[2]) if last else (None, None)
@@ -187,7 +198,7 @@ def checkpoint_covering(conn: psycopg.Connection, issuer: CheckpointIssuer, seq:
     Raises:
         AuditError: entry ``seq`` is not in the log (not committed, or never written).
     """
-    with _issuing:
+    with _issuing(issuer.directory):
         last = latest_checkpoint(issuer.directory)
         if last is not None and last[0].size >= seq:
             return last[1]
