@@ -217,6 +217,15 @@ class AuditConsistencyPublic(BaseModel):
     proof: list[str] = Field(description="base64 hashes (RFC 9162 2.1.4); empty when from is 0 or equals to")
 
 
+class CosignatureCreate(BaseModel):
+    """A witness's cosigned checkpoint (the note with its tlog-cosignature/v1 line) and its public key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoint: str = Field(min_length=1, max_length=20_000, description="the checkpoint note, cosigned")
+    witness_key: str = Field(min_length=1, max_length=500, description="the witness's vkey (type 0x04)")
+
+
 class CreditLimitPublic(BaseModel):
     """A credit decision with everything needed to explain it and find it in the audit log."""
 

@@ -41,6 +41,7 @@ __all__ = [
     "checkpoint_covering",
     "ensure_server_key",
     "issue_checkpoint",
+    "issued_checkpoint",
     "latest_checkpoint",
     "load_public_keys",
 ]
@@ -140,6 +141,15 @@ def latest_checkpoint(directory: Path) -> tuple[TreeHead, str, datetime] | None:
     note = path.read_text()
     text = note[: note.rfind("\n\n") + 1] if "\n\n" in note else note
     return parse_checkpoint_text(text), note, datetime.fromtimestamp(path.stat().st_mtime, UTC)
+
+
+def issued_checkpoint(directory: Path, size: int) -> tuple[TreeHead, str] | None:
+    """The checkpoint this log signed at ``size`` (tree head and note), or None when it signed none."""
+    path = directory / f"checkpoint.{size}"
+    if not path.is_file():
+        return None
+    note = path.read_text()
+    return parse_checkpoint_text(note[: note.rfind("\n\n") + 1]), note
 
 
 def _write_atomically_bytes(path: Path, data: bytes) -> None:

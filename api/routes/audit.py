@@ -15,12 +15,13 @@ from fastapi import APIRouter, Query, Response
 from fastapi.exceptions import RequestValidationError
 
 from api.config import ApiConfig
-from api.deps import Conn, Settings
+from api.deps import Conn, CurrentOrg, Settings, require
 from api.errors import ApiError
-from api.schemas import AuditConsistencyPublic, AuditEntryPublic, AuditReceiptPublic
+from api.schemas import AuditConsistencyPublic, AuditEntryPublic, AuditReceiptPublic, CosignatureCreate
 from credit.transparency import Receipt, verify_receipt
 from credit.tree_head import TreeHead
 from usecases.audit import consistency_proof, current_size, make_receipt
+from usecases.audit_cosignatures import CosignatureRefused, accept_cosignature, checkpoint_with_cosignatures
 from usecases.checkpoint_files import CheckpointIssuer, checkpoint_covering, latest_checkpoint
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -86,12 +87,25 @@ def _invalid(field: str, message: str) -> RequestValidationError:
     response_class=Response,
     responses={200: {"description": "The signed checkpoint note", "content": {"text/plain": {}}}},
 )
-def checkpoint(settings: Settings) -> Response:
+def checkpoint(settings: Settings, conn: Conn) -> Response:
     """The latest signed C2SP tlog-checkpoint note, with the witnesses' cosignature lines it has received."""
     latest = latest_checkpoint(settings.audit_checkpoint_dir)
     if latest is None:
         raise ApiError(404, "Not found", "No audit checkpoint has been issued yet.")
-    return Response(latest[1], media_type=CHECKPOINT_MEDIA_TYPE)
+    return Response(checkpoint_with_cosignatures(conn, latest[0], latest[1]), media_type=CHECKPOINT_MEDIA_TYPE)
+
+
+@router.post("/cosignatures", status_code=201, operation_id="post_audit_cosignature")
+def post_cosignature(body: CosignatureCreate, principal: CurrentOrg, conn: Conn, settings: Settings) -> dict[str, int]:
+    """A witness's tlog-cosignature/v1 of a checkpoint this log signed; kept and served with the checkpoint."""
+    require(principal, "lender", "cooperative", "admin")
+    try:
+        head = accept_cosignature(
+            conn, checkpoint_issuer(settings), cosigned=body.checkpoint, witness_vkey=body.witness_key
+        )
+    except CosignatureRefused as exc:
+        raise RequestValidationError([{"loc": ("body", exc.field), "msg": str(exc), "type": "value_error"}]) from None
+    return {"tree_size": head.size}
 
 
 @router.get("/consistency", operation_id="audit_consistency")

@@ -126,3 +126,58 @@ def test_both_are_in_the_openapi_document(log):
     assert "get" in paths["/v1/audit/checkpoint"]
     params = {p["name"] for p in paths["/v1/audit/consistency"]["get"]["parameters"]}
     assert params == {"from", "to"}
+
+
+def _lender_key(url: str) -> str:
+    from tests.api.factories import org_with_key
+
+    with psycopg.connect(url) as conn:
+        key = org_with_key(conn, "lender", "Witnessing lender")[1]
+        conn.commit()
+    return key
+
+
+def test_a_cosignature_is_kept_and_served_with_its_checkpoint(log):
+    from credit.signed_note import COSIGNATURE_V1, cosign, format_note, generate_skey, parse_note, public_vkey
+
+    _append(log["db"], 3)
+    _issue(log)
+    key = _lender_key(log["db"])
+    note = log["client"].get("/v1/audit/checkpoint").text
+    text = parse_note(note).text
+    skey = generate_skey("coop.example/witness", COSIGNATURE_V1)
+    line = cosign(text, skey, timestamp=1_700_000_000)
+    body = {"checkpoint": format_note(text, [line]), "witness_key": public_vkey(skey)}
+    posted = log["client"].post("/v1/audit/cosignatures", json=body, headers={"Authorization": f"Bearer {key}"})
+    assert posted.status_code == 201, posted.text
+    assert posted.json() == {"tree_size": 3}
+    assert log["client"].get("/v1/audit/checkpoint").text == note + line.line()
+
+
+@pytest.mark.parametrize("case", ["not_signed_by_the_log", "log_key_not_a_witness_key", "bad_cosignature"])
+def test_a_cosignature_the_server_cannot_check_is_422_naming_the_field(log, case):
+    from credit.signed_note import COSIGNATURE_V1, cosign, format_note, generate_skey, parse_note, public_vkey
+    from credit.tree_head import TreeHead
+
+    _append(log["db"], 3)
+    _issue(log)
+    key = _lender_key(log["db"])
+    text = parse_note(log["client"].get("/v1/audit/checkpoint").text).text
+    skey = generate_skey("coop.example/witness", COSIGNATURE_V1)
+    vkey, field = public_vkey(skey), "body/checkpoint"
+    if case == "not_signed_by_the_log":
+        text = TreeHead(ORIGIN, 3, bytes(32)).text()
+    note = format_note(text, [cosign(text, skey, timestamp=1_700_000_000)])
+    if case == "log_key_not_a_witness_key":
+        vkey, field = public_vkey(generate_skey("coop.example/witness")), "body/witness_key"
+    if case == "bad_cosignature":
+        note = format_note(text, [cosign(text.replace("\n3\n", "\n2\n"), skey, timestamp=1_700_000_000)])
+    posted = log["client"].post(
+        "/v1/audit/cosignatures",
+        json={"checkpoint": note, "witness_key": vkey},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert posted.status_code == 422, posted.text
+    assert [e["path"] for e in posted.json()["errors"]] == [field]
+    with psycopg.connect(log["db"]) as conn:
+        assert conn.execute("SELECT count(*) FROM audit_cosignatures").fetchone()[0] == 0
