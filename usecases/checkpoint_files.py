@@ -156,6 +156,7 @@ def _write_atomically_bytes(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "wb") as out:
         out.write(data)
+    os.chmod(tmp, 0o644)  # published: mkstemp's 0600 would hide it from the web server serving the folder
     os.replace(tmp, path)
 
 
@@ -206,13 +207,20 @@ def checkpoint_covering(conn: psycopg.Connection, issuer: CheckpointIssuer, seq:
     ``conn`` must see only committed entries, ``seq`` among them.
 
     Raises:
-        AuditError: entry ``seq`` is not in the log (not committed, or never written).
+        AuditError: entry ``seq`` is not in the log (not committed, or never written), or the latest
+            checkpoint is ahead of the log (no new one is signed then: it would fork the published log).
     """
     with _issuing(issuer.directory):
         last = latest_checkpoint(issuer.directory)
+        size = current_size(conn)
+        if last is not None and last[0].size > size:
+            raise AuditError(
+                f"the published checkpoint at size {last[0].size} is ahead of the log ({size} entries): the log was"
+                f" truncated, or {issuer.directory} holds another database's checkpoints"
+            )
         if last is not None and last[0].size >= seq:
             return last[1]
-        if current_size(conn) < seq:
+        if size < seq:
             raise AuditError(f"audit entry {seq} is not in the log's committed tree")
         _sign_and_write(conn, issuer, last[0] if last else None)
         made = latest_checkpoint(issuer.directory)

@@ -18,6 +18,7 @@ from api.config import ApiConfig
 from api.deps import Conn, CurrentOrg, Settings, require
 from api.errors import ApiError
 from api.schemas import AuditConsistencyPublic, AuditEntryPublic, AuditReceiptPublic, CosignatureCreate
+from credit.errors import AuditError
 from credit.transparency import Receipt, verify_receipt
 from credit.tree_head import TreeHead
 from usecases.audit import consistency_proof, current_size, make_receipt
@@ -58,8 +59,22 @@ def proven_receipt(conn: psycopg.Connection, settings: ApiConfig, seq: int) -> t
 
 
 def receipt_for(conn: psycopg.Connection, settings: ApiConfig, seq: int) -> AuditReceiptPublic:
-    """The receipt of committed entry ``seq`` as the API returns it (see :func:`proven_receipt`)."""
-    made, _ = proven_receipt(conn, settings, seq)
+    """The receipt of committed entry ``seq`` as the API returns it (see :func:`proven_receipt`).
+
+    Raises:
+        ApiError: 500 when the log does not extend its published checkpoint: the server's fault, not the
+            caller's; what was asked for is stored, and no checkpoint is signed that would fork the log.
+    """
+    try:
+        made, _ = proven_receipt(conn, settings, seq)
+    except AuditError as exc:
+        conn.rollback()
+        raise ApiError(
+            500,
+            "Audit log inconsistent",
+            f"The request was recorded as audit entry {seq}, but no receipt can be given: {exc}. "
+            "An operator must check the log (farmtrust audit verify --since the published checkpoint).",
+        ) from None
     e = made.entry
     return AuditReceiptPublic(
         entry=AuditEntryPublic(

@@ -97,6 +97,7 @@ def test_a_credit_decision_carries_a_receipt_and_its_checkpoint_is_published(dec
     assert served.text == d["receipt"]["checkpoint"]
     on_disk = settings_of(decided).audit_checkpoint_dir / f"checkpoint.{size}"
     assert on_disk.read_text() == d["receipt"]["checkpoint"]
+    assert on_disk.stat().st_mode & 0o777 == 0o644  # readable by whoever publishes the folder
 
 
 def test_the_schedule_counts_from_a_receipts_checkpoint(decided):
@@ -174,3 +175,22 @@ def test_the_lender_page_shows_the_decision_is_in_the_log(decided):
     page = c.get("/ui").text
     index = decided["decision"]["audit_entry_seq"] - 1
     assert f"In the transparency log: leaf index {index}, proven against" in page
+
+
+def test_a_checkpoint_folder_ahead_of_the_log_is_a_500_and_no_fork_is_signed(decided):
+    """Regression: a published checkpoint larger than the log (truncated, or another database's) was a 422."""
+    from credit.tree_head import TreeHead, sign_checkpoint_note
+
+    issuer = checkpoint_issuer(settings_of(decided))
+    ahead = sign_checkpoint_note(TreeHead(issuer.origin, 999, bytes(32)), issuer.skey())
+    (issuer.directory / "checkpoint").write_text(ahead)
+    before = sorted(p.name for p in issuer.directory.iterdir())
+    r = decided["client"].post(
+        f"/v1/farms/{decided['farm_a']}/credit-limit",
+        headers={**auth(decided["key_l"]), "Idempotency-Key": "limit-rcpt-ahead"},
+    )
+    assert r.status_code == 500, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert "checkpoint at size 999 is ahead of the log" in r.json()["detail"]
+    assert sorted(p.name for p in issuer.directory.iterdir()) == before
+    assert (issuer.directory / "checkpoint").read_text() == ahead
