@@ -160,15 +160,17 @@ def _write_atomically_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _sign_and_write(conn: psycopg.Connection, issuer: CheckpointIssuer, last: TreeHead | None) -> tuple[TreeHead, Path]:
-    head, note = sign_tree_head(conn, origin=issuer.origin, skey=issuer.skey())
+def _sign_and_write(
+    conn: psycopg.Connection, issuer: CheckpointIssuer, last: TreeHead | None, size: int
+) -> tuple[TreeHead, Path, str]:
+    head, note = sign_tree_head(conn, origin=issuer.origin, skey=issuer.skey(), size=size)
     issuer.directory.mkdir(parents=True, exist_ok=True)
     numbered = issuer.directory / f"checkpoint.{head.size}"
     _write_atomically_bytes(numbered, note.encode())
     if last is None or head.size > last.size:
         _write_atomically_bytes(issuer.directory / "checkpoint", note.encode())
     log.info("audit checkpoint at size %d written to %s", head.size, numbered)
-    return head, numbered
+    return head, numbered, note
 
 
 def issue_checkpoint(
@@ -198,7 +200,8 @@ def issue_checkpoint(
             )
         if not due:
             return None
-        return _sign_and_write(conn, issuer, last[0] if last else None)
+        head, path, _ = _sign_and_write(conn, issuer, last[0] if last else None, size)
+        return head, path
 
 
 def checkpoint_covering(conn: psycopg.Connection, issuer: CheckpointIssuer, seq: int) -> str:
@@ -222,7 +225,4 @@ def checkpoint_covering(conn: psycopg.Connection, issuer: CheckpointIssuer, seq:
             return last[1]
         if size < seq:
             raise AuditError(f"audit entry {seq} is not in the log's committed tree")
-        _sign_and_write(conn, issuer, last[0] if last else None)
-        made = latest_checkpoint(issuer.directory)
-        assert made is not None
-        return made[1]
+        return _sign_and_write(conn, issuer, last[0] if last else None, size)[2]
