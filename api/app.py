@@ -18,7 +18,7 @@ def create_app(settings: ApiConfig) -> FastAPI:
     from api.errors import PROBLEM_RESPONSES, exception_handlers
     from api.lock_errors import lock_error_handlers
     from api.metrics import RequestTimer, api_metrics
-    from api.routes import admin, farms, health, lending, records
+    from api.routes import admin, audit, farms, health, lending, records
     from api.security_headers import SecurityHeaders
     from credit import load_policy
     from credit.policy import DEFAULT_POLICY_PATH
@@ -53,7 +53,7 @@ def create_app(settings: ApiConfig) -> FastAPI:
     app.state.metrics = api_metrics()
     app.add_middleware(RequestTimer, histogram=app.state.metrics.request_seconds)
     app.state.policy = load_policy(DEFAULT_POLICY_PATH)
-    for module in (health, admin, farms, records, lending):
+    for module in (health, admin, farms, records, lending, audit):
         app.include_router(module.router, responses=PROBLEM_RESPONSES)
     app.include_router(dashboard_router)
     app.add_middleware(SecurityHeaders, trust_forwarded_proto=settings.api.trust_forwarded_proto)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["ApiConfig", "BrokerConfig", "DatabaseConfig", "ServerConfig"]
+__all__ = ["ApiConfig", "AuditConfig", "BrokerConfig", "DatabaseConfig", "ServerConfig"]
 
 
 class DatabaseConfig(Protocol):
@@ -54,6 +54,17 @@ class ServerConfig(Protocol):
     def trust_forwarded_proto(self) -> bool: ...  # noqa: D102
 
 
+class AuditConfig(Protocol):
+    """The audit log's checkpoints: the log's name and how often the schedule issues one."""
+
+    @property
+    def origin(self) -> str: ...  # noqa: D102
+    @property
+    def checkpoint_every_entries(self) -> int: ...  # noqa: D102
+    @property
+    def checkpoint_every_s(self) -> float: ...  # noqa: D102
+
+
 class ApiConfig(Protocol):
     """Everything the API reads of its configuration."""
 
@@ -65,3 +76,9 @@ class ApiConfig(Protocol):
     def api(self) -> ServerConfig: ...  # noqa: D102
     @property
     def evidence_dir(self) -> Path: ...  # noqa: D102
+    @property
+    def audit(self) -> AuditConfig: ...  # noqa: D102
+    @property
+    def audit_key_file(self) -> Path: ...  # noqa: D102
+    @property
+    def audit_checkpoint_dir(self) -> Path: ...  # noqa: D102

@@ -186,6 +186,46 @@ class HerdPublic(BaseModel):
     data: list[HerdDayPublic]
 
 
+class AuditEntryPublic(BaseModel):
+    """An audit log entry exactly as hashed: its chain hash is recomputed from these fields."""
+
+    seq: int
+    kind: str
+    created_at: datetime
+    payload: str = Field(description="the canonical JSON payload, as hashed")
+    prev_hash: str
+    entry_hash: str
+
+
+class AuditReceiptPublic(BaseModel):
+    """Proof that an entry is in the audit log: verify offline with ``farmtrust audit verify-receipt``."""
+
+    entry: AuditEntryPublic
+    index: int = Field(description="the entry's leaf index in the Merkle tree (seq - 1)")
+    leaf_hash: str = Field(description="SHA-256(0x00 || entry hash), hex")
+    inclusion_proof: list[str] = Field(description="RFC 9162 inclusion proof, hex hashes from the leaf up")
+    checkpoint: str = Field(description="the signed C2SP tlog-checkpoint note the proof leads to")
+
+
+class AuditConsistencyPublic(BaseModel):
+    """An RFC 9162 consistency proof between two tree sizes."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_size: int = Field(alias="from")
+    to_size: int = Field(alias="to")
+    proof: list[str] = Field(description="base64 hashes (RFC 9162 2.1.4); empty when from is 0 or equals to")
+
+
+class CosignatureCreate(BaseModel):
+    """A witness's cosigned checkpoint (the note with its tlog-cosignature/v1 line) and its public key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoint: str = Field(min_length=1, max_length=20_000, description="the checkpoint note, cosigned")
+    witness_key: str = Field(min_length=1, max_length=500, description="the witness's vkey (type 0x04)")
+
+
 class CreditLimitPublic(BaseModel):
     """A credit decision with everything needed to explain it and find it in the audit log."""
 
@@ -204,7 +244,10 @@ class CreditLimitPublic(BaseModel):
     policy_version: str
     record_hash: str
     audit_entry_seq: int
-    audit_receipt: str
+    audit_receipt: str = Field(description="the audit entry's chain hash (hex)")
+    receipt: AuditReceiptPublic | None = Field(
+        default=None, description="the decision's transparency-log receipt (entry, inclusion proof, checkpoint)"
+    )
 
 
 def _no_float_money(value: Any) -> Any:
@@ -282,6 +325,9 @@ class LoanPublic(BaseModel):
     days_past_due: int | None = None
     bucket: str | None = None
     outstanding_principal: Decimal | None = None
+    receipt: AuditReceiptPublic | None = Field(
+        default=None, description="when the loan was just opened: its audit entry's transparency-log receipt"
+    )
 
 
 class PortfolioPublic(BaseModel):

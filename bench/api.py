@@ -227,6 +227,8 @@ def main() -> None:
             "FARMTRUST_DB__POOL_MAX_SIZE": "20",
             "FARMTRUST_API__WORKERS": str(args.workers),
             "FARMTRUST_MQTT__URL": "mqtt://127.0.0.1:1883",
+            # its own audit key and checkpoints: another database's checkpoints would not be this log's
+            "FARMTRUST_DATA_DIR": tempfile.mkdtemp(prefix="farmtrust-bench-api-data-"),
         }
         server = subprocess.Popen(
             [sys.executable, "-m", "farmtrust.cli", "api", "--host", "127.0.0.1", "--port", str(port)],

@@ -88,10 +88,22 @@ def consistency_proof(conn: psycopg.Connection, old_size: int, new_size: int) ->
     return plan.proof(load_nodes(conn, plan.nodes()))
 
 
-def sign_tree_head(conn: psycopg.Connection, *, origin: str, skey: str) -> tuple[TreeHead, str]:
-    """The log's tree head now, and its checkpoint signed with the server's ``skey``."""
-    size = tree_size(conn)
-    head = TreeHead(origin, size, root_at(conn, size))
+def _root_from(hashes: dict, size: int) -> bytes:
+    if size == 0:
+        return EMPTY_ROOT
+    nodes = range_nodes(0, size)
+    missing = [n for n in nodes if n not in hashes]
+    if missing:
+        raise AuditError(f"Merkle node level={missing[0].level} index={missing[0].idx} is missing from the tree")
+    return hash_nodes([hashes[n] for n in nodes])
+
+
+def sign_tree_head(
+    conn: psycopg.Connection, *, origin: str, skey: str, size: int | None = None
+) -> tuple[TreeHead, str]:
+    """The log's tree head (at ``size``, a size just read; default: now), and its checkpoint signed with ``skey``."""
+    size = tree_size(conn) if size is None else size
+    head = TreeHead(origin, size, _root_from(load_nodes(conn, range_nodes(0, size)), size))
     return head, sign_checkpoint_note(head, skey)
 
 
@@ -108,9 +120,11 @@ def make_receipt(conn: psycopg.Connection, *, seq: int, checkpoint: str, keys: I
         raise AuditError(f"audit entry seq={seq} does not exist")
     if seq > head.size:
         raise AuditError(f"audit entry {seq} is newer than the checkpoint (size {head.size}); issue a new checkpoint")
-    if root_at(conn, head.size) != head.root:
+    plan = inclusion_proof_plan(seq - 1, head.size)
+    hashes = load_nodes(conn, {*range_nodes(0, head.size), *plan.nodes()})  # root and proof in one read
+    if _root_from(hashes, head.size) != head.root:
         raise AuditError(f"the log's first {head.size} entries no longer match the checkpoint's root")
-    proof = inclusion_proof(conn, seq - 1, head.size)
+    proof = plan.proof(hashes)
     return Receipt(entry, seq - 1, entry_leaf_hash(entry.entry_hash), tuple(proof), checkpoint)
 
 

@@ -29,6 +29,8 @@ from api.dashboard.session import (
 from api.dashboard.svg import MapField, Series, field_map, line_chart
 from api.deps import Conn
 from api.errors import ApiError
+from api.routes.audit import proven_receipt
+from credit.errors import AuditError
 from store.credit_records import latest_decisions
 from store.crop_areas import FieldCropAreaRow
 from store.herd import HerdDayRow
@@ -137,12 +139,22 @@ def home(request: Request, conn: Conn) -> Response:
     )
 
 
+def _in_log(conn: Conn, request: Request, seq: int) -> dict[str, Any]:
+    """Whether audit entry ``seq`` is proven in the transparency log: its leaf index and checkpoint size, or why not."""
+    try:
+        made, head = proven_receipt(conn, request.app.state.settings, seq)
+    except AuditError as exc:
+        conn.rollback()
+        return {"ok": False, "why": str(exc)}
+    return {"ok": True, "index": made.index, "size": head.size}
+
+
 def _lender_page(request: Request, conn: Conn, principal: Principal) -> HTMLResponse:
     """The lender's latest decision per consenting farm, its loans there with their status and PAR, and alerts."""
     lender = principal.organization_id
     farm_ids = visible_farm_ids(conn, principal=principal)
     decisions = [
-        {**d, "output": json.loads(d["output"])}
+        {**d, "output": json.loads(d["output"]), "in_log": _in_log(conn, request, d["audit_seq"])}
         for d in latest_decisions(conn, farm_ids=farm_ids, lender_organization_id=lender)
     ]
     book = portfolio(

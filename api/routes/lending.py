@@ -16,8 +16,9 @@ from fastapi import APIRouter, Header, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 
-from api.deps import Conn, CurrentOrg, require, visible_farm
+from api.deps import Conn, CurrentOrg, Settings, require, visible_farm
 from api.errors import ApiError
+from api.routes.audit import receipt_for
 from api.schemas import CreditLimitPublic, LoanCreate, LoanPublic, PortfolioPublic, RepaymentCreate
 from credit.money import Amount, minor_unit
 from store.loans import LoanRef, find_decision, find_loan
@@ -55,15 +56,27 @@ def _replay(conn: psycopg.Connection, principal: Principal, key: str, request_ha
 
 @router.post("/farms/{farm_id}/credit-limit", status_code=status.HTTP_201_CREATED, operation_id="request_credit_limit")
 def credit_limit(
-    farm_id: UUID, request: Request, principal: CurrentOrg, conn: Conn, idempotency_key: IdempotencyKey
+    farm_id: UUID,
+    request: Request,
+    principal: CurrentOrg,
+    conn: Conn,
+    settings: Settings,
+    idempotency_key: IdempotencyKey,
 ) -> CreditLimitPublic:
-    """Decide a credit limit from the farm's verified record (consent with scope 'credit' required)."""
+    """Decide a credit limit from the farm's verified record (consent with scope 'credit' required).
+
+    The answer carries the decision's receipt: its audit entry, inclusion proof and signed checkpoint. A
+    retry with the same Idempotency-Key returns the same decision, proven against the latest checkpoint.
+    """
     require(principal, "lender")
     visible_farm(conn, principal, farm_id, scope="credit")
     request_hash = idempotency.request_hash("credit-limit", str(farm_id))
     stored = _replay(conn, principal, idempotency_key, request_hash)
     if stored is not None:
-        return CreditLimitPublic.model_validate(stored)
+        replayed = CreditLimitPublic.model_validate(stored)
+        conn.commit()
+        replayed.receipt = receipt_for(conn, settings, replayed.audit_entry_seq)
+        return replayed
     limit = decide_credit_limit(
         conn,
         farm_id=farm_id,
@@ -99,6 +112,7 @@ def credit_limit(
         response=jsonable_encoder(body),
     )
     conn.commit()  # now: the audit log's append lock is held until the commit, not while the response is built
+    body.receipt = receipt_for(conn, settings, entry.seq)  # after the commit: a checkpoint holds committed entries
     return body
 
 
@@ -140,8 +154,8 @@ def _loan_public(conn: psycopg.Connection, request: Request, loan_id: UUID, farm
 
 
 @router.post("/loans", status_code=status.HTTP_201_CREATED, operation_id="open_loan")
-def open_loan(body: LoanCreate, request: Request, principal: CurrentOrg, conn: Conn) -> LoanPublic:
-    """Open a loan from an approved decision of a consenting farm; the schedule is returned."""
+def open_loan(body: LoanCreate, request: Request, principal: CurrentOrg, conn: Conn, settings: Settings) -> LoanPublic:
+    """Open a loan from an approved decision of a consenting farm; the schedule and the loan's receipt are returned."""
     require(principal, "lender")
     decision = find_decision(conn, decision_id=body.decision_id, lender_organization_id=principal.organization_id)
     if decision is None:
@@ -162,7 +176,10 @@ def open_loan(body: LoanCreate, request: Request, principal: CurrentOrg, conn: C
         reviewed_by=body.reviewed_by,
         lender_organization_id=principal.organization_id,
     )
-    return _loan_public(conn, request, opened.loan_id, farm_id)
+    public = _loan_public(conn, request, opened.loan_id, farm_id)
+    conn.commit()
+    public.receipt = receipt_for(conn, settings, opened.audit_entry.seq)
+    return public
 
 
 @router.get("/loans/{loan_id}", operation_id="get_loan")
@@ -178,9 +195,13 @@ def repay(
     request: Request,
     principal: CurrentOrg,
     conn: Conn,
+    settings: Settings,
     idempotency_key: IdempotencyKey,
 ) -> dict[str, Any]:
-    """Post a repayment once per Idempotency-Key; the same key again returns the first result."""
+    """Post a repayment once per Idempotency-Key; the same key again returns the first result.
+
+    The answer carries the repayment's receipt (its audit entry, inclusion proof and signed checkpoint).
+    """
     require(principal, "lender")
     loan = _loan_ref(conn, principal, loan_id)
     _check_minor_unit("amount", body.amount, loan.currency)
@@ -195,12 +216,14 @@ def repay(
         policy=request.app.state.policy,
         lender_organization_id=principal.organization_id,
     )
+    conn.commit()
     return {
         "repayment_id": posted.repayment_id,
         "created": posted.created,
         "allocation": {k: str(v) for k, v in posted.allocation.items()},
         "days_past_due": posted.status.days_past_due,
         "bucket": posted.status.bucket,
+        "receipt": jsonable_encoder(receipt_for(conn, settings, posted.audit_seq)),
     }
 
 

@@ -201,9 +201,22 @@ def receipt(
         console.print(f"receipt of entry {seq} written to {out}", highlight=False)
 
 
+def _receipt_text(text: str) -> str:
+    """The receipt in ``text``: the file itself, or the ``receipt`` member of a saved API response."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    if isinstance(data, dict) and isinstance(data.get("receipt"), dict):
+        return json.dumps(data["receipt"])
+    return text
+
+
 @app.command("verify-receipt")
 def verify_receipt_command(
-    receipt_file: Annotated[Path, typer.Argument(help="a receipt JSON file (farmtrust audit receipt)")],
+    receipt_file: Annotated[
+        Path, typer.Argument(help="a receipt JSON file (farmtrust audit receipt), or a saved API response carrying one")
+    ],
     public_key: Annotated[
         Path, typer.Option("--public-key", help="the log's public key: raw 32 bytes (.pub) or a vkey file")
     ],
@@ -214,7 +227,7 @@ def verify_receipt_command(
     from credit.transparency import Receipt, verify_receipt
     from farmtrust.audit_checkpoints import load_public_keys
 
-    text = _read_text(receipt_file, "receipt")
+    text = _receipt_text(_read_text(receipt_file, "receipt"))
     try:
         made = Receipt.from_json(text)
         keys = load_public_keys(public_key, origin=origin or made.checkpoint.split("\n", 1)[0])
@@ -225,4 +238,44 @@ def verify_receipt_command(
         f"[green]receipt verified[/]: entry {made.entry.seq} ({made.entry.kind}) is leaf {made.index} of "
         f"{head.origin} at tree size {head.size}",
         highlight=False,
+    )
+
+
+@app.command()
+def witness(
+    log: Annotated[str, typer.Option("--log", help="the log's API base URL, e.g. https://farmtrust.example")],
+    state: Annotated[Path, typer.Option("--state", help="the witness's folder: held checkpoint, keys, evidence")],
+    key: Annotated[
+        Path | None, typer.Option("--key", help="the witness's skey file (type 0x04); default: <state>/witness.key")
+    ] = None,
+    log_key: Annotated[
+        Path | None,
+        typer.Option("--log-key", help="the log's public key (.pub or .vkey); needed once, then kept in the state"),
+    ] = None,
+    name: Annotated[
+        str, typer.Option("--name", help="the witness key's name, when it is created")
+    ] = "farmtrust-witness",
+    api_key: Annotated[
+        str | None,
+        typer.Option("--api-key", envvar="FARMTRUST_API_KEY", help="API key to post the cosignature back with"),
+    ] = None,
+) -> None:
+    """Witness the log: verify its checkpoint and consistency with the one held, cosign it and post it back.
+
+    A checkpoint that does not extend the held one is refused and kept under <state>/evidence (exit 2).
+    """
+    from credit.errors import AuditError
+    from farmtrust.audit_witness import SplitView, witness_once
+
+    try:
+        done = witness_once(log, state, key=key, log_key=log_key, name=name, api_key=api_key)
+    except SplitView as exc:
+        err_console.print(f"[red]REFUSED[/]: {exc}; evidence kept in {exc.evidence}", highlight=False)
+        raise typer.Exit(2) from None
+    except AuditError as exc:
+        _fail(str(exc))
+    since = "first checkpoint held" if done.previous is None else f"consistent with the held size {done.previous.size}"
+    posted = "posted back" if done.posted else "not posted (no --api-key)"
+    console.print(
+        f"[green]cosigned[/] {done.head.origin} at size {done.head.size} ({since}); {posted}", highlight=False
     )

@@ -28,7 +28,7 @@ include-operation-id = ["create_field", "grant_consent"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
 
 [[operations]]
-include-operation-id = ["open_loan", "post_repayment"]
+include-operation-id = ["open_loan", "post_repayment", "audit_consistency", "post_audit_cosignature"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
 """
 

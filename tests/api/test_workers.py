@@ -21,7 +21,7 @@ from store.tenants import grant_consent
 from tests.api.factories import farm_with_data, org_with_key
 
 
-def test_two_worker_processes_decide_concurrently_on_one_audit_chain(fresh_db_url):
+def test_two_worker_processes_decide_concurrently_on_one_audit_chain(fresh_db_url, tmp_path):
     with psycopg.connect(fresh_db_url) as conn:
         coop, _ = org_with_key(conn, "cooperative")
         lender, key = org_with_key(conn, "lender")
@@ -33,6 +33,7 @@ def test_two_worker_processes_decide_concurrently_on_one_audit_chain(fresh_db_ur
         conn.commit()
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FARMTRUST_")}
+    env["FARMTRUST_DATA_DIR"] = str(tmp_path)  # its own audit key and checkpoints, not the user's
     server = subprocess.Popen(
         [sys.executable, "-m", "farmtrust.cli", "api", "--workers", "2", "--port", str(port), "--db-url", fresh_db_url],
         env=env,
