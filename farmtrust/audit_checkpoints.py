@@ -29,13 +29,7 @@ __all__ = [
 
 def checkpoint_issuer(settings: Settings) -> CheckpointIssuer:
     """The issuer the settings describe (origin, key, folder, schedule)."""
-    return CheckpointIssuer(
-        origin=settings.audit.origin,
-        key_file=settings.audit_key_file,
-        directory=settings.audit_checkpoint_dir,
-        every_entries=settings.audit.checkpoint_every_entries,
-        every_s=settings.audit.checkpoint_every_s,
-    )
+    return CheckpointIssuer.from_config(settings)
 
 
 def server_skey(settings: Settings) -> str:

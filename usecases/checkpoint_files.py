@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import psycopg
 
@@ -59,6 +60,28 @@ def _issuing(directory: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+class AuditSchedule(Protocol):
+    """The ``audit`` settings a checkpoint issuer reads."""
+
+    @property
+    def origin(self) -> str: ...
+    @property
+    def checkpoint_every_entries(self) -> int: ...
+    @property
+    def checkpoint_every_s(self) -> float: ...
+
+
+class AuditConfig(Protocol):
+    """What the API's and the CLI's settings both say about the audit log."""
+
+    @property
+    def audit(self) -> AuditSchedule: ...
+    @property
+    def audit_key_file(self) -> Path: ...
+    @property
+    def audit_checkpoint_dir(self) -> Path: ...
+
+
 @dataclass(frozen=True)
 class CheckpointIssuer:
     """Who signs the log's checkpoints, where they go and how often they are due."""
@@ -68,6 +91,17 @@ class CheckpointIssuer:
     directory: Path
     every_entries: int = 1000
     every_s: float = 300.0
+
+    @classmethod
+    def from_config(cls, config: AuditConfig) -> CheckpointIssuer:
+        """The issuer the settings describe (origin, key, folder, schedule)."""
+        return cls(
+            origin=config.audit.origin,
+            key_file=config.audit_key_file,
+            directory=config.audit_checkpoint_dir,
+            every_entries=config.audit.checkpoint_every_entries,
+            every_s=config.audit.checkpoint_every_s,
+        )
 
     def skey(self) -> str:
         """The server's signing key as a note skey named after the log's origin (created on first use)."""

@@ -32,13 +32,7 @@ CHECKPOINT_MEDIA_TYPE = "text/plain; charset=utf-8"
 
 def checkpoint_issuer(settings: ApiConfig) -> CheckpointIssuer:
     """The issuer the API's settings describe."""
-    return CheckpointIssuer(
-        origin=settings.audit.origin,
-        key_file=settings.audit_key_file,
-        directory=settings.audit_checkpoint_dir,
-        every_entries=settings.audit.checkpoint_every_entries,
-        every_s=settings.audit.checkpoint_every_s,
-    )
+    return CheckpointIssuer.from_config(settings)
 
 
 def proven_receipt(conn: psycopg.Connection, settings: ApiConfig, seq: int) -> tuple[Receipt, TreeHead]:

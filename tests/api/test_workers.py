@@ -21,6 +21,32 @@ from store.tenants import grant_consent
 from tests.api.factories import farm_with_data, org_with_key
 
 
+def _start_api(db_url: str, data_dir, *args: str) -> tuple[subprocess.Popen, str]:
+    """``farmtrust api ARGS`` in a child process with its own data folder; returns it once /healthz answers."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FARMTRUST_")}
+    env["FARMTRUST_DATA_DIR"] = str(data_dir)  # its own audit key and checkpoints, not the user's
+    server = subprocess.Popen(
+        [sys.executable, "-m", "farmtrust.cli", "api", *args, "--port", str(port), "--db-url", db_url],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return server, base
+        except httpx.HTTPError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            raise AssertionError(f"the server did not answer within 60 s: {server.stderr.read()[-2000:]}")
+        time.sleep(0.2)
+
+
 def test_two_worker_processes_decide_concurrently_on_one_audit_chain(fresh_db_url, tmp_path):
     with psycopg.connect(fresh_db_url) as conn:
         coop, _ = org_with_key(conn, "cooperative")
@@ -31,28 +57,8 @@ def test_two_worker_processes_decide_concurrently_on_one_audit_chain(fresh_db_ur
                 conn, farm_id=farm, lender_id=lender, granted_by=coop, expires_at=datetime.now(UTC) + timedelta(days=5)
             )
         conn.commit()
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FARMTRUST_")}
-    env["FARMTRUST_DATA_DIR"] = str(tmp_path)  # its own audit key and checkpoints, not the user's
-    server = subprocess.Popen(
-        [sys.executable, "-m", "farmtrust.cli", "api", "--workers", "2", "--port", str(port), "--db-url", fresh_db_url],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server, base = _start_api(fresh_db_url, tmp_path, "--workers", "2")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None, server.stderr.read() if server.stderr else ""
-            assert time.monotonic() < deadline, "the server did not answer within 60 s"
-            time.sleep(0.2)
 
         def decide(i: int) -> tuple[int, dict]:
             r = httpx.post(
@@ -87,29 +93,10 @@ def test_two_worker_processes_decide_concurrently_on_one_audit_chain(fresh_db_ur
     assert decisions == 24
 
 
-def test_a_forged_forwarded_for_does_not_get_round_the_sign_in_throttle(fresh_db_url):
+def test_a_forged_forwarded_for_does_not_get_round_the_sign_in_throttle(fresh_db_url, tmp_path):
     """uvicorn trusts X-Forwarded-For from 127.0.0.1 by default; ``farmtrust api`` only behind a declared proxy."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FARMTRUST_")}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "farmtrust.cli", "api", "--port", str(port), "--db-url", fresh_db_url],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server, base = _start_api(fresh_db_url, tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None, server.stderr.read() if server.stderr else ""
-            assert time.monotonic() < deadline, "the server did not answer within 60 s"
-            time.sleep(0.2)
         statuses = []
         with httpx.Client(base_url=base) as client:
             for i in range(6):  # the default allows 5 failures per client in 5 minutes
