@@ -160,7 +160,9 @@ class Publisher:
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any = None) -> None:
         if self.connected:
-            log.warning("device %s disconnected: %s", self.client_id, reason)
+            # a disconnect the agent asked for (reason code 0) is routine; anything else is worth a warning
+            level = logging.WARNING if getattr(reason, "is_failure", True) else logging.INFO
+            log.log(level, "device %s disconnected: %s", self.client_id, reason)
         self.connected = False
         self._inflight.clear()  # everything unacknowledged is sent again from the spool
         self._next_attempt = self._clock() + self.backoff.next_delay()
