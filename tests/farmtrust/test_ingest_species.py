@@ -8,15 +8,13 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 
-import paho.mqtt.client as mqtt
 import psycopg
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from edge.protocol import TOPIC_ROOT, MessageKind, encode_binary, sha256_hex
 from farmtrust.services import start_broker
 from tests.edge.dbutil import cloned_db
-from tests.farmtrust.test_ingest_worker import Running, wait_for
+from tests.farmtrust.test_ingest_worker import Running, connected_publisher, wait_for
 from tests.usecases.test_ingest import Device
 from usecases.farm_records import load_farm_record
 
@@ -50,9 +48,7 @@ def test_a_count_of_an_unknown_species_is_quarantined_and_the_farm_stays_decidab
     url, protocol, _kind, proc = start_broker(tmp_path / "broker", prefer="mosquitto")
     worker = Running(db, url, protocol, tmp_path, root=TOPIC_ROOT)  # its own broker: the default root
     try:
-        client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
-        client.connect("127.0.0.1", int(url.rsplit(":", 1)[1]))
-        client.loop_start()
+        client = connected_publisher(url)
         for item in messages:
             client.publish(item.topic, item.payload, qos=1).wait_for_publish(10)
         client.disconnect()

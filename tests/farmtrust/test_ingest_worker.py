@@ -278,11 +278,24 @@ def test_agent_with_sensors_and_a_camera_delivers_readings_and_content_addressed
     assert status is not None and status[0] is True
 
 
-def _publish(url, items, *, root=TEST_TOPIC_ROOT):
-    """Publish ``(topic, payload)`` pairs, moving topics from the default root to ``root``."""
+def connected_publisher(url: str) -> mqtt.Client:
+    """A started MQTT 5 client, returned once the broker accepted it.
+
+    paho does not support publishing between ``connect()`` and the CONNACK (eclipse-paho/paho.mqtt.python#910):
+    a message published in that window was sometimes lost, and a test then missed its first message.
+    """
+    connected = threading.Event()
     client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
+    client.on_connect = lambda *args: connected.set()
     client.connect("127.0.0.1", int(url.rsplit(":", 1)[1]))
     client.loop_start()
+    assert connected.wait(10), "the broker did not accept the publisher within 10 s"
+    return client
+
+
+def _publish(url, items, *, root=TEST_TOPIC_ROOT):
+    """Publish ``(topic, payload)`` pairs, moving topics from the default root to ``root``."""
+    client = connected_publisher(url)
     for topic, payload in items:
         topic = root + topic.removeprefix("farmtrust/v1") if topic.startswith("farmtrust/v1/") else topic
         client.publish(topic, payload, qos=1).wait_for_publish(10)
