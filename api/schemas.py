@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from api.inputs import MAX_HEAD, AreaHa, Geometry, HeadCount, PlainText
+from vocabulary.cameras import DEFAULT_CAMERA_PROFILE, INTERVAL_COVERAGE, CameraProfile
 from vocabulary.devices import DEVICE_ID_PATTERN
 from vocabulary.lending import ScheduleKind
 from vocabulary.organizations import ConsentScope, OrganizationKind
@@ -113,6 +114,14 @@ class DeviceCreate(BaseModel):
 
     id: str = Field(pattern=DEVICE_ID_PATTERN)
     public_key_hex: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+    camera_profile: CameraProfile = DEFAULT_CAMERA_PROFILE
+    """How its cameras look at the animals; picks the calibration of their count intervals."""
+
+
+class CameraProfileUpdate(BaseModel):
+    """A device's new camera profile (its cameras were re-mounted or replaced)."""
+
+    camera_profile: CameraProfile
 
 
 class KeyRotation(BaseModel):
@@ -133,6 +142,7 @@ class DevicePublic(BaseModel):
     mqtt_username: str
     mqtt_topic_prefix: str
     last_seen_at: datetime | None = None
+    camera_profile: CameraProfile = DEFAULT_CAMERA_PROFILE
 
 
 class ConsentCreate(BaseModel):
@@ -170,12 +180,40 @@ class ConsentPublic(BaseModel):
 
 
 class HerdDayPublic(BaseModel):
-    """Daily maximum head count of one species."""
+    """Daily maximum head count of one species, with the interval of the frame that gave it.
+
+    ``head_low``/``head_high`` are null for counts stored without an interval; ``coverage`` is the stated
+    coverage of every interval (0.9).
+    """
 
     day: date
     species: str
     head: int
     photos: int
+    head_low: int | None = None
+    head_high: int | None = None
+    coverage: float = INTERVAL_COVERAGE
+
+
+class CountedFramePublic(BaseModel):
+    """One counted frame: its count with the count's interval, the frame and model hashes, the evidence path.
+
+    ``count_low``/``count_high`` are null for counts stored without an interval; ``coverage`` is the share of
+    frames whose true count the interval is calibrated to hold (0.9).
+    """
+
+    time: datetime
+    species: str
+    count: int
+    count_low: int | None
+    count_high: int | None
+    coverage: float = INTERVAL_COVERAGE
+    device_id: str | None
+    camera_id: str | None
+    frame_sha256: str | None
+    phash: str | None
+    model_sha256: str | None
+    evidence: str | None
 
 
 class HerdPublic(BaseModel):

@@ -12,6 +12,7 @@ from credit.audit import (
     verify_chain,
 )
 from credit.canonical import canonical_json, sha256_hex
+from credit.count_intervals import CameraInterval
 from credit.decision import Counterfactual, Decision, Factor, decide_limit
 from credit.errors import (
     AuditError,
@@ -61,6 +62,7 @@ __all__ = [
     "AuditError",
     "AuditProblem",
     "AuditReport",
+    "CameraInterval",
     "Checkpoint",
     "Component",
     "Counterfactual",

@@ -1,7 +1,7 @@
 """Early warning, before payments slip: each alert with its severity and evidence.
 
-Signals: herd decline, NDVI under the seasonal norm, silent devices, heat stress, water failure and
-missed instalments.
+Signals: herd decline, NDVI under the seasonal norm, silent devices, heat stress, water failure, missed
+instalments, and cameras whose count intervals are too wide for their profile.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from decimal import Decimal
 from statistics import median_low
 from typing import Any
 
+from credit.count_intervals import too_wide
 from credit.money import ONE, ZERO
 from credit.policy import Policy
 from credit.record import FarmRecord
@@ -180,6 +181,30 @@ def _missed(loan: LoanStatus, policy: Policy, at: datetime) -> list[Alert]:
     ]
 
 
+def _wide_intervals(record: FarmRecord, policy: Policy, at: datetime) -> list[Alert]:
+    """A warning per camera whose count intervals are wider than its profile allows (:mod:`credit.count_intervals`)."""
+    return [
+        Alert(
+            "wide_count_interval",
+            "warning",
+            f"camera {c.device_id}/{c.camera_id or '-'} ({c.profile}) {c.species} intervals "
+            f"{c.relative_width * 100:.0f}% of the head wide (limit {limit * 100:.0f}%)",
+            "livestock_counts",
+            {
+                "device_id": c.device_id,
+                "camera_id": c.camera_id,
+                "species": c.species,
+                "profile": c.profile,
+                "relative_width": c.relative_width,
+                "max_relative_width": limit,
+                "days": c.days,
+            },
+            at,
+        )
+        for c, limit in too_wide(record.camera_intervals, dict(policy.max_relative_width))
+    ]
+
+
 def early_warnings(
     *, record: FarmRecord, policy: Policy, baseline_herd: dict[str, int] | None = None, loan: LoanStatus | None = None
 ) -> tuple[Alert, ...]:
@@ -198,5 +223,6 @@ def early_warnings(
         *_silent(record, policy, at),
         *_sensors(record, policy, at),
         *(_missed(loan, policy, at) if loan else []),
+        *_wide_intervals(record, policy, at),
     ]
     return tuple(sorted(alerts, key=lambda a: (-SEVERITY_RANK[a.severity], a.code)))

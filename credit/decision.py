@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from credit.canonical import canonical_json, sha256_hex, to_plain
+from credit.count_intervals import INTERVAL_PERCENT, too_wide
 from credit.errors import RecordError
 from credit.fraud import FraudSignal, assess_fraud
 from credit.money import ZERO, Amount, floor_to_step, quantize
@@ -137,7 +138,18 @@ def _missing(record: FarmRecord, policy: Policy) -> list[str]:
 
 
 def _with_head(record: FarmRecord, species: str, extra: int) -> FarmRecord:
-    days = tuple(dataclasses.replace(d, head=d.head + extra) if d.species == species else d for d in record.herd_days)
+    """The record with ``extra`` head on each of the species' days (its interval moved along with it)."""
+    days = tuple(
+        dataclasses.replace(
+            d,
+            head=d.head + extra,
+            head_low=None if d.head_low is None else d.head_low + extra,
+            head_high=None if d.head_high is None else d.head_high + extra,
+        )
+        if d.species == species
+        else d
+        for d in record.herd_days
+    )
     return dataclasses.replace(record, herd_days=days)
 
 
@@ -195,10 +207,15 @@ def _herd_evidence(record: FarmRecord, valuation: Valuation) -> tuple[Reason, ..
         if not days or any(d.cameras is None for d in days):
             continue
         frames, cameras = sum(d.frames for d in days), max(d.cameras or 0 for d in days)
+        interval = (
+            ""
+            if h.head_low is None
+            else f" ({INTERVAL_PERCENT} % interval {h.head_low}-{h.head_high}, valued at {h.head_low})"
+        )
         out.append(
             Reason(
                 "herd_evidence",
-                f"Verified {h.species} herd {h.head}: the low median of {len(days)} daily figures from "
+                f"Verified {h.species} herd {h.head}{interval}: the low median of {len(days)} daily figures from "
                 f"{days[0].day} to {days[-1].day}; each day is the low median of each camera's counted frames, "
                 f"summed over the cameras ({frames} frames from up to {cameras} camera(s); recycled, "
                 "quarantined and unverified frames left out).",
@@ -206,6 +223,20 @@ def _herd_evidence(record: FarmRecord, valuation: Valuation) -> tuple[Reason, ..
             )
         )
     return tuple(out)
+
+
+def _interval_flags(record: FarmRecord, policy: Policy) -> tuple[Reason, ...]:
+    """One reason per camera whose count intervals are wider than its profile allows (none without intervals)."""
+    return tuple(
+        Reason(
+            "wide_count_interval",
+            f"Camera {c.device_id}/{c.camera_id or '-'} ({c.profile}) counts {c.species} with {INTERVAL_PERCENT} % "
+            f"intervals {c.relative_width * 100:.0f} % of the head wide over {c.days} day(s), above the "
+            f"{limit * 100:.0f} % a {c.profile} camera may give: check its counts before relying on them.",
+            "camera_intervals",
+        )
+        for c, limit in too_wide(record.camera_intervals, dict(policy.max_relative_width))
+    )
 
 
 def _decide(record: FarmRecord, policy: Policy, *, explain: bool) -> Decision:
@@ -224,9 +255,11 @@ def _decide(record: FarmRecord, policy: Policy, *, explain: bool) -> Decision:
     verification = score_verification(record, policy, valuation)
     fraud = assess_fraud(record, policy)
     if missing:
-        reasons = tuple(
-            Reason("insufficient_verified_data", f"Insufficient verified data: {m}.", "record") for m in missing
-        ) + _herd_evidence(record, valuation)
+        reasons = (
+            tuple(Reason("insufficient_verified_data", f"Insufficient verified data: {m}.", "record") for m in missing)
+            + _interval_flags(record, policy)
+            + _herd_evidence(record, valuation)
+        )
         return Decision(
             **base,
             status=INSUFFICIENT,
@@ -319,7 +352,7 @@ def _decide(record: FarmRecord, policy: Policy, *, explain: bool) -> Decision:
         multiplier=band.multiplier,
         binding_factor=binding.name,
         factors=factors,
-        reasons=(*adverse, *_herd_evidence(record, valuation)),
+        reasons=(*adverse, *_interval_flags(record, policy), *_herd_evidence(record, valuation)),
         points=card.lines,
         verification=verification.components,
         fraud_signals=fraud.signals,

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from credit.canonical import sha256_hex
+from credit.count_intervals import DEFAULT_MAX_RELATIVE_WIDTH
 from credit.errors import MoneyError, PolicyError
 from credit.money import ONE, ZERO, Amount, D
+from vocabulary.cameras import CAMERA_PROFILES
 from vocabulary.lending import ALLOCATION_STRATEGIES, DUE_COMPONENTS, PREPAYMENT_RECALCULATIONS, SEVERITIES
 from vocabulary.species import SPECIES
 
@@ -36,6 +38,7 @@ CHARACTERISTICS: dict[str, bool] = {
 VERIFICATION_COMPONENTS = (
     "area_agreement",
     "completeness",
+    "count_precision",
     "coverage",
     "herd_agreement",
     "uptime",
@@ -44,6 +47,7 @@ VERIFICATION_COMPONENTS = (
 
 __all__ = [
     "CHARACTERISTICS",
+    "DEFAULT_COUNT_PRECISION_WEIGHT",
     "DEFAULT_POLICY_PATH",
     "PARAMETERS",
     "Bin",
@@ -158,6 +162,8 @@ class Policy:
     text: str
     allocation_strategy: str = "standard"
     prepayment_recalculation: str = "none"
+    max_relative_width: tuple[tuple[str, Decimal], ...] = tuple(DEFAULT_MAX_RELATIVE_WIDTH.items())
+    """Per camera profile, the widest count interval per counted head before the camera is flagged."""
 
     def species_terms(self, species: str) -> LivestockTerms:
         """Valuation terms of ``species``.
@@ -442,6 +448,8 @@ def load_policy(source: str | Path) -> Policy:
             f"policy [verification] names unknown components {sorted(unknown)}; "
             f"use {', '.join(VERIFICATION_COMPONENTS)}"
         )
+    verification_weights = {k: weights.dec(k) for k in weights.data}
+    verification_weights.setdefault("count_precision", DEFAULT_COUNT_PRECISION_WEIGHT)
     card = top.sub("scorecard")
     characteristics = []
     for i, item in enumerate(card.raw("characteristics")):
@@ -490,7 +498,7 @@ def load_policy(source: str | Path) -> Policy:
         score_bands=bands,
         livestock=_livestock(top.sub("livestock")),
         crops=_crops(top.sub("crops")),
-        verification_weights=tuple((k, weights.dec(k)) for k in sorted(weights.data)),
+        verification_weights=tuple(sorted(verification_weights.items())),
         fraud=fraud,
         base_points=card.int("base_points"),
         top_reasons=card.int("top_reasons", low=1),
@@ -504,7 +512,30 @@ def load_policy(source: str | Path) -> Policy:
         max_rate=servicing.dec("max_rate", high=Decimal(5)),
         text=text,
         **_servicing_choices(servicing),
+        max_relative_width=_max_relative_width(top),
     )
+
+
+DEFAULT_COUNT_PRECISION_WEIGHT = Decimal("0.10")
+"""The verification weight of ``count_precision`` in a policy whose ``[verification]`` does not name it
+(every policy written before count intervals, ft-2025.1 among them: a record without intervals drops the
+component, so its decisions are unchanged)."""
+
+
+def _max_relative_width(top: _Reader) -> tuple[tuple[str, Decimal], ...]:
+    """``[count_intervals] max_relative_width_<profile>`` for each camera profile, defaults where absent."""
+    table = top.sub("count_intervals") if "count_intervals" in top.data else _Reader({}, "count_intervals")
+    names = {f"max_relative_width_{p}": p for p in CAMERA_PROFILES}
+    unknown = sorted(set(table.data) - set(names))
+    if unknown:
+        raise PolicyError(f"policy [count_intervals] names unknown parameters {unknown}; use {', '.join(names)}")
+    out = []
+    for key, profile in names.items():
+        value = table.dec(key, high=Decimal(10)) if key in table.data else DEFAULT_MAX_RELATIVE_WIDTH[profile]
+        if value <= ZERO:
+            raise PolicyError(f"policy field {table.where(key)} = {value}; use a positive width per head such as 0.3")
+        out.append((profile, value))
+    return tuple(out)
 
 
 def _servicing_choices(servicing: _Reader) -> dict[str, str]:

@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from credit.canonical import OMIT_IF_NONE, canonical_json, sha256_hex, to_plain
+from credit.count_intervals import CameraInterval
 from credit.errors import RecordError
 from credit.money import Amount, D
 from vocabulary.crops import is_grassland_crop
@@ -23,6 +24,7 @@ from vocabulary.species import SPECIES
 __all__ = [
     "LEGACY_PAST_LOANS_KEY",
     "SPECIES",
+    "CameraInterval",
     "Delivery",
     "DeviceCoverage",
     "FarmRecord",
@@ -55,6 +57,11 @@ class HerdDay:
         frames: the counted frames behind ``head``.
         cameras: how many cameras' figures were summed (None in records stored before issue #14, whose
             ``head`` was the day's largest count of any frame, under the name ``max_count``).
+        head_low: the lower end of the day's count interval at the stated coverage (``vocabulary.cameras.
+            INTERVAL_COVERAGE``): per camera the low median of its frames' lower bounds, summed over the
+            cameras. None when a camera's frames carry no interval (and in every record stored before the
+            vision issue #16, which therefore hashes as it did).
+        head_high: the upper end, built the same way from the upper bounds; None exactly when ``head_low`` is.
     """
 
     day: date
@@ -62,6 +69,8 @@ class HerdDay:
     head: int
     frames: int = 1
     cameras: int | None = field(default=None, metadata=OMIT_IF_NONE)
+    head_low: int | None = field(default=None, metadata=OMIT_IF_NONE)
+    head_high: int | None = field(default=None, metadata=OMIT_IF_NONE)
 
     def __post_init__(self) -> None:
         _check_species(self.species, f"herd day {self.day}")
@@ -69,6 +78,13 @@ class HerdDay:
             raise RecordError(
                 f"herd day {self.day} {self.species}: head={self.head} frames={self.frames} cameras={self.cameras}; "
                 "head must be >= 0, frames and cameras >= 1"
+            )
+        if (self.head_low is None) != (self.head_high is None) or (
+            self.head_low is not None and self.head_high is not None and not 0 <= self.head_low <= self.head_high
+        ):
+            raise RecordError(
+                f"herd day {self.day} {self.species}: interval {self.head_low}..{self.head_high}; give both ends "
+                "or neither, with 0 <= head_low <= head_high"
             )
 
 
@@ -204,6 +220,7 @@ class FarmRecord:
     fields: tuple[FieldRecord, ...] = field(default=())
     deliveries: tuple[Delivery, ...] = ()
     past_loans: tuple[PastLoan, ...] = ()
+    camera_intervals: tuple[CameraInterval, ...] | None = field(default=None, metadata=OMIT_IF_NONE)
 
     def __post_init__(self) -> None:
         if self.as_of.tzinfo is None:
@@ -225,6 +242,9 @@ class FarmRecord:
             "past_loans",
         ):
             object.__setattr__(self, name, tuple(sorted(getattr(self, name))))
+        if self.camera_intervals is not None:
+            # None, not (), when no camera had intervals: a record without them hashes as before issue #16
+            object.__setattr__(self, "camera_intervals", tuple(sorted(self.camera_intervals)) or None)
         start = self.window_start.date()
         for day in self.herd_days:
             if not start <= day.day <= self.as_of.date():
@@ -278,6 +298,8 @@ class FarmRecord:
                         int(h["head"] if "head" in h else h["max_count"]),
                         int(h["frames"] if "frames" in h else h["counts"]),
                         cameras=int(h["cameras"]) if h.get("cameras") is not None else None,
+                        head_low=int(h["head_low"]) if h.get("head_low") is not None else None,
+                        head_high=int(h["head_high"]) if h.get("head_high") is not None else None,
                     )
                     for h in data.get("herd_days", ())
                 ),
@@ -346,6 +368,20 @@ class FarmRecord:
                     )
                     for p in data.get("past_loans", data.get(LEGACY_PAST_LOANS_KEY, ()))
                 ),
+                camera_intervals=tuple(
+                    CameraInterval(
+                        c["device_id"],
+                        c["camera_id"],
+                        c["species"],
+                        c["profile"],
+                        int(c["days"]),
+                        int(c["head_total"]),
+                        int(c["width_total"]),
+                    )
+                    for c in data["camera_intervals"]
+                )
+                if data.get("camera_intervals") is not None
+                else None,
             )
             if LEGACY_PAST_LOANS_KEY in data:
                 # stored before the rename: it hashes as the text it was stored (and decided) as

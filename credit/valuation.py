@@ -3,25 +3,33 @@
 The herd estimate of a species is the low median of its daily figures over the window (a count that
 appears on one day only cannot lift it), with the median absolute deviation as its spread. Each daily
 figure is already robust: per camera the low median of that day's evidence frames (:class:`credit.record.HerdDay`).
+When every daily figure carries a count interval, the estimate's interval is the low median of the daily
+lower ends and of the daily upper ends, and the herd is valued at the lower end: a lender lends on what
+the cameras can vouch for at the stated coverage, not on their point guess.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from statistics import median_low
 
+from credit.canonical import OMIT_IF_NONE
 from credit.errors import PolicyError, RecordError
 from credit.money import ZERO, Amount, quantize
 from credit.policy import Policy
 from credit.record import FarmRecord
 
-__all__ = ["CropEstimate", "HerdEstimate", "Valuation", "herd_estimates", "value_production"]
+__all__ = ["CropEstimate", "HerdEstimate", "Valuation", "herd_estimates", "herd_intervals", "value_production"]
 
 
 @dataclass(frozen=True)
 class HerdEstimate:
-    """The verified head count of one species: low median of the daily figures, its spread (MAD) and days seen."""
+    """The verified head count of one species: low median of the daily figures, its spread (MAD) and days seen.
+
+    ``head_low``/``head_high`` are its count interval (None unless every daily figure has one, as in every
+    decision stored before count intervals); ``value`` is ``head_low`` (else ``head``) x the price per head.
+    """
 
     species: str
     head: int
@@ -30,6 +38,13 @@ class HerdEstimate:
     declared: int | None
     value: Amount
     annual_net_income: Amount
+    head_low: int | None = field(default=None, metadata=OMIT_IF_NONE)
+    head_high: int | None = field(default=None, metadata=OMIT_IF_NONE)
+
+    @property
+    def valued_head(self) -> int:
+        """The head the value is computed from: the interval's lower end, else the point estimate."""
+        return self.head if self.head_low is None else self.head_low
 
 
 @dataclass(frozen=True)
@@ -77,6 +92,18 @@ def herd_estimates(record: FarmRecord) -> dict[str, tuple[int, int, int]]:
     return out
 
 
+def herd_intervals(record: FarmRecord) -> dict[str, tuple[int, int]]:
+    """Return ``{species: (low, high)}``: low medians of the daily interval ends (species whose every day has one)."""
+    out: dict[str, tuple[int, int]] = {}
+    for species in record.species():
+        days = [d for d in record.herd_days if d.species == species]
+        lows = [d.head_low for d in days if d.head_low is not None]
+        highs = [d.head_high for d in days if d.head_high is not None]
+        if days and len(lows) == len(highs) == len(days):
+            out[species] = (median_low(lows), median_low(highs))
+    return out
+
+
 def value_production(record: FarmRecord, policy: Policy) -> Valuation:
     """Value the verified herd, the observed crops and the cooperative deliveries of ``record``.
 
@@ -87,13 +114,15 @@ def value_production(record: FarmRecord, policy: Policy) -> Valuation:
     cur = policy.currency
     herds = []
     estimates = herd_estimates(record)
+    intervals = herd_intervals(record)
     for species in record.species():
         try:
             terms = policy.species_terms(species)
         except PolicyError as exc:
             raise RecordError(f"record species {species!r} cannot be valued: {exc}") from None
         head, spread, days = estimates.get(species, (0, 0, 0))
-        value = Decimal(head) * terms.price_per_head
+        low, high = intervals.get(species, (None, None))
+        value = Decimal(head if low is None else low) * terms.price_per_head
         income = value * terms.annual_offtake * terms.net_margin
         herds.append(
             HerdEstimate(
@@ -104,6 +133,8 @@ def value_production(record: FarmRecord, policy: Policy) -> Valuation:
                 record.declared(species),
                 Amount(quantize(value), cur),
                 Amount(quantize(income), cur),
+                head_low=low,
+                head_high=high,
             )
         )
     crops = []

@@ -7,7 +7,10 @@ Components (weights from the policy; a component without data drops out and the 
 - ``uptime``: device-days with data / (active devices x window days);
 - ``herd_agreement``: counted / declared head, capped at 1, weighted by declared value;
 - ``area_agreement``: observed / declared cropped ha, capped at 1, weighted by declared area;
-- ``water_consistency``: daily water draw inside the band the *declared* herd needs.
+- ``water_consistency``: daily water draw inside the band the *declared* herd needs;
+- ``count_precision``: how tight the count intervals are: the herd days' interval lower ends over their
+  upper ends, each weighted by the species' price per head (1 when every interval is a single value; a
+  39-46 interval gives 39/46). Only herd days that carry an interval take part.
 """
 
 from __future__ import annotations
@@ -65,6 +68,22 @@ def daily_water_l(record: FarmRecord) -> Decimal | None:
     return median_low(sorted(per_day.values())) if per_day else None
 
 
+def _count_precision(record: FarmRecord, policy: Policy) -> tuple[str, Decimal, str] | None:
+    """The ``count_precision`` component, or None when no herd day carries an interval."""
+    days = [d for d in record.herd_days if d.head_low is not None and d.head_high is not None]
+    if not days:
+        return None
+    low = sum((Decimal(d.head_low or 0) * policy.species_terms(d.species).price_per_head for d in days), ZERO)
+    high = sum((Decimal(d.head_high or 0) * policy.species_terms(d.species).price_per_head for d in days), ZERO)
+    value = ONE if high == ZERO else _ratio(low, high)
+    heads = f"{sum(d.head_low or 0 for d in days)}..{sum(d.head_high or 0 for d in days)}"
+    return (
+        "count_precision",
+        value,
+        f"count intervals of {len(days)} herd day(s) span {heads} head in all, lower over upper ends valued",
+    )
+
+
 def score_verification(record: FarmRecord, policy: Policy, valuation: Valuation) -> Verification:
     """Compute the verification score of ``record`` (see the module docstring for the components)."""
     weights = dict(policy.verification_weights)
@@ -114,6 +133,9 @@ def score_verification(record: FarmRecord, policy: Policy, valuation: Valuation)
                     f"{high.quantize(Decimal(1))} L/day for the declared herd",
                 )
             )
+    precision = _count_precision(record, policy)
+    if precision is not None:
+        parts.append(precision)
     fields = [f for f in record.fields if f.declared_area_ha]
     if fields:
         declared_ha = sum(((f.declared_area_ha or ZERO) for f in fields), ZERO)

@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
+from vocabulary.cameras import DEFAULT_CAMERA_PROFILE
 from vocabulary.devices import FrameStatus
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,10 @@ class CountRow:
     phash: str | None = None
     evidence_path: str | None = None
     flags: tuple[str, ...] = field(default=())
+    count_low: int | None = None
+    """Lower end of the count's interval at :data:`vocabulary.cameras.INTERVAL_COVERAGE` (None: no interval)."""
+    count_high: int | None = None
+    """Upper end of that interval (None exactly when ``count_low`` is)."""
 
 
 @dataclass(frozen=True)
@@ -58,11 +63,13 @@ class PendingFrame:
     """The frame message this row belongs to (several rows may share the bytes and the sha256)."""
     recycled_of: UUID | None = None
     """Set when another farm sent these exact bytes first (a recycled photo): that farm's frame message."""
+    camera_profile: str = DEFAULT_CAMERA_PROFILE.value
+    """The sending device's camera profile (:class:`vocabulary.cameras.CameraProfile`): its interval calibration."""
 
 
 _COLUMNS = (
     "time, farm_id, device_id, camera_id, species, count, method, spread, model_sha256, frame_sha256, "
-    "phash, evidence_path, flags"
+    "phash, evidence_path, flags, count_low, count_high"
 )
 
 
@@ -72,7 +79,7 @@ def write_counts(*, conn: psycopg.Connection, rows: list[CountRow]) -> int:
         return 0
     with conn.cursor() as cur:
         cur.executemany(
-            f"INSERT INTO livestock_counts ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            f"INSERT INTO livestock_counts ({_COLUMNS}) VALUES ({', '.join(['%s'] * 15)})",
             [
                 (
                     r.time,
@@ -88,6 +95,8 @@ def write_counts(*, conn: psycopg.Connection, rows: list[CountRow]) -> int:
                     r.phash,
                     r.evidence_path,
                     list(r.flags),
+                    r.count_low,
+                    r.count_high,
                 )
                 for r in rows
             ],
@@ -103,9 +112,10 @@ def claim_pending_frames(*, conn: psycopg.Connection, limit: int) -> list[Pendin
     """
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT sha256, farm_id, device_id, camera_id, captured_at, path, bytes, message_id, recycled_of "
-            "FROM frames WHERE status = 'pending' ORDER BY received_at LIMIT %s FOR UPDATE SKIP LOCKED",
-            (limit,),
+            "SELECT f.sha256, f.farm_id, f.device_id, f.camera_id, f.captured_at, f.path, f.bytes, f.message_id, "
+            "f.recycled_of, coalesce((SELECT d.camera_profile FROM devices d WHERE d.id = f.device_id), %s) "
+            "FROM frames f WHERE f.status = 'pending' ORDER BY f.received_at LIMIT %s FOR UPDATE OF f SKIP LOCKED",
+            (DEFAULT_CAMERA_PROFILE.value, limit),
         )
         return [PendingFrame(*row) for row in cur.fetchall()]
 
@@ -182,6 +192,8 @@ def counts_for_frame(*, conn: psycopg.Connection, frame_sha256: str) -> list[Cou
                 phash=r[10],
                 evidence_path=r[11],
                 flags=tuple(r[12]),
+                count_low=r[13],
+                count_high=r[14],
             )
             for r in cur.fetchall()
         ]
@@ -192,7 +204,9 @@ class CameraDay:
     """One camera's robust head count of one species on one UTC day, and the frames it came from.
 
     ``head`` is the low median of the day's frame counts (an observed count, never above the middle
-    one), ``spread`` their inter-quartile range.
+    one), ``spread`` their inter-quartile range. ``head_low``/``head_high`` are the day's interval: the
+    low median of the frames' lower bounds and the low median of their upper bounds (the same robust
+    figure taken at each end, so one frame moves neither); None unless every frame carries an interval.
     """
 
     day: date
@@ -202,6 +216,10 @@ class CameraDay:
     head: int
     frames: int
     spread: float
+    head_low: int | None = None
+    head_high: int | None = None
+    profile: str = DEFAULT_CAMERA_PROFILE.value
+    """The device's camera profile."""
 
 
 EVIDENCE_METHODS = ("snapshot", "edge_snapshot")
@@ -215,8 +233,9 @@ def daily_window_counts(
 
     Left out: frames flagged ``recycled_photo``, frames the vision worker quarantined, and counts not
     from a device registered to the farm (unverified). One bad frame cannot move a camera's day.
-    Ordered by day, device, camera and species. When counts carry intervals (the vision issue's count
-    intervals, not stored yet), the day's figure is to be taken from their lower bounds here.
+    Ordered by day, device, camera and species. The day's interval (:class:`CameraDay`) is the low
+    median of the frames' lower bounds and of their upper bounds, only when every frame has one (a day
+    mixing counts from before intervals were stored has none): credit values the lower one.
 
     Raises:
         ValueError: the window is empty or reversed.
@@ -228,19 +247,24 @@ def daily_window_counts(
             """SELECT (c.time AT TIME ZONE 'UTC')::date, c.device_id, coalesce(c.camera_id, ''), c.species,
                       percentile_disc(0.5) WITHIN GROUP (ORDER BY c.count), count(*),
                       percentile_cont(0.75) WITHIN GROUP (ORDER BY c.count)
-                      - percentile_cont(0.25) WITHIN GROUP (ORDER BY c.count)
+                      - percentile_cont(0.25) WITHIN GROUP (ORDER BY c.count),
+                      CASE WHEN count(c.count_low) = count(*)
+                           THEN percentile_disc(0.5) WITHIN GROUP (ORDER BY c.count_low) END,
+                      CASE WHEN count(c.count_high) = count(*)
+                           THEN percentile_disc(0.5) WITHIN GROUP (ORDER BY c.count_high) END,
+                      d.camera_profile
                FROM livestock_counts c
                JOIN devices d ON d.id = c.device_id AND d.farm_id = c.farm_id
                WHERE c.farm_id = %s AND c.time >= %s AND c.time < %s AND c.method = ANY(%s)
                  AND NOT ('recycled_photo' = ANY(c.flags))
                  AND NOT EXISTS (SELECT 1 FROM frames f WHERE f.farm_id = c.farm_id AND f.sha256 = c.frame_sha256
                                  AND f.status = 'quarantined')
-               GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4""",
+               GROUP BY 1, 2, 3, 4, d.camera_profile ORDER BY 1, 2, 3, 4""",
             (str(farm_id), start, end, list(EVIDENCE_METHODS)),
         )
         return [
-            CameraDay(day, device, camera, species, int(head), int(n), float(spread))
-            for day, device, camera, species, head, n, spread in cur.fetchall()
+            CameraDay(day, device, camera, species, int(head), int(n), float(spread), low, high, profile)
+            for day, device, camera, species, head, n, spread, low, high, profile in cur.fetchall()
         ]
 
 

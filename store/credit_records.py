@@ -22,6 +22,7 @@ from psycopg.rows import dict_row
 
 from credit.audit import AuditEntry
 from credit.canonical import canonical_json, sha256_hex
+from credit.count_intervals import CameraInterval
 from credit.decision import Decision
 from credit.money import Amount, D
 from credit.policy import Policy
@@ -187,15 +188,40 @@ def _fields(conn: psycopg.Connection, farm: str, end: datetime) -> tuple[FieldRe
 
 
 def _herd_days(cameras: list[CameraDay]) -> tuple[HerdDay, ...]:
-    """Per day and species: each camera's low median summed over the cameras (each sees different animals)."""
+    """Per day and species: each camera's low median summed over the cameras (each sees different animals).
+
+    The day's interval sums the cameras' intervals too; it is left out (None) when one of the cameras has none.
+    """
     days: dict[tuple[date, str], list[CameraDay]] = {}
     for c in cameras:
         if c.species in SPECIES:
             days.setdefault((c.day, c.species), []).append(c)
-    return tuple(
-        HerdDay(day, species, sum(c.head for c in seen), sum(c.frames for c in seen), cameras=len(seen))
-        for (day, species), seen in days.items()
-    )
+    out = []
+    for (day, species), seen in days.items():
+        whole = all(c.head_low is not None and c.head_high is not None for c in seen)
+        out.append(
+            HerdDay(
+                day,
+                species,
+                sum(c.head for c in seen),
+                sum(c.frames for c in seen),
+                cameras=len(seen),
+                head_low=sum(c.head_low or 0 for c in seen) if whole else None,
+                head_high=sum(c.head_high or 0 for c in seen) if whole else None,
+            )
+        )
+    return tuple(out)
+
+
+def _camera_intervals(cameras: list[CameraDay]) -> tuple[CameraInterval, ...] | None:
+    """Per camera and species: its days with an interval, their head and widths summed (None: no camera had one)."""
+    totals: dict[tuple[str, str, str, str], tuple[int, int, int]] = {}
+    for c in cameras:
+        if c.species in SPECIES and c.head_low is not None and c.head_high is not None:
+            key = (c.device_id, c.camera_id, c.species, c.profile)
+            days, head, width = totals.get(key, (0, 0, 0))
+            totals[key] = (days + 1, head + c.head, width + c.head_high - c.head_low)
+    return tuple(CameraInterval(*key, *sums) for key, sums in totals.items()) or None
 
 
 def read_farm_record(
@@ -238,7 +264,8 @@ def read_farm_record(
         activity.setdefault(device, _Activity(set())).saw(day, last)
         if counted and species not in SPECIES:
             unknown[species] = unknown.get(species, 0) + int(n)
-    herd = _herd_days(daily_window_counts(conn=conn, farm_id=farm, start=start, end=as_of))
+    camera_days = daily_window_counts(conn=conn, farm_id=farm, start=start, end=as_of)
+    herd = _herd_days(camera_days)
     frames = conn.execute(
         """SELECT time, device_id, phash, frame_sha256 FROM livestock_counts
            WHERE farm_id = %s AND time >= %s AND time < %s AND phash IS NOT NULL AND device_id IS NOT NULL""",
@@ -289,6 +316,7 @@ def read_farm_record(
             Delivery(d, p, q.quantize(Decimal("0.001")), u, Amount(a.quantize(Decimal("0.01")), c.strip()))
             for d, p, q, u, a, c in deliveries
         ),
+        camera_intervals=_camera_intervals(camera_days),
     )
 
 

@@ -1,5 +1,8 @@
 """Reads of a farm's livestock counts: daily herd maxima, counted frames with their evidence, latest head.
 
+Counts carry their interval (``count_low``/``count_high``, at ``vocabulary.cameras.INTERVAL_COVERAGE``)
+where the vision worker gave one; rows stored before, and declared counts, have None.
+
 Functions never commit; the caller owns the transaction.
 """
 
@@ -13,17 +16,31 @@ from uuid import UUID
 import psycopg
 from psycopg.rows import class_row
 
-__all__ = ["CountedFrame", "HerdDayRow", "counted_frames", "evidence_path", "herd_days", "latest_head_counts"]
+__all__ = [
+    "CountedFrame",
+    "HerdDayRow",
+    "counted_frames",
+    "evidence_path",
+    "herd_days",
+    "latest_head_counts",
+    "latest_head_intervals",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
 class HerdDayRow:
-    """One species on one UTC day: the highest head count and how many distinct frames were counted."""
+    """One species on one UTC day: the highest head count and how many distinct frames were counted.
+
+    ``head_low``/``head_high``: the interval of the frame that gave ``head`` (of those, the one with the
+    highest lower end); None when that frame has none.
+    """
 
     day: date
     species: str
     head: int
     photos: int
+    head_low: int | None = None
+    head_high: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +56,8 @@ class CountedFrame:
     phash: str | None
     model_sha256: str | None
     evidence_path: str | None
+    count_low: int | None = None
+    count_high: int | None = None
 
 
 def herd_days(conn: psycopg.Connection, *, farm_id: UUID | str, days: int) -> list[HerdDayRow]:
@@ -46,7 +65,9 @@ def herd_days(conn: psycopg.Connection, *, farm_id: UUID | str, days: int) -> li
     with conn.cursor(row_factory=class_row(HerdDayRow)) as cur:
         cur.execute(
             """SELECT (date_bin('1 day', time, '2000-01-01'::timestamptz) AT TIME ZONE 'UTC')::date AS day, species,
-                      max(count) AS head, count(DISTINCT frame_sha256) AS photos
+                      max(count) AS head, count(DISTINCT frame_sha256) AS photos,
+                      (array_agg(count_low ORDER BY count DESC, count_low DESC NULLS LAST))[1] AS head_low,
+                      (array_agg(count_high ORDER BY count DESC, count_low DESC NULLS LAST))[1] AS head_high
                FROM livestock_counts WHERE farm_id = %s AND time >= now() - make_interval(days => %s)
                GROUP BY 1, species ORDER BY 1, species""",
             (farm_id, days),
@@ -63,7 +84,8 @@ def counted_frames(
     """
     with conn.cursor(row_factory=class_row(CountedFrame)) as cur:
         cur.execute(
-            """SELECT time, species, count, device_id, camera_id, frame_sha256, phash, model_sha256, evidence_path
+            """SELECT time, species, count, device_id, camera_id, frame_sha256, phash, model_sha256, evidence_path,
+                      count_low, count_high
                FROM livestock_counts
                WHERE farm_id = %s AND CASE WHEN %s THEN evidence_path IS NOT NULL ELSE count > 0 END
                ORDER BY time DESC LIMIT %s""",
@@ -96,4 +118,21 @@ def latest_head_counts(conn: psycopg.Connection, *, farm_ids: Sequence[UUID]) ->
     out: dict[UUID, dict[str, int]] = {}
     for farm_id, species, count in rows:
         out.setdefault(farm_id, {})[species] = int(count)
+    return out
+
+
+def latest_head_intervals(
+    conn: psycopg.Connection, *, farm_ids: Sequence[UUID]
+) -> dict[UUID, dict[str, tuple[int, int]]]:
+    """Per farm of ``farm_ids``: the interval of each species' most recent count, where that count has one."""
+    rows = conn.execute(
+        """SELECT farm_id, species, count_low, count_high FROM (
+               SELECT DISTINCT ON (farm_id, species) farm_id, species, count_low, count_high FROM livestock_counts
+               WHERE farm_id = ANY(%s::uuid[]) ORDER BY farm_id, species, time DESC) latest
+           WHERE count_low IS NOT NULL""",
+        ([str(f) for f in farm_ids],),
+    ).fetchall()
+    out: dict[UUID, dict[str, tuple[int, int]]] = {}
+    for farm_id, species, low, high in rows:
+        out.setdefault(farm_id, {})[species] = (int(low), int(high))
     return out

@@ -14,6 +14,7 @@ from psycopg.rows import class_row
 
 from store.errors import StoreError
 from store.farms import create_farm
+from vocabulary.cameras import DEFAULT_CAMERA_PROFILE
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +73,15 @@ class DeviceRow:
     status: str
     public_key: bytes
     last_seen_at: datetime | None
+    camera_profile: str = DEFAULT_CAMERA_PROFILE.value
+    """How its cameras look at the animals (``vocabulary.cameras.CameraProfile``): its count-interval calibration."""
 
 
 class DeviceExistsError(StoreError, ValueError):
     """A device of that id is registered already (nothing was written)."""
 
 
-_DEVICE_COLUMNS = "id, farm_id, status, public_key, last_seen_at"
+_DEVICE_COLUMNS = "id, farm_id, status, public_key, last_seen_at, camera_profile"
 
 
 def _check_key(public_key: bytes) -> None:
@@ -87,12 +90,19 @@ def _check_key(public_key: bytes) -> None:
 
 
 def insert_device(
-    conn: psycopg.Connection, *, device_id: str, farm_id: uuid.UUID | str, public_key: bytes, replace: bool = False
+    conn: psycopg.Connection,
+    *,
+    device_id: str,
+    farm_id: uuid.UUID | str,
+    public_key: bytes,
+    replace: bool = False,
+    camera_profile: str | None = None,
 ) -> DeviceRow:
     """Insert an active device of ``farm_id`` with its raw 32-byte Ed25519 key: the one device insert.
 
     With ``replace`` an existing device of that id is moved to ``farm_id``, re-keyed and re-activated (a
     different key starts a new key epoch, see :func:`rotate_device_key`); without it a duplicate is refused.
+    ``camera_profile`` None keeps a replaced device's profile and gives a new one the default (``wide``).
 
     Raises:
         ValueError: the key is not 32 bytes.
@@ -100,15 +110,18 @@ def insert_device(
     """
     _check_key(public_key)
     conflict = (
-        "DO UPDATE SET farm_id = EXCLUDED.farm_id, public_key = EXCLUDED.public_key, status = 'active'"
+        "DO UPDATE SET farm_id = EXCLUDED.farm_id, public_key = EXCLUDED.public_key, status = 'active', "
+        "camera_profile = coalesce(%s, devices.camera_profile)"
         if replace
         else "DO NOTHING"
     )
     with conn.cursor(row_factory=class_row(DeviceRow)) as cur:
         cur.execute(
-            f"""INSERT INTO devices (id, farm_id, public_key, status) VALUES (%s, %s, %s, 'active')
+            f"""INSERT INTO devices (id, farm_id, public_key, status, camera_profile)
+                VALUES (%s, %s, %s, 'active', coalesce(%s, %s))
                 ON CONFLICT (id) {conflict} RETURNING {_DEVICE_COLUMNS}""",
-            (device_id, str(farm_id), public_key),
+            (device_id, str(farm_id), public_key, camera_profile, DEFAULT_CAMERA_PROFILE.value)
+            + ((camera_profile,) if replace else ()),
         )
         row = cur.fetchone()
     if row is None:
@@ -117,13 +130,38 @@ def insert_device(
     return row
 
 
-def register_device(conn: psycopg.Connection, *, device_id: str, farm_id: uuid.UUID | str, public_key: bytes) -> None:
+def register_device(
+    conn: psycopg.Connection,
+    *,
+    device_id: str,
+    farm_id: uuid.UUID | str,
+    public_key: bytes,
+    camera_profile: str | None = None,
+) -> None:
     """Register (or re-key and re-activate) a device of ``farm_id``: :func:`insert_device` with ``replace``.
 
     Raises:
         ValueError: the key is not 32 bytes.
     """
-    insert_device(conn, device_id=device_id, farm_id=farm_id, public_key=public_key, replace=True)
+    insert_device(
+        conn, device_id=device_id, farm_id=farm_id, public_key=public_key, replace=True, camera_profile=camera_profile
+    )
+
+
+def set_camera_profile(conn: psycopg.Connection, *, device_id: str, camera_profile: str) -> DeviceRow | None:
+    """Change a device's camera profile (its cameras were re-mounted); None when it does not exist.
+
+    Counts stored before keep the intervals they were given; new frames are counted with the new profile.
+    """
+    with conn.cursor(row_factory=class_row(DeviceRow)) as cur:
+        cur.execute(
+            f"UPDATE devices SET camera_profile = %s WHERE id = %s RETURNING {_DEVICE_COLUMNS}",
+            (camera_profile, device_id),
+        )
+        row = cur.fetchone()
+    if row is not None:
+        log.info("device %s now has camera profile %s", device_id, camera_profile)
+    return row
 
 
 def rotate_device_key(conn: psycopg.Connection, *, device_id: str, public_key: bytes) -> DeviceRow | None:

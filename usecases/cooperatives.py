@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 import psycopg
 
 from store.farms import cooperative_farms
-from store.herd import latest_head_counts
+from store.herd import latest_head_counts, latest_head_intervals
 from store.ingest_devices import list_devices
 from store.loans import open_alert_counts
 from usecases.farm_records import coverage
@@ -36,6 +36,8 @@ class MemberRow:
     coverage_days: int
     """UTC days of the window on which at least one of the farm's devices had data (:mod:`store.coverage`)."""
     open_alerts: int
+    latest_intervals: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Per species, the interval of its latest count (at ``vocabulary.cameras.INTERVAL_COVERAGE``), where it has one."""
 
 
 def member_overview(
@@ -50,6 +52,7 @@ def member_overview(
     farms = cooperative_farms(conn, cooperative_id=cooperative_id)
     ids = [f.id for f in farms]
     counts = latest_head_counts(conn, farm_ids=ids)
+    intervals = latest_head_intervals(conn, farm_ids=ids)
     alerts = open_alert_counts(conn, farm_ids=ids)
     active: dict[UUID, int] = {}
     silent: dict[UUID, int] = {}
@@ -72,6 +75,7 @@ def member_overview(
             devices_silent=silent.get(f.id, 0),
             coverage_days=len(days_seen.get(f.id, ())),
             open_alerts=alerts.get(f.id, 0),
+            latest_intervals=intervals.get(f.id, {}),
         )
         for f in farms
     ]

@@ -1,4 +1,4 @@
-"""A farm's devices: provision, register (CLI and demo), rotate a key, revoke, list."""
+"""A farm's devices: provision, register (CLI and demo), rotate a key, set the camera profile, revoke, list."""
 
 from __future__ import annotations
 
@@ -7,14 +7,24 @@ from uuid import UUID
 import psycopg
 
 from store.farms import farm_exists
-from store.ingest_devices import DeviceRow, device_farm, insert_device, list_devices, rotate_device_key
+from store.ingest_devices import (
+    DeviceRow,
+    device_farm,
+    insert_device,
+    list_devices,
+    rotate_device_key,
+    set_camera_profile,
+)
 from store.ingest_devices import revoke_device as store_revoke_device
 from store.tenants import Principal, farm_visible
 from usecases.errors import DeviceNotFoundError, FarmNotFoundError, UseCaseError
+from vocabulary.cameras import CAMERA_PROFILES
 
 __all__ = [
     "PUBLIC_KEY_BYTES",
+    "CameraProfileError",
     "DeviceKeyError",
+    "change_camera_profile",
     "farm_devices",
     "provision_device",
     "register_farm_device",
@@ -39,28 +49,67 @@ def _check_key(public_key: bytes) -> None:
         )
 
 
-def register_farm_device(conn: psycopg.Connection, *, device_id: str, farm_id: UUID, public_key: bytes) -> None:
+class CameraProfileError(UseCaseError, ValueError):
+    """The camera profile is not one of ``vocabulary.cameras.CAMERA_PROFILES``."""
+
+
+def _check_profile(camera_profile: str | None) -> None:
+    if camera_profile is not None and camera_profile not in CAMERA_PROFILES:
+        raise CameraProfileError(
+            f"camera_profile={camera_profile!r} is not a camera profile; use one of {', '.join(CAMERA_PROFILES)}"
+        )
+
+
+def register_farm_device(
+    conn: psycopg.Connection, *, device_id: str, farm_id: UUID, public_key: bytes, camera_profile: str | None = None
+) -> None:
     """Register ``device_id`` of an existing farm with its raw Ed25519 public key (or re-key and re-activate it).
+
+    ``camera_profile`` None keeps a known device's profile (a new one gets the default, ``wide``).
 
     Raises:
         DeviceKeyError: the key is not 32 bytes.
+        CameraProfileError: ``camera_profile`` is not a camera profile.
         FarmNotFoundError: no farm has ``farm_id``.
     """
     _check_key(public_key)
+    _check_profile(camera_profile)
     if not farm_exists(conn, farm_id=farm_id):
         raise FarmNotFoundError(f"Farm {farm_id} does not exist; create the farm first or check the farm id")
-    insert_device(conn, device_id=device_id, farm_id=farm_id, public_key=public_key, replace=True)
+    insert_device(
+        conn, device_id=device_id, farm_id=farm_id, public_key=public_key, replace=True, camera_profile=camera_profile
+    )
 
 
-def provision_device(conn: psycopg.Connection, *, farm_id: UUID, device_id: str, public_key: bytes) -> DeviceRow:
+def provision_device(
+    conn: psycopg.Connection, *, farm_id: UUID, device_id: str, public_key: bytes, camera_profile: str | None = None
+) -> DeviceRow:
     """Add a new device to the farm; an id already taken (by any farm) is refused.
 
     Raises:
         DeviceKeyError: the key is not 32 bytes.
+        CameraProfileError: ``camera_profile`` is not a camera profile.
         store.ingest_devices.DeviceExistsError: a device has that id already.
     """
     _check_key(public_key)
-    return insert_device(conn, device_id=device_id, farm_id=farm_id, public_key=public_key)
+    _check_profile(camera_profile)
+    return insert_device(
+        conn, device_id=device_id, farm_id=farm_id, public_key=public_key, camera_profile=camera_profile
+    )
+
+
+def change_camera_profile(conn: psycopg.Connection, *, device_id: str, camera_profile: str) -> DeviceRow:
+    """Give a device another camera profile: frames counted from now on get that profile's intervals.
+
+    Raises:
+        CameraProfileError: ``camera_profile`` is not a camera profile.
+        DeviceNotFoundError: no device has ``device_id``.
+    """
+    _check_profile(camera_profile)
+    row = set_camera_profile(conn, device_id=device_id, camera_profile=camera_profile)
+    if row is None:
+        raise DeviceNotFoundError(f"Device {device_id!r} does not exist.")
+    return row
 
 
 def visible_device_farm(conn: psycopg.Connection, *, principal: Principal, device_id: str) -> UUID | None:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, status
 from api.deps import Conn, CurrentOrg, require, visible_farm
 from api.errors import ApiError
 from api.schemas import (
+    CameraProfileUpdate,
     ConsentCreate,
     ConsentPublic,
     DeviceCreate,
@@ -29,6 +30,7 @@ from api.schemas import (
 from store.farms import FarmRow, FieldExistsError, FieldRow
 from store.ingest_devices import DeviceExistsError, DeviceRow
 from usecases import devices, farms
+from vocabulary.cameras import CameraProfile
 
 router = APIRouter(prefix="/v1", tags=["farms"])
 
@@ -133,6 +135,7 @@ def _device(row: DeviceRow) -> DevicePublic:
         mqtt_username=row.id,
         mqtt_topic_prefix=f"farmtrust/v1/{row.farm_id}/{row.id}/",
         last_seen_at=row.last_seen_at,
+        camera_profile=CameraProfile(row.camera_profile),
     )
 
 
@@ -142,7 +145,11 @@ def provision_device(farm_id: UUID, body: DeviceCreate, principal: CurrentOrg, c
     _member(conn, principal, farm_id)
     try:
         row = devices.provision_device(
-            conn, farm_id=farm_id, device_id=body.id, public_key=bytes.fromhex(body.public_key_hex)
+            conn,
+            farm_id=farm_id,
+            device_id=body.id,
+            public_key=bytes.fromhex(body.public_key_hex),
+            camera_profile=body.camera_profile.value,
         )
     except DeviceExistsError:
         raise ApiError(409, "Conflict", f"Device {body.id!r} already exists; pick another id.") from None
@@ -165,6 +172,13 @@ def rotate_key(device_id: str, body: KeyRotation, principal: CurrentOrg, conn: C
     """
     _own_device(conn, principal, device_id)
     return _device(devices.rotate_key(conn, device_id=device_id, public_key=bytes.fromhex(body.public_key_hex)))
+
+
+@router.put("/devices/{device_id}/camera-profile", operation_id="set_camera_profile")
+def set_camera_profile(device_id: str, body: CameraProfileUpdate, principal: CurrentOrg, conn: Conn) -> DevicePublic:
+    """Give a device another camera profile: its frames are counted with that profile's intervals from now on."""
+    _own_device(conn, principal, device_id)
+    return _device(devices.change_camera_profile(conn, device_id=device_id, camera_profile=body.camera_profile.value))
 
 
 @router.post("/devices/{device_id}/revoke", operation_id="revoke_device")

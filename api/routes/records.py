@@ -12,7 +12,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from api.deps import Conn, CurrentOrg, visible_farm
-from api.schemas import HerdDayPublic, HerdPublic
+from api.schemas import CountedFramePublic, HerdDayPublic, HerdPublic
 from usecases import farm_records
 
 router = APIRouter(prefix="/v1/farms/{farm_id}", tags=["records"])
@@ -25,29 +25,36 @@ def herd(
     """Daily maximum head count per species over the last ``days`` (time buckets on the hypertable index)."""
     visible_farm(conn, principal, farm_id)
     rows = farm_records.herd(conn, farm_id=farm_id, days=days)
-    data = [HerdDayPublic(day=r.day, species=r.species, head=r.head, photos=r.photos) for r in rows]
+    data = [
+        HerdDayPublic(
+            day=r.day, species=r.species, head=r.head, photos=r.photos, head_low=r.head_low, head_high=r.head_high
+        )
+        for r in rows
+    ]
     return HerdPublic(farm_id=farm_id, days=days, data=data)
 
 
 @router.get("/evidence", operation_id="herd_evidence")
 def evidence(
     farm_id: UUID, principal: CurrentOrg, conn: Conn, limit: Annotated[int, Query(ge=1, le=200)] = 20
-) -> list[dict[str, Any]]:
-    """The latest counts with their frame hash, perceptual hash, model and evidence thumbnail path."""
+) -> list[CountedFramePublic]:
+    """The latest counts with their interval, frame hash, perceptual hash, model and evidence thumbnail path."""
     visible_farm(conn, principal, farm_id)
     rows = farm_records.evidence(conn, farm_id=farm_id, limit=limit)
     return [
-        {
-            "time": r.time,
-            "species": r.species,
-            "count": r.count,
-            "device_id": r.device_id,
-            "camera_id": r.camera_id,
-            "frame_sha256": r.frame_sha256,
-            "phash": r.phash,
-            "model_sha256": r.model_sha256,
-            "evidence": r.evidence_path,
-        }
+        CountedFramePublic(
+            time=r.time,
+            species=r.species,
+            count=r.count,
+            count_low=r.count_low,
+            count_high=r.count_high,
+            device_id=r.device_id,
+            camera_id=r.camera_id,
+            frame_sha256=r.frame_sha256,
+            phash=r.phash,
+            model_sha256=r.model_sha256,
+            evidence=r.evidence_path,
+        )
         for r in rows
     ]
 

@@ -10,6 +10,7 @@ import typer
 
 from farmtrust.commands._common import DbUrl, MqttUrl, load_settings
 from farmtrust.console import console
+from vocabulary.cameras import CameraProfile
 
 app = typer.Typer(help="Edge devices: keys, the agent, and simulated fleets.", no_args_is_help=True)
 
@@ -39,6 +40,14 @@ def register(
     device_id: Annotated[str, typer.Option(help="the device id (also its MQTT username)")],
     farm_id: Annotated[str, typer.Option(help="UUID of the farm the device belongs to")],
     public_key: Annotated[str, typer.Option(help="hex public key printed by `farmtrust edge keygen`")],
+    camera_profile: Annotated[
+        CameraProfile | None,
+        typer.Option(
+            help="how its cameras look at the animals (picks their count intervals); "
+            "default: keep a known device's, 'wide' for a new one",
+            case_sensitive=False,
+        ),
+    ] = None,
     db_url: DbUrl = None,
 ) -> None:
     """Register a device (or re-key it) so ingest accepts its signed messages."""
@@ -64,8 +73,15 @@ def register(
     if not settings.db.url:
         raise ConfigError("Pass --db-url (or set FARMTRUST_DB__URL) to register a device")
     with connect(settings.db.url) as conn:
-        register_farm_device(conn, device_id=device_id, farm_id=farm, public_key=raw)
-    console.print(f"registered device {device_id} of farm {farm}")
+        register_farm_device(
+            conn,
+            device_id=device_id,
+            farm_id=farm,
+            public_key=raw,
+            camera_profile=camera_profile.value if camera_profile else None,
+        )
+    profile = f" with camera profile {camera_profile.value}" if camera_profile else ""
+    console.print(f"registered device {device_id} of farm {farm}{profile}")
 
 
 @app.command()

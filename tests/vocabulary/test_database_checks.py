@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 from edge.protocol import MessageKind
+from vocabulary.cameras import CAMERA_PROFILES
 from vocabulary.devices import DEVICE_ID_PATTERN, DEVICE_STATUSES, FRAME_STATUSES, is_device_id
 from vocabulary.lending import (
     ALLOCATION_COMPONENTS,
@@ -22,6 +23,7 @@ from vocabulary.organizations import CONSENT_SCOPES, ORGANIZATION_KINDS
 VALUE_LISTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("organizations", "kind"): ORGANIZATION_KINDS,
     ("devices", "status"): DEVICE_STATUSES,
+    ("devices", "camera_profile"): CAMERA_PROFILES,
     ("ingest_messages", "kind"): tuple(k.value for k in MessageKind),
     ("frames", "status"): FRAME_STATUSES,
     ("credit_decisions", "status"): DECISION_STATUSES,
