@@ -30,6 +30,7 @@ from api.dashboard.svg import MapField, Series, field_map, line_chart
 from api.deps import Conn
 from api.errors import ApiError
 from api.routes.audit import proven_receipt
+from credit.count_intervals import INTERVAL_PERCENT
 from credit.errors import AuditError
 from store.credit_records import latest_decisions
 from store.crop_areas import FieldCropAreaRow
@@ -44,6 +45,7 @@ from usecases.loans import portfolio
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.globals["interval_percent"] = INTERVAL_PERCENT  # "42 head (90 % interval 39-46)"
 STYLESHEET = Path(__file__).parent / "static" / "dashboard.css"
 
 
