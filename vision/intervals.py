@@ -174,12 +174,15 @@ class IntervalCalibration:
         profiles: fitted calibration per camera profile name.
         model_sha256: the weights whose counts were calibrated (``None`` when unknown).
         fitted_on: what the pairs came from (set names, splits), for the record.
+        counting: per profile, how the calibrated counts were made (inference setup and count rule,
+            as ``farmtrust vision eval --folds`` chose them); the interval holds for counts made that way.
     """
 
     coverage: float
     profiles: Mapping[str, ProfileCalibration]
     model_sha256: str | None = None
     fitted_on: tuple[str, ...] = field(default=())
+    counting: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
 
     @classmethod
     def fit(
@@ -190,6 +193,7 @@ class IntervalCalibration:
         methods: Mapping[str, IntervalMethod] | None = None,
         model_sha256: str | None = None,
         fitted_on: Sequence[str] = (),
+        counting: Mapping[str, Mapping[str, object]] | None = None,
     ) -> IntervalCalibration:
         """Fit each profile from its ``(predicted counts, true counts)``.
 
@@ -199,6 +203,7 @@ class IntervalCalibration:
             methods: the score per profile; default constant, symmetric.
             model_sha256: the weights that predicted the counts.
             fitted_on: labels of the data the pairs came from.
+            counting: per profile, how the counts were made (recorded, not interpreted).
 
         Raises:
             CalibrationError: an unknown profile, unpaired counts, or a coverage outside (0, 1).
@@ -211,7 +216,7 @@ class IntervalCalibration:
             name: ProfileCalibration.fit(p, t, coverage=coverage, method=methods.get(name, IntervalMethod()))
             for name, (p, t) in pairs.items()
         }
-        return cls(coverage, fitted, model_sha256, tuple(fitted_on))
+        return cls(coverage, fitted, model_sha256, tuple(fitted_on), dict(counting or {}))
 
     def interval(self, count: float, profile: str) -> CountInterval:
         """The interval of one frame's count on a camera of ``profile``.
@@ -234,6 +239,7 @@ class IntervalCalibration:
             "model_sha256": self.model_sha256,
             "fitted_on": list(self.fitted_on),
             "profiles": {name: asdict(p) for name, p in sorted(self.profiles.items())},
+            "counting": {name: dict(c) for name, c in sorted(self.counting.items())},
         }
         return json.dumps(data, indent=2) + "\n"
 
@@ -255,7 +261,13 @@ class IntervalCalibration:
                 )
                 for name, p in data["profiles"].items()
             }
-            return cls(float(data["coverage"]), profiles, data.get("model_sha256"), tuple(data.get("fitted_on", ())))
+            return cls(
+                float(data["coverage"]),
+                profiles,
+                data.get("model_sha256"),
+                tuple(data.get("fitted_on", ())),
+                {str(k): dict(v) for k, v in data.get("counting", {}).items()},
+            )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise CalibrationError(f"Interval calibration is not valid JSON of the expected shape ({exc})") from None
 

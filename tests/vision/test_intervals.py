@@ -105,6 +105,7 @@ def test_calibration_fits_profiles_and_round_trips(tmp_path):
         methods={"wide": IntervalMethod("linear", asymmetric=True)},
         model_sha256="ab" * 32,
         fitted_on=("cattle_chute:val",),
+        counting={"race": {"setup": "416", "threshold": 0.3}},
     )
     assert cal.interval(3, "race") == CountInterval(2, 4)
     assert cal.interval(3, "wide") == CountInterval(0, None)  # 5 frames: too few
@@ -112,6 +113,7 @@ def test_calibration_fits_profiles_and_round_trips(tmp_path):
     again = IntervalCalibration.load(path)
     assert again == cal
     assert again.profiles["wide"].method == IntervalMethod("linear", asymmetric=True)
+    assert again.counting == {"race": {"setup": "416", "threshold": 0.3}}
 
 
 def test_intervals_path_beside_weights(tmp_path):
