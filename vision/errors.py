@@ -6,7 +6,8 @@ Exception tree::
     ├── ModelLoadError (FileNotFoundError)   the weights file is missing or not a detector
     ├── DatasetError (ValueError)            a dataset folder or yaml is malformed
     ├── ImageError (ValueError)              an image is corrupt, empty, truncated or too large
-    └── SourceError (ValueError)             a count source (folder, video, stream) cannot be read
+    ├── SourceError (ValueError)             a count source (folder, video, stream) cannot be read
+    └── CalibrationError (ValueError)        an interval calibration is malformed or lacks a camera profile
 """
 
 from __future__ import annotations
@@ -40,3 +41,7 @@ class ImageError(VisionError, ValueError):
 
 class SourceError(VisionError, ValueError):
     """A count source (file, folder, video, RTSP URL) does not exist or cannot be opened."""
+
+
+class CalibrationError(VisionError, ValueError):
+    """A count-interval calibration is malformed, unpaired, or has no entry for a camera profile."""

@@ -49,6 +49,13 @@ def _names(spec: dict) -> list[str]:
     return [names[k] for k in sorted(names)] if isinstance(names, dict) else list(names)
 
 
+def set_name(folder: Path) -> str:
+    """The dataset folder's name for an image folder: ``SET`` for ``SET/images/val`` and ``SET/images``."""
+    if folder.name == "images":
+        return folder.parent.name
+    return folder.parent.parent.name if folder.parent.name == "images" else folder.name
+
+
 def _box_set(folder: Path, names: list[str], name: str | None = None) -> LabelledSet:
     images = []
     for img in sorted(p for p in folder.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"}):
@@ -69,7 +76,7 @@ def _box_set(folder: Path, names: list[str], name: str | None = None) -> Labelle
         )
         images.append(LabelledImage(img, tuple(names[int(r[0])] for r in rows), xyxy))
     if name is None:
-        name = folder.parent.parent.name if folder.parent.name == "images" else folder.name
+        name = set_name(folder)
     return LabelledSet(name, tuple(images))
 
 

@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "farmtrust_livestock.pt"
 DEFAULT_THRESHOLD = 0.25
+DEFAULT_NMS_IOU = 0.7
+"""ultralytics' default IoU above which non-maximum suppression merges two boxes into one animal."""
 
 
 def default_model_path() -> Path:
@@ -79,6 +81,8 @@ class LivestockModel:
         thresholds: dict[str, float],
         imgsz: int,
         max_imgsz: int | None = None,
+        nms_iou: float = DEFAULT_NMS_IOU,
+        agnostic_nms: bool = False,
     ) -> None:
         """Wrap a loaded ultralytics model; use :meth:`from_path`."""
         self._yolo = yolo
@@ -86,6 +90,8 @@ class LivestockModel:
         self.thresholds = thresholds
         self.imgsz = imgsz
         self.max_imgsz = max_imgsz or imgsz
+        self.nms_iou = nms_iou
+        self.agnostic_nms = agnostic_nms
 
     def size_for(self, height: int, width: int) -> int:
         """Inference size of a frame: its own long side rounded up to stride 32, within [imgsz/2, max_imgsz].
@@ -151,10 +157,17 @@ class LivestockModel:
         log.info("loaded model %s sha256=%s species=%s imgsz=%d", path.name, identity.sha256[:12], species_of, imgsz)
         return cls(yolo=yolo, identity=identity, thresholds=thresholds, imgsz=imgsz, max_imgsz=max_imgsz)
 
-    def profiled(self, *, max_imgsz: int | None = None, thresholds: dict[str, float] | None = None) -> LivestockModel:
-        """The same loaded weights with another size cap and/or thresholds (a camera's profile).
+    def profiled(
+        self,
+        *,
+        max_imgsz: int | None = None,
+        thresholds: dict[str, float] | None = None,
+        nms_iou: float | None = None,
+        agnostic_nms: bool | None = None,
+    ) -> LivestockModel:
+        """The same loaded weights with another size cap, thresholds or NMS setting (a camera's profile).
 
-        Species missing from ``thresholds`` keep this model's threshold.
+        Species missing from ``thresholds`` keep this model's threshold; ``None`` keeps this model's value.
         """
         return LivestockModel(
             yolo=self._yolo,
@@ -162,6 +175,8 @@ class LivestockModel:
             thresholds={**self.thresholds, **(thresholds or {})},
             imgsz=self.imgsz,
             max_imgsz=max_imgsz or self.max_imgsz,
+            nms_iou=self.nms_iou if nms_iou is None else nms_iou,
+            agnostic_nms=self.agnostic_nms if agnostic_nms is None else agnostic_nms,
         )
 
     @property
@@ -187,7 +202,15 @@ class LivestockModel:
         found: list[Detections | None] = [None] * len(images)
         for size in sorted(set(sizes)):  # one batch per inference size
             index = [i for i, s in enumerate(sizes) if s == size]
-            results = self._yolo.predict([images[i] for i in index], imgsz=size, conf=floor, verbose=False, max_det=300)
+            results = self._yolo.predict(
+                [images[i] for i in index],
+                imgsz=size,
+                conf=floor,
+                iou=self.nms_iou,
+                agnostic_nms=self.agnostic_nms,
+                verbose=False,
+                max_det=300,
+            )
             for i, result in zip(index, results, strict=True):
                 found[i] = Detections.from_ultralytics(result, species_of=self.identity.species_of)
         return [d for d in found if d is not None]

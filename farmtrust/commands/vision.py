@@ -211,10 +211,30 @@ def count(
         print(json.dumps(report))  # noqa: T201
 
 
+SHARED_LIVESTOCK = Path("../shared/data/vision/livestock")
+
+
 @app.command("eval")
 def evaluate(
-    datasets: Annotated[list[Path], typer.Argument(help="dataset yaml (boxes) or folder with images/ and points/")],
+    datasets: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="dataset yaml (boxes) or folder with images/ and points/; with --folds, folders of sets "
+            "(default ../shared/data/vision/livestock)"
+        ),
+    ] = None,
     model: ModelOpt = None,
+    folds: Annotated[
+        int | None,
+        typer.Option("--folds", min=2, help="grouped, stratified k-fold over scenes and time blocks (see docs)"),
+    ] = None,
+    setup: Annotated[
+        list[str] | None, typer.Option("--setup", help="with --folds: only these inference setups (repeatable)")
+    ] = None,
+    write_intervals: Annotated[
+        Path | None,
+        typer.Option("--write-intervals", help="with --folds: save the interval calibration fitted on all frames"),
+    ] = None,
     split: Annotated[str, typer.Option("--split", help="val, train or all")] = "val",
     write_thresholds: Annotated[
         Path | None, typer.Option("--write-thresholds", help="choose per-species thresholds here and save JSON")
@@ -228,12 +248,21 @@ def evaluate(
     max_imgsz: MaxImgszOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Per set and species: images, true and predicted count, count MAE, MAPE, and mAP50 where boxes exist."""
+    """Per set and species: images, true and predicted count, count MAE, MAPE, and mAP50 where boxes exist.
+
+    With ``--folds K``: count MAE, MAPE and 90 % interval coverage and width as mean ± sd over K folds.
+    """
     from rich.table import Table
 
+    from vision.errors import DatasetError
     from vision.evaluation import choose_thresholds, load_sets, predict_sets, score_set
 
     detector = _model(model, max_imgsz=max_imgsz)
+    if folds is not None:
+        _evaluate_folds(detector, datasets or [SHARED_LIVESTOCK], folds, setup, write_intervals, as_json=as_json)
+        return
+    if not datasets:
+        raise DatasetError("eval needs a DATASET (a yaml or a folder), or --folds K for the shared sets")
     sets = [s for d in datasets for s in load_sets(d, split=split)]
     results = list(predict_sets(detector, sets))
     thresholds = detector.thresholds
@@ -283,6 +312,66 @@ def evaluate(
         console.print(table)
     else:
         print(json.dumps(result))  # noqa: T201
+
+
+def _evaluate_folds(
+    detector: LivestockModel,
+    roots: list[Path],
+    folds: int,
+    setups: list[str] | None,
+    write_intervals: Path | None,
+    *,
+    as_json: bool,
+) -> None:
+    """``eval --folds``: the fold table, and the calibration file when asked."""
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from vision.validation import SCORED, fold_report, select_setups
+
+    chosen = select_setups(setups)
+    with Progress(console=console, disable=as_json, transient=True) as bar:
+        task = bar.add_task("folds", total=None)
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total)
+
+        report = fold_report(detector, roots, folds=folds, setups=chosen, progress=progress)
+    if write_intervals:
+        report.calibration.save(write_intervals)
+    table = Table("set", "profile", "folds", "images", "count MAE", "MAPE %", "interval coverage", "mean width")
+
+    def pm(m: dict, key: str) -> str:
+        return "-" if m[key] is None else f"{m[key]:.3g} ± {m[f'{key}_sd']:.2g}"
+
+    for name, m in report.sets.items():
+        table.add_row(
+            name,
+            m["profile"],
+            str(m["folds"]),
+            str(m["images"]),
+            *(pm(m, k) for k in ("count_mae", "count_mape", "interval_coverage", "interval_mean_width")),
+        )
+    result = {
+        "model_sha256": detector.identity.sha256,
+        "max_imgsz": detector.max_imgsz,
+        "thresholds": detector.thresholds,
+        "sets": report.sets,
+        "folds": folds,
+        "scored": SCORED,
+        "frames": report.frames,
+        "trained_on_left_out": report.trained_on_left_out,
+        "setups": [s.name for s in chosen],
+        "fold_choices": report.fold_choices,
+        "profiles": dict(report.calibration.counting),
+    }
+    if as_json:
+        print(json.dumps(result))  # noqa: T201
+        return
+    console.print(table)
+    console.print(f"scored: {SCORED}; {report.trained_on_left_out} trained-on frames left out")
+    if write_intervals:
+        console.print(f"wrote {write_intervals}")
 
 
 @app.command()

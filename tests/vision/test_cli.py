@@ -126,3 +126,36 @@ def test_train_refuses_a_malformed_thinning_before_any_work(tmp_path):
     assert proc.returncode == 2
     assert "--box-every" in proc.stderr and "SET=N" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "w").exists()
+
+
+def test_eval_folds_on_the_repository_sample(tmp_path):
+    intervals = tmp_path / "m.intervals.json"
+    proc = run("eval", DEMO_SHEEP, "--folds", "2", "--setup", "416", "--write-intervals", intervals, "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert {"model_sha256", "max_imgsz", "thresholds", "sets"} <= set(result)
+    sheep = result["sets"]["sheep_thermal"]
+    # the 11 val frames (17 sheep) only; the 20 the model trained on are left out
+    assert sheep["images"] == 11 and sheep["true_count"] == 17 and result["trained_on_left_out"] == 20
+    assert sheep["folds"] == 2 and sheep["count_mape"] is not None
+    # each fold calibrates on the other fold's 5 or 6 frames, under the 9 a 90 % interval needs:
+    # unbounded above, so every frame is covered and no finite width exists
+    assert sheep["interval_coverage"] == 1.0 and sheep["interval_mean_width"] is None
+    from vision.intervals import IntervalCalibration
+
+    cal = IntervalCalibration.load(intervals)
+    assert cal.profiles["aerial"].frames == 11 and cal.profiles["aerial"].bounded  # 11 >= 9 frames
+    assert cal.counting["aerial"]["setup"] == "416"
+
+
+def test_eval_folds_bad_input_is_one_line(tmp_path):
+    for args, message in [
+        (("eval", tmp_path, "--folds", "2"), "holds no set"),
+        (("eval", DEMO_SHEEP, "--folds", "2", "--setup", "999"), "--setup '999' is unknown"),
+        (("eval", DEMO_SHEEP, "--folds", "9"), "--folds 9 is more than"),
+        (("eval",), "eval needs a DATASET"),
+    ]:
+        proc = run(*args)
+        assert proc.returncode == 1, (args, proc.stdout, proc.stderr)
+        assert message in proc.stderr, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr
