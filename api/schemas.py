@@ -182,8 +182,8 @@ class ConsentPublic(BaseModel):
 class HerdDayPublic(BaseModel):
     """Daily maximum head count of one species, with the interval of the frame that gave it.
 
-    ``head_low``/``head_high`` are null for counts stored without an interval; ``coverage`` is the stated
-    coverage of every interval (0.9).
+    ``head_low``/``head_high`` are null for counts stored without an interval (``head_high`` alone null:
+    unbounded above); ``coverage`` is the stated coverage of every interval (0.9).
     """
 
     day: date
@@ -198,7 +198,8 @@ class HerdDayPublic(BaseModel):
 class CountedFramePublic(BaseModel):
     """One counted frame: its count with the count's interval, the frame and model hashes, the evidence path.
 
-    ``count_low``/``count_high`` are null for counts stored without an interval; ``coverage`` is the share of
+    ``count_low``/``count_high`` are null for counts stored without an interval (``count_high`` alone null:
+    unbounded above, the camera's profile was calibrated on too few frames); ``coverage`` is the share of
     frames whose true count the interval is calibrated to hold (0.9).
     """
 

@@ -187,8 +187,8 @@ def _wide_intervals(record: FarmRecord, policy: Policy, at: datetime) -> list[Al
         Alert(
             "wide_count_interval",
             "warning",
-            f"camera {c.device_id}/{c.camera_id or '-'} ({c.profile}) {c.species} intervals "
-            f"{c.relative_width * 100:.0f}% of the head wide (limit {limit * 100:.0f}%)",
+            f"camera {c.device_id}/{c.camera_id or '-'} ({c.profile}) {c.species} count intervals "
+            f"{c.describe()} (limit {limit * 100:.0f} % of the head)",
             "livestock_counts",
             {
                 "device_id": c.device_id,
@@ -198,6 +198,7 @@ def _wide_intervals(record: FarmRecord, policy: Policy, at: datetime) -> list[Al
                 "relative_width": c.relative_width,
                 "max_relative_width": limit,
                 "days": c.days,
+                "unbounded_days": c.unbounded_days,
             },
             at,
         )

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from credit.canonical import canonical_json, sha256_hex, to_plain
-from credit.count_intervals import INTERVAL_PERCENT, too_wide
+from credit.count_intervals import INTERVAL_PERCENT, interval_text, too_wide
 from credit.errors import RecordError
 from credit.fraud import FraudSignal, assess_fraud
 from credit.money import ZERO, Amount, floor_to_step, quantize
@@ -210,7 +210,7 @@ def _herd_evidence(record: FarmRecord, valuation: Valuation) -> tuple[Reason, ..
         interval = (
             ""
             if h.head_low is None
-            else f" ({INTERVAL_PERCENT} % interval {h.head_low}-{h.head_high}, valued at {h.head_low})"
+            else f" ({INTERVAL_PERCENT} % interval {interval_text(h.head_low, h.head_high)}, valued at {h.head_low})"
         )
         out.append(
             Reason(
@@ -231,8 +231,8 @@ def _interval_flags(record: FarmRecord, policy: Policy) -> tuple[Reason, ...]:
         Reason(
             "wide_count_interval",
             f"Camera {c.device_id}/{c.camera_id or '-'} ({c.profile}) counts {c.species} with {INTERVAL_PERCENT} % "
-            f"intervals {c.relative_width * 100:.0f} % of the head wide over {c.days} day(s), above the "
-            f"{limit * 100:.0f} % a {c.profile} camera may give: check its counts before relying on them.",
+            f"intervals {c.describe()}, wider than the {limit * 100:.0f} % allowed for {c.profile} cameras: "
+            "check its counts before relying on them.",
             "camera_intervals",
         )
         for c, limit in too_wide(record.camera_intervals, dict(policy.max_relative_width))

@@ -61,7 +61,9 @@ class HerdDay:
             INTERVAL_COVERAGE``): per camera the low median of its frames' lower bounds, summed over the
             cameras. None when a camera's frames carry no interval (and in every record stored before the
             vision issue #16, which therefore hashes as it did).
-        head_high: the upper end, built the same way from the upper bounds; None exactly when ``head_low`` is.
+        head_high: the upper end, built the same way from the upper bounds; None when ``head_low`` is, and
+            also with ``head_low`` set when the day's interval is unbounded above (a camera profile calibrated
+            on too few frames: ``vision.intervals``).
     """
 
     day: date
@@ -79,12 +81,11 @@ class HerdDay:
                 f"herd day {self.day} {self.species}: head={self.head} frames={self.frames} cameras={self.cameras}; "
                 "head must be >= 0, frames and cameras >= 1"
             )
-        if (self.head_low is None) != (self.head_high is None) or (
-            self.head_low is not None and self.head_high is not None and not 0 <= self.head_low <= self.head_high
-        ):
+        low, high = self.head_low, self.head_high
+        if (low is None and high is not None) or (low is not None and (low < 0 or (high is not None and high < low))):
             raise RecordError(
-                f"herd day {self.day} {self.species}: interval {self.head_low}..{self.head_high}; give both ends "
-                "or neither, with 0 <= head_low <= head_high"
+                f"herd day {self.day} {self.species}: interval {low}..{high}; give no end, the lower end "
+                "(unbounded above) or both, with 0 <= head_low <= head_high"
             )
 
 
@@ -377,6 +378,7 @@ class FarmRecord:
                         int(c["days"]),
                         int(c["head_total"]),
                         int(c["width_total"]),
+                        int(c.get("unbounded_days", 0)),
                     )
                     for c in data["camera_intervals"]
                 )

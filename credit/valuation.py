@@ -28,7 +28,8 @@ class HerdEstimate:
     """The verified head count of one species: low median of the daily figures, its spread (MAD) and days seen.
 
     ``head_low``/``head_high`` are its count interval (None unless every daily figure has one, as in every
-    decision stored before count intervals); ``value`` is ``head_low`` (else ``head``) x the price per head.
+    decision stored before count intervals; ``head_high`` alone None: unbounded above); ``value`` is
+    ``head_low`` (else ``head``) x the price per head.
     """
 
     species: str
@@ -92,15 +93,18 @@ def herd_estimates(record: FarmRecord) -> dict[str, tuple[int, int, int]]:
     return out
 
 
-def herd_intervals(record: FarmRecord) -> dict[str, tuple[int, int]]:
-    """Return ``{species: (low, high)}``: low medians of the daily interval ends (species whose every day has one)."""
-    out: dict[str, tuple[int, int]] = {}
+def herd_intervals(record: FarmRecord) -> dict[str, tuple[int, int | None]]:
+    """Return ``{species: (low, high)}``: low medians of the daily interval ends (species whose every day has one).
+
+    An unbounded upper end (None) sorts above every bounded one; ``high`` is None when the median is one.
+    """
+    out: dict[str, tuple[int, int | None]] = {}
     for species in record.species():
         days = [d for d in record.herd_days if d.species == species]
         lows = [d.head_low for d in days if d.head_low is not None]
-        highs = [d.head_high for d in days if d.head_high is not None]
-        if days and len(lows) == len(highs) == len(days):
-            out[species] = (median_low(lows), median_low(highs))
+        if days and len(lows) == len(days):
+            highs = sorted(days, key=lambda d: (d.head_high is None, d.head_high or 0))
+            out[species] = (median_low(lows), highs[(len(highs) - 1) // 2].head_high)
     return out
 
 

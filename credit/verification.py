@@ -10,7 +10,8 @@ Components (weights from the policy; a component without data drops out and the 
 - ``water_consistency``: daily water draw inside the band the *declared* herd needs;
 - ``count_precision``: how tight the count intervals are: the herd days' interval lower ends over their
   upper ends, each weighted by the species' price per head (1 when every interval is a single value; a
-  39-46 interval gives 39/46). Only herd days that carry an interval take part.
+  39-46 interval gives 39/46), times the share of those days whose interval is bounded above (a day
+  unbounded above has no precision). Only herd days that carry an interval take part.
 """
 
 from __future__ import annotations
@@ -70,17 +71,20 @@ def daily_water_l(record: FarmRecord) -> Decimal | None:
 
 def _count_precision(record: FarmRecord, policy: Policy) -> tuple[str, Decimal, str] | None:
     """The ``count_precision`` component, or None when no herd day carries an interval."""
-    days = [d for d in record.herd_days if d.head_low is not None and d.head_high is not None]
-    if not days:
+    with_interval = [d for d in record.herd_days if d.head_low is not None]
+    if not with_interval:
         return None
+    days = [d for d in with_interval if d.head_high is not None]
     low = sum((Decimal(d.head_low or 0) * policy.species_terms(d.species).price_per_head for d in days), ZERO)
     high = sum((Decimal(d.head_high or 0) * policy.species_terms(d.species).price_per_head for d in days), ZERO)
-    value = ONE if high == ZERO else _ratio(low, high)
+    tight = ONE if high == ZERO else low / high
+    value = _ratio(tight * Decimal(len(days)), Decimal(len(with_interval)))
     heads = f"{sum(d.head_low or 0 for d in days)}..{sum(d.head_high or 0 for d in days)}"
     return (
         "count_precision",
         value,
-        f"count intervals of {len(days)} herd day(s) span {heads} head in all, lower over upper ends valued",
+        f"count intervals of {len(with_interval)} herd day(s), {len(with_interval) - len(days)} unbounded above; "
+        f"the bounded ones span {heads} head in all, lower over upper ends valued",
     )
 
 

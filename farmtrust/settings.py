@@ -125,6 +125,11 @@ class VisionSettings(BaseModel):
 
     model_path: Path | None = Field(default=None, description="weights file; unset uses the bundled model")
     thresholds_file: Path | None = Field(default=None, description="per-species confidence thresholds (JSON)")
+    intervals_file: Path | None = Field(
+        default=None,
+        description="count-interval calibration (JSON, vision.intervals); unset: <weights>.intervals.json beside "
+        "the model, when present",
+    )
     max_imgsz: int | None = Field(
         default=None, ge=32, description="largest inference size in pixels; unset: the training size"
     )

@@ -45,7 +45,8 @@ class CountRow:
     count_low: int | None = None
     """Lower end of the count's interval at :data:`vocabulary.cameras.INTERVAL_COVERAGE` (None: no interval)."""
     count_high: int | None = None
-    """Upper end of that interval (None exactly when ``count_low`` is)."""
+    """Upper end of that interval; None with ``count_low`` set means unbounded above (a profile calibrated on
+    too few frames, ``vision.intervals``)."""
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,8 @@ class CameraDay:
     ``head`` is the low median of the day's frame counts (an observed count, never above the middle
     one), ``spread`` their inter-quartile range. ``head_low``/``head_high`` are the day's interval: the
     low median of the frames' lower bounds and the low median of their upper bounds (the same robust
-    figure taken at each end, so one frame moves neither); None unless every frame carries an interval.
+    figure taken at each end, so one frame moves neither; an unbounded upper end counts as the largest,
+    and ``head_high`` is None when the median is one). Both None unless every frame carries an interval.
     """
 
     day: date
@@ -220,6 +222,14 @@ class CameraDay:
     head_high: int | None = None
     profile: str = DEFAULT_CAMERA_PROFILE.value
     """The device's camera profile."""
+
+
+_UNBOUNDED = 2**31 - 1
+"""An unbounded upper end while medians are taken: larger than any stored count (``integer``'s largest)."""
+
+
+def _bounded(high: int | None) -> int | None:
+    return None if high is None or high == _UNBOUNDED else int(high)
 
 
 EVIDENCE_METHODS = ("snapshot", "edge_snapshot")
@@ -250,8 +260,8 @@ def daily_window_counts(
                       - percentile_cont(0.25) WITHIN GROUP (ORDER BY c.count),
                       CASE WHEN count(c.count_low) = count(*)
                            THEN percentile_disc(0.5) WITHIN GROUP (ORDER BY c.count_low) END,
-                      CASE WHEN count(c.count_high) = count(*)
-                           THEN percentile_disc(0.5) WITHIN GROUP (ORDER BY c.count_high) END,
+                      CASE WHEN count(c.count_low) = count(*)
+                           THEN percentile_disc(0.5) WITHIN GROUP (ORDER BY coalesce(c.count_high, %s)) END,
                       d.camera_profile
                FROM livestock_counts c
                JOIN devices d ON d.id = c.device_id AND d.farm_id = c.farm_id
@@ -260,10 +270,10 @@ def daily_window_counts(
                  AND NOT EXISTS (SELECT 1 FROM frames f WHERE f.farm_id = c.farm_id AND f.sha256 = c.frame_sha256
                                  AND f.status = 'quarantined')
                GROUP BY 1, 2, 3, 4, d.camera_profile ORDER BY 1, 2, 3, 4""",
-            (str(farm_id), start, end, list(EVIDENCE_METHODS)),
+            (_UNBOUNDED, str(farm_id), start, end, list(EVIDENCE_METHODS)),
         )
         return [
-            CameraDay(day, device, camera, species, int(head), int(n), float(spread), low, high, profile)
+            CameraDay(day, device, camera, species, int(head), int(n), float(spread), low, _bounded(high), profile)
             for day, device, camera, species, head, n, spread, low, high, profile in cur.fetchall()
         ]
 

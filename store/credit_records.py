@@ -190,7 +190,8 @@ def _fields(conn: psycopg.Connection, farm: str, end: datetime) -> tuple[FieldRe
 def _herd_days(cameras: list[CameraDay]) -> tuple[HerdDay, ...]:
     """Per day and species: each camera's low median summed over the cameras (each sees different animals).
 
-    The day's interval sums the cameras' intervals too; it is left out (None) when one of the cameras has none.
+    The day's interval sums the cameras' intervals too: none when one of the cameras has none, unbounded
+    above when one of them is.
     """
     days: dict[tuple[date, str], list[CameraDay]] = {}
     for c in cameras:
@@ -198,7 +199,8 @@ def _herd_days(cameras: list[CameraDay]) -> tuple[HerdDay, ...]:
             days.setdefault((c.day, c.species), []).append(c)
     out = []
     for (day, species), seen in days.items():
-        whole = all(c.head_low is not None and c.head_high is not None for c in seen)
+        whole = all(c.head_low is not None for c in seen)
+        bounded = whole and all(c.head_high is not None for c in seen)
         out.append(
             HerdDay(
                 day,
@@ -207,7 +209,7 @@ def _herd_days(cameras: list[CameraDay]) -> tuple[HerdDay, ...]:
                 sum(c.frames for c in seen),
                 cameras=len(seen),
                 head_low=sum(c.head_low or 0 for c in seen) if whole else None,
-                head_high=sum(c.head_high or 0 for c in seen) if whole else None,
+                head_high=sum(c.head_high or 0 for c in seen) if bounded else None,
             )
         )
     return tuple(out)
@@ -215,12 +217,15 @@ def _herd_days(cameras: list[CameraDay]) -> tuple[HerdDay, ...]:
 
 def _camera_intervals(cameras: list[CameraDay]) -> tuple[CameraInterval, ...] | None:
     """Per camera and species: its days with an interval, their head and widths summed (None: no camera had one)."""
-    totals: dict[tuple[str, str, str, str], tuple[int, int, int]] = {}
+    totals: dict[tuple[str, str, str, str], tuple[int, int, int, int]] = {}
     for c in cameras:
-        if c.species in SPECIES and c.head_low is not None and c.head_high is not None:
+        if c.species in SPECIES and c.head_low is not None:
             key = (c.device_id, c.camera_id, c.species, c.profile)
-            days, head, width = totals.get(key, (0, 0, 0))
-            totals[key] = (days + 1, head + c.head, width + c.head_high - c.head_low)
+            days, head, width, unbounded = totals.get(key, (0, 0, 0, 0))
+            if c.head_high is None:
+                totals[key] = (days + 1, head, width, unbounded + 1)
+            else:
+                totals[key] = (days + 1, head + c.head, width + c.head_high - c.head_low, unbounded)
     return tuple(CameraInterval(*key, *sums) for key, sums in totals.items()) or None
 
 

@@ -32,7 +32,7 @@ class HerdDayRow:
     """One species on one UTC day: the highest head count and how many distinct frames were counted.
 
     ``head_low``/``head_high``: the interval of the frame that gave ``head`` (of those, the one with the
-    highest lower end); None when that frame has none.
+    highest lower end); both None when that frame has none, ``head_high`` alone when it is unbounded above.
     """
 
     day: date
@@ -123,8 +123,11 @@ def latest_head_counts(conn: psycopg.Connection, *, farm_ids: Sequence[UUID]) ->
 
 def latest_head_intervals(
     conn: psycopg.Connection, *, farm_ids: Sequence[UUID]
-) -> dict[UUID, dict[str, tuple[int, int]]]:
-    """Per farm of ``farm_ids``: the interval of each species' most recent count, where that count has one."""
+) -> dict[UUID, dict[str, tuple[int, int | None]]]:
+    """Per farm of ``farm_ids``: the interval of each species' most recent count, where that count has one.
+
+    The upper end is None when the interval is unbounded above.
+    """
     rows = conn.execute(
         """SELECT farm_id, species, count_low, count_high FROM (
                SELECT DISTINCT ON (farm_id, species) farm_id, species, count_low, count_high FROM livestock_counts
@@ -132,7 +135,7 @@ def latest_head_intervals(
            WHERE count_low IS NOT NULL""",
         ([str(f) for f in farm_ids],),
     ).fetchall()
-    out: dict[UUID, dict[str, tuple[int, int]]] = {}
+    out: dict[UUID, dict[str, tuple[int, int | None]]] = {}
     for farm_id, species, low, high in rows:
-        out.setdefault(farm_id, {})[species] = (int(low), int(high))
+        out.setdefault(farm_id, {})[species] = (int(low), None if high is None else int(high))
     return out

@@ -36,8 +36,9 @@ class MemberRow:
     coverage_days: int
     """UTC days of the window on which at least one of the farm's devices had data (:mod:`store.coverage`)."""
     open_alerts: int
-    latest_intervals: dict[str, tuple[int, int]] = field(default_factory=dict)
-    """Per species, the interval of its latest count (at ``vocabulary.cameras.INTERVAL_COVERAGE``), where it has one."""
+    latest_intervals: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+    """Per species, the interval of its latest count (at ``vocabulary.cameras.INTERVAL_COVERAGE``), where it has one
+    (upper end None: unbounded above)."""
 
 
 def member_overview(

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from vision.detections import Detections
+    from vision.intervals import IntervalCalibration
     from vision.model import LivestockModel
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,23 @@ def _detect(
     return [d for d in found if d is not None]
 
 
+def _interval(intervals: IntervalCalibration | None, count: int, profile: str) -> tuple[int | None, int | None]:
+    """The count's ``(low, high)`` for a camera of ``profile``: (None, None) without a calibration.
+
+    A profile the calibration lacks gets ``(0, None)``, unbounded above: a count no calibration vouches
+    for must not pass for a precise one.
+    """
+    if intervals is None:
+        return None, None
+    from vision.errors import CalibrationError
+
+    try:
+        found = intervals.interval(count, profile)
+    except CalibrationError:
+        return 0, None
+    return found.low, found.high
+
+
 def count_pending_frames(
     conn: psycopg.Connection,
     *,
@@ -66,12 +84,14 @@ def count_pending_frames(
     evidence_dir: Path,
     batch_size: int,
     camera_models: Mapping[str, LivestockModel] | None = None,
+    intervals: IntervalCalibration | None = None,
 ) -> RoundResult:
     """Claim up to ``batch_size`` pending frames, count them, store the counts and mark the frames.
 
     Writes one snapshot row per species ``model`` knows (zeros too) with an annotated thumbnail under
     ``evidence_dir``; a frame that cannot be decoded is marked ``quarantined`` with the reason. The frames
     stay locked until the caller's transaction ends: run it inside one (``with conn.transaction()``).
+    With ``intervals`` each count gets its interval for the sending device's camera profile.
 
     Args:
         conn: the connection whose transaction holds the claimed frames.
@@ -80,6 +100,7 @@ def count_pending_frames(
         evidence_dir: where annotated thumbnails are written.
         batch_size: frames claimed and counted.
         camera_models: per camera id, the model with that camera's profile.
+        intervals: the model's count-interval calibration (``vision.intervals``); None stores no intervals.
     """
     frames = claim_pending_frames(conn=conn, limit=batch_size)
     good: list[tuple[PendingFrame, np.ndarray]] = []
@@ -107,23 +128,27 @@ def count_pending_frames(
         )
         flags = ("recycled_photo",) if earlier or frame.recycled_of is not None else ()
         counts = found.counts()
-        rows.extend(
-            CountRow(
-                time=frame.captured_at,
-                farm_id=frame.farm_id,
-                device_id=frame.device_id,
-                camera_id=frame.camera_id,
-                species=species,
-                count=counts.get(species, 0),
-                method="snapshot",
-                model_sha256=model.identity.sha256,
-                frame_sha256=frame.sha256,
-                phash=hash_hex,
-                evidence_path=evidence,
-                flags=flags,
+        for species in model.species:
+            count = counts.get(species, 0)
+            low, high = _interval(intervals, count, frame.camera_profile)
+            rows.append(
+                CountRow(
+                    time=frame.captured_at,
+                    farm_id=frame.farm_id,
+                    device_id=frame.device_id,
+                    camera_id=frame.camera_id,
+                    species=species,
+                    count=count,
+                    method="snapshot",
+                    model_sha256=model.identity.sha256,
+                    frame_sha256=frame.sha256,
+                    phash=hash_hex,
+                    evidence_path=evidence,
+                    flags=flags,
+                    count_low=low,
+                    count_high=high,
+                )
             )
-            for species in model.species
-        )
         mark_frame(conn=conn, sha256=frame.sha256, message_id=frame.message_id, status="counted")
     write_counts(conn=conn, rows=rows)
     if frames:

@@ -30,7 +30,7 @@ from api.dashboard.svg import MapField, Series, field_map, line_chart
 from api.deps import Conn
 from api.errors import ApiError
 from api.routes.audit import proven_receipt
-from credit.count_intervals import INTERVAL_PERCENT
+from credit.count_intervals import INTERVAL_PERCENT, interval_text
 from credit.errors import AuditError
 from store.credit_records import latest_decisions
 from store.crop_areas import FieldCropAreaRow
@@ -46,6 +46,7 @@ from usecases.loans import portfolio
 router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.globals["interval_percent"] = INTERVAL_PERCENT  # "42 head (90 % interval 39-46)"
+templates.env.filters["interval"] = interval_text  # low|interval(high): "39-46", or "39 or more" unbounded above
 STYLESHEET = Path(__file__).parent / "static" / "dashboard.css"
 
 

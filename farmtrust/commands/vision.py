@@ -408,7 +408,7 @@ def worker(
 def _work(url: str, settings: Settings, detector: LivestockModel, *, once: bool) -> None:
     import threading
 
-    from farmtrust.workers.vision import VisionWorker
+    from farmtrust.workers.vision import VisionWorker, load_intervals
 
     vision_worker = VisionWorker(
         db_url=url,
@@ -417,6 +417,7 @@ def _work(url: str, settings: Settings, detector: LivestockModel, *, once: bool)
         evidence_dir=settings.evidence_dir,
         batch_size=settings.vision.batch_size,
         camera_models=camera_models(settings, detector),
+        intervals=load_intervals(model=detector, path=settings.vision.intervals_file),
     )
     if once:
         import psycopg

@@ -5,7 +5,8 @@ Each round (:func:`usecases.frame_counts.count_pending_frames`, in one transacti
 writes one snapshot row per species the model knows (zero counts are records too) with the model
 sha256, frame sha256, perceptual hash and an annotated thumbnail, and marks the frames ``counted``. A
 frame that cannot be counted (missing file, empty, corrupt, truncated, over 50 megapixels) is marked
-``quarantined`` with the reason, and the round goes on.
+``quarantined`` with the reason, and the round goes on. With the model's interval calibration
+(:func:`load_intervals`) every count also stores its 90 % interval for the device's camera profile.
 """
 
 from __future__ import annotations
@@ -18,11 +19,36 @@ import psycopg
 
 from store.counts import listen_for_frames, wait_for_frames
 from usecases.frame_counts import RoundResult, count_pending_frames
+from vision.errors import CalibrationError
+from vision.intervals import IntervalCalibration, intervals_path
 from vision.model import LivestockModel
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RoundResult", "VisionWorker"]
+__all__ = ["RoundResult", "VisionWorker", "load_intervals"]
+
+
+def load_intervals(*, model: LivestockModel, path: Path | None = None) -> IntervalCalibration | None:
+    """The count-interval calibration of ``model``: ``path``, else ``<weights stem>.intervals.json`` beside it.
+
+    Without that file (no ``path`` given) counts are stored without intervals, with a warning.
+
+    Raises:
+        CalibrationError: the file is malformed, ``path`` is missing, or it was fitted on other weights.
+    """
+    where = path or intervals_path(model.identity.path)
+    if path is None and not where.is_file():
+        log.warning("no count-interval calibration at %s: counts are stored without intervals", where)
+        return None
+    calibration = IntervalCalibration.load(where)
+    if calibration.model_sha256 not in (None, model.identity.sha256):
+        raise CalibrationError(
+            f"Interval calibration {where} was fitted on weights {calibration.model_sha256[:12]}, not on "
+            f"{model.identity.path.name} ({model.identity.sha256[:12]}); fit it again with "
+            "`farmtrust vision eval --folds K --write-intervals` or point intervals_file at the right one"
+        )
+    log.info("count intervals from %s for profiles %s", where, sorted(calibration.profiles))
+    return calibration
 
 
 class VisionWorker:
@@ -37,6 +63,7 @@ class VisionWorker:
         evidence_dir: Path,
         batch_size: int = 8,
         camera_models: dict[str, LivestockModel] | None = None,
+        intervals: IntervalCalibration | None = None,
     ) -> None:
         """Keep the collaborators; nothing connects until :meth:`run_round` or :meth:`run`.
 
@@ -48,10 +75,12 @@ class VisionWorker:
             batch_size: frames claimed and counted per round.
             camera_models: per camera id, the model with that camera's profile
                 (:meth:`LivestockModel.profiled`); other cameras use ``model``.
+            intervals: the count-interval calibration (:func:`load_intervals`); None stores no intervals.
         """
         self.db_url = db_url
         self.model = model
         self.camera_models = camera_models or {}
+        self.intervals = intervals
         self.frame_dir = frame_dir
         self.evidence_dir = evidence_dir
         self.batch_size = batch_size
@@ -66,6 +95,7 @@ class VisionWorker:
                 evidence_dir=self.evidence_dir,
                 batch_size=self.batch_size,
                 camera_models=self.camera_models,
+                intervals=self.intervals,
             )
 
     def run(self, *, stop: threading.Event, idle_wait_s: float = 5.0) -> None:

@@ -92,7 +92,7 @@ def test_the_credit_decision_values_the_lower_end_and_flags_a_race_camera_this_w
     (flag,) = [r for r in second["reasons"] if r["code"] == "wide_count_interval"]
     assert flag["message"] == (
         f"Camera {device}/cam (race) counts cattle with 90 % intervals 42 % of the head wide over 60 day(s), "
-        "above the 20 % a race camera may give: check its counts before relying on them."
+        "wider than the 20 % allowed for race cameras: check its counts before relying on them."
     )
     client.cookies.clear()
     sign_in(client, world["key_l"])

@@ -95,7 +95,7 @@ def test_a_record_with_intervals_replays_to_the_same_hash():
 
 @pytest.mark.parametrize(
     ("low", "high", "match"),
-    [(5, None, "give both ends or neither"), (6, 5, "0 <= head_low <= head_high"), (-1, 3, "head_low")],
+    [(None, 5, "give no end, the lower end"), (6, 5, "0 <= head_low <= head_high"), (-1, 3, "head_low")],
 )
 def test_a_broken_interval_is_refused(low, high, match):
     with pytest.raises(RecordError, match=match):
@@ -125,7 +125,7 @@ def test_a_camera_wider_than_its_profile_allows_is_a_decision_reason_and_a_warni
     assert [(r.message, r.source) for r in flags] == [
         (
             "Camera cam-1/pen-2 (pen) counts cattle with 90 % intervals 36 % of the head wide over 2 day(s), "
-            "above the 30 % a pen camera may give: check its counts before relying on them.",
+            "wider than the 30 % allowed for pen cameras: check its counts before relying on them.",
             "camera_intervals",
         )
     ]
@@ -176,3 +176,35 @@ def test_a_policy_sets_the_widths_and_the_weight():
 def test_a_bad_width_is_refused_naming_the_field(table, match):
     with pytest.raises(PolicyError, match=match):
         load_policy(POLICY_TEXT + f"\n[count_intervals]\n{table}\n")
+
+
+UNBOUNDED_DAYS = [(40, 37, 44), (42, 0, None), (41, 36, 45), (43, 38, None)]
+"""Two days unbounded above (a profile calibrated on too few frames)."""
+
+
+def test_an_unbounded_day_keeps_its_lower_end_and_sorts_above_every_upper_end():
+    record = farm(herd_days=interval_days("cattle", UNBOUNDED_DAYS), devices=())
+    (cattle,) = value_production(record, POLICY).herds
+    # heads 40 41 42 43 -> 41; lower ends 0 36 37 38 -> 36; upper ends 44 45 inf inf -> the 2nd of 4, 45
+    assert (cattle.head, cattle.head_low, cattle.head_high) == (41, 36, 45)
+    assert cattle.value.number == Decimal("1980000.00")  # 36 x 55 000
+    three = farm(herd_days=interval_days("cattle", UNBOUNDED_DAYS[1:]), devices=())
+    # upper ends inf 45 inf -> inf: unbounded; lower ends 0 36 38 -> 36
+    assert [(h.head_low, h.head_high) for h in value_production(three, POLICY).herds] == [(36, None)]
+
+
+def test_unbounded_days_have_no_precision():
+    record = farm(herd_days=interval_days("cattle", UNBOUNDED_DAYS), declared={"cattle": 41})
+    parts = {c.name: c for c in score_verification(record, POLICY, value_production(record, POLICY)).components}
+    # bounded days: (37 + 36) / (44 + 45) = 73 / 89 = 0.82022..; 2 of 4 days bounded: x 0.5 = 0.41011.. -> 0.4101
+    assert parts["count_precision"].value == Decimal("0.4101")
+
+
+def test_a_camera_unbounded_on_a_day_is_flagged_whatever_its_width():
+    aerial = CameraInterval("drone-1", "", "sheep", "aerial", 3, 20, 1, unbounded_days=1)
+    record = farm(cattle=[], herd_days=interval_days("cattle", CATTLE_DAYS * 20), camera_intervals=(aerial,))
+    (flag,) = [r for r in decide_limit(record, POLICY).reasons if r.code == "wide_count_interval"]
+    assert flag.message == (
+        "Camera drone-1/- (aerial) counts sheep with 90 % intervals unbounded above on 1 of 3 day(s), wider than "
+        "the 40 % allowed for aerial cameras: check its counts before relying on them."
+    )

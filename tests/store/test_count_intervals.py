@@ -51,8 +51,24 @@ def test_count_rows_keep_their_interval_and_old_rows_have_none(conn):
     ]
 
 
-@pytest.mark.parametrize("interval", [(3, None), (None, 3), (5, 4), (-1, 2)])
-def test_a_half_or_reversed_interval_is_refused_by_the_database(conn, interval):
+def test_an_interval_unbounded_above_is_stored_as_its_lower_end(conn):
+    row = CountRow(
+        time=START,
+        farm_id=uuid.uuid4(),
+        species="cattle",
+        count=3,
+        method="snapshot",
+        frame_sha256="u",
+        count_low=0,
+        count_high=None,
+    )
+    write_counts(conn=conn, rows=[row])
+    (back,) = counts_for_frame(conn=conn, frame_sha256="u")
+    assert (back.count_low, back.count_high) == (0, None)
+
+
+@pytest.mark.parametrize("interval", [(None, 3), (5, 4), (-1, 2)])
+def test_an_upper_end_alone_or_a_reversed_interval_is_refused_by_the_database(conn, interval):
     low, high = interval
     row = CountRow(
         time=START, farm_id=uuid.uuid4(), species="cattle", count=3, method="snapshot", count_low=low, count_high=high
@@ -112,6 +128,28 @@ def test_a_cameras_day_takes_the_low_medians_of_its_frames_interval_ends(conn):
         ("2026-05-01", "c3", 5, None, None, "pen"),
         ("2026-05-02", "c1", 33, 30, 36, "pen"),
         ("2026-05-02", "c2", 9, 8, 12, "pen"),
+    ]
+
+
+def test_an_unbounded_upper_end_counts_as_the_largest_in_the_days_median(conn):
+    farm = create_farm(conn, name="unbounded").id
+    insert_device(conn, device_id="dev", farm_id=farm, public_key=KEY, camera_profile="aerial")
+    # c1: upper ends 12, unbounded, 14 -> sorted 12 14 inf -> 14; c2: 9, unbounded, unbounded -> unbounded
+    rows = [_row(farm, i, "c1", c, iv) for i, (c, iv) in enumerate([(10, (8, 12)), (11, (0, None)), (12, (9, 14))])]
+    rows += [_row(farm, 10 + i, "c2", c, iv) for i, (c, iv) in enumerate([(7, (5, 9)), (8, (0, None)), (9, (0, None))])]
+    write_counts(conn=conn, rows=rows)
+    days = daily_window_counts(conn=conn, farm_id=farm, start=START, end=START + timedelta(days=1))
+    # lower ends: c1 0 8 9 -> 8; c2 0 0 5 -> 0
+    assert [(d.camera_id, d.head, d.head_low, d.head_high) for d in days] == [("c1", 11, 8, 14), ("c2", 8, 0, None)]
+
+    from store.credit_records import read_farm_record
+
+    record = read_farm_record(conn, farm_id=farm, as_of=START + timedelta(days=1), window_days=5)
+    # the farm's day: head 11 + 8 = 19, lower end 8 + 0 = 8, unbounded above because c2 is
+    assert [(d.head, d.head_low, d.head_high) for d in record.herd_days] == [(19, 8, None)]
+    assert [(c.camera_id, c.days, c.head_total, c.width_total, c.unbounded_days) for c in record.camera_intervals] == [
+        ("c1", 1, 11, 6, 0),
+        ("c2", 1, 0, 0, 1),
     ]
 
 

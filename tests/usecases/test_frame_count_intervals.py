@@ -1,0 +1,70 @@
+"""The vision round stores each count's interval for the sending device's camera profile (vision issue #16)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import psycopg
+import pytest
+
+from farmtrust.workers.vision import load_intervals
+from store.counts import counts_for_frame
+from store.farms import create_farm
+from store.ingest_devices import insert_device, set_camera_profile
+from tests.vision.framesdb import add_frame
+from tests.vision.test_worker import SquareCounter, jpeg_with_squares
+from usecases.frame_counts import count_pending_frames
+from vision.errors import CalibrationError
+from vision.intervals import IntervalCalibration, IntervalMethod, ProfileCalibration
+
+RACE_ONLY = IntervalCalibration(0.9, {"race": ProfileCalibration(IntervalMethod(), 9, -1.0, 1.0)}, "d" * 64)
+"""A race camera's counts are off by at most one head: count c -> [c - 1, c + 1] (never below 0)."""
+
+
+def _round(conn, frames: Path, tmp_path: Path) -> None:
+    count_pending_frames(
+        conn, model=SquareCounter(), frame_dir=frames, evidence_dir=tmp_path / "ev", batch_size=4, intervals=RACE_ONLY
+    )
+
+
+def test_each_count_gets_its_devices_profile_interval_and_an_uncalibrated_profile_is_unbounded(fresh_db_url, tmp_path):
+    frames = tmp_path / "frames"
+    with psycopg.connect(fresh_db_url) as conn:
+        farm = create_farm(conn, name="race farm").id
+        insert_device(conn, device_id="dev1", farm_id=farm, public_key=bytes(32), camera_profile="race")
+        first = add_frame(conn, frames, jpeg_with_squares(3, seed=3), farm_id=farm)
+        _round(conn, frames, tmp_path)
+        # 3 cattle -> 2-4; 0 pigs -> 0-1 (the lower end stops at 0)
+        rows = counts_for_frame(conn=conn, frame_sha256=first)
+        assert {r.species: (r.count, r.count_low, r.count_high) for r in rows} == {
+            "cattle": (3, 2, 4),
+            "pig": (0, 0, 1),
+        }
+        set_camera_profile(conn, device_id="dev1", camera_profile="pen")  # the calibration has no pen profile
+        second = add_frame(conn, frames, jpeg_with_squares(2, seed=4), farm_id=farm)
+        _round(conn, frames, tmp_path)
+        cattle = [r for r in counts_for_frame(conn=conn, frame_sha256=second) if r.species == "cattle"]
+        assert [(r.count, r.count_low, r.count_high) for r in cattle] == [(2, 0, None)]
+
+
+def test_without_a_calibration_counts_have_no_interval(fresh_db_url, tmp_path):
+    frames = tmp_path / "frames"
+    with psycopg.connect(fresh_db_url) as conn:
+        farm = create_farm(conn, name="plain farm").id
+        sha = add_frame(conn, frames, jpeg_with_squares(2, seed=5), farm_id=farm)
+        count_pending_frames(conn, model=SquareCounter(), frame_dir=frames, evidence_dir=tmp_path / "ev", batch_size=4)
+        assert {(r.count_low, r.count_high) for r in counts_for_frame(conn=conn, frame_sha256=sha)} == {(None, None)}
+
+
+def test_the_calibration_beside_the_weights_is_loaded_and_must_match_them(tmp_path):
+    weights = tmp_path / "herd.pt"
+    model = SimpleNamespace(identity=SimpleNamespace(path=weights, sha256="d" * 64))
+    assert load_intervals(model=model) is None  # no herd.intervals.json: no intervals
+    RACE_ONLY.save(tmp_path / "herd.intervals.json")
+    assert load_intervals(model=model) == RACE_ONLY
+    other = SimpleNamespace(identity=SimpleNamespace(path=weights, sha256="e" * 64))
+    with pytest.raises(CalibrationError, match=r"was fitted on weights dddddddddddd, not on herd\.pt"):
+        load_intervals(model=other)
+    with pytest.raises(CalibrationError, match="unreadable"):
+        load_intervals(model=model, path=tmp_path / "named-but-missing.json")
