@@ -5,6 +5,7 @@ Example::
     [device]
     farm_id = "6f1c..."            # the farm's UUID from registration
     device_id = "barn-1"           # also the MQTT username
+    camera_profile = "pen"         # race, pen, wide (default) or aerial: picks its count intervals
     key_file = "device.key"        # from `farmtrust edge keygen`
     spool_path = "spool.sqlite"
     spool_max_mb = 64
@@ -47,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from edge.errors import ConfigError
 from edge.protocol import TOPIC_ROOT
+from vocabulary.cameras import DEFAULT_CAMERA_PROFILE, CameraProfile
 from vocabulary.devices import DEVICE_ID_PATTERN
 
 
@@ -59,6 +61,10 @@ class DeviceSection(_Section):
 
     farm_id: uuid.UUID
     device_id: str = Field(pattern=DEVICE_ID_PATTERN)
+    camera_profile: CameraProfile = Field(
+        default=DEFAULT_CAMERA_PROFILE,
+        description="how its cameras look at the animals; `farmtrust edge register --config` registers it",
+    )
     key_file: Path = Path("device.key")
     spool_path: Path = Path("spool.sqlite")
     spool_max_mb: float = Field(default=64.0, gt=0)

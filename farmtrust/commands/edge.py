@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 from typing import Annotated
 
@@ -37,29 +38,70 @@ def keygen(
 
 @app.command()
 def register(
-    device_id: Annotated[str, typer.Option(help="the device id (also its MQTT username)")],
-    farm_id: Annotated[str, typer.Option(help="UUID of the farm the device belongs to")],
-    public_key: Annotated[str, typer.Option(help="hex public key printed by `farmtrust edge keygen`")],
+    device_id: Annotated[str | None, typer.Option(help="the device id (also its MQTT username)")] = None,
+    farm_id: Annotated[str | None, typer.Option(help="UUID of the farm the device belongs to")] = None,
+    public_key: Annotated[str | None, typer.Option(help="hex public key printed by `farmtrust edge keygen`")] = None,
     camera_profile: Annotated[
         CameraProfile | None,
         typer.Option(
             help="how its cameras look at the animals (picks their count intervals); "
-            "default: keep a known device's, 'wide' for a new one",
+            "default: the config's, else keep a known device's, 'wide' for a new one",
             case_sensitive=False,
         ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="the device's edge.toml: its device id, farm id, camera profile and key file"),
     ] = None,
     db_url: DbUrl = None,
 ) -> None:
     """Register a device (or re-key it) so ingest accepts its signed messages."""
-    import uuid
-
     from edge.errors import ConfigError
     from store.db import connect
     from usecases.devices import register_farm_device
+
+    device, farm, raw, profile = _registration(device_id, farm_id, public_key, camera_profile, config)
+    settings = load_settings(db_url=db_url)
+    if not settings.db.url:
+        raise ConfigError("Pass --db-url (or set FARMTRUST_DB__URL) to register a device")
+    with connect(settings.db.url) as conn:
+        register_farm_device(
+            conn, device_id=device, farm_id=farm, public_key=raw, camera_profile=profile.value if profile else None
+        )
+    said = f" with camera profile {profile.value}" if profile else ""
+    console.print(f"registered device {device} of farm {farm}{said}", soft_wrap=True)
+
+
+def _registration(
+    device_id: str | None,
+    farm_id: str | None,
+    public_key: str | None,
+    camera_profile: CameraProfile | None,
+    config: Path | None,
+) -> tuple[str, uuid.UUID, bytes, CameraProfile | None]:
+    """The device id, farm, raw key and profile to register: the options, else what ``config`` says.
+
+    Raises:
+        ConfigError: a value is missing or malformed (the option is named).
+    """
+    from edge.errors import ConfigError
     from vocabulary.devices import device_id_problem
 
+    raw: bytes | None = None
+    if config is not None:
+        from edge.config import load_config
+        from edge.keys import DeviceKey
+
+        section = load_config(config).device
+        device_id = device_id or section.device_id
+        farm_id = farm_id or str(section.farm_id)
+        camera_profile = camera_profile or section.camera_profile
+        if public_key is None:
+            raw = DeviceKey.load(section.key_file).public_raw
+    if device_id is None or farm_id is None or (raw is None and public_key is None):
+        raise ConfigError("Pass --device-id, --farm-id and --public-key, or --config edge.toml")
     try:
-        raw = bytes.fromhex(public_key)
+        raw = raw if raw is not None else bytes.fromhex(public_key or "")
         farm = uuid.UUID(farm_id)
     except ValueError:
         raise ConfigError(
@@ -69,19 +111,7 @@ def register(
         raise ConfigError(f"--public-key must be 32 bytes (64 hex digits), got {len(raw)} bytes")
     if (problem := device_id_problem(device_id)) is not None:
         raise ConfigError(f"--device-id: {problem}")
-    settings = load_settings(db_url=db_url)
-    if not settings.db.url:
-        raise ConfigError("Pass --db-url (or set FARMTRUST_DB__URL) to register a device")
-    with connect(settings.db.url) as conn:
-        register_farm_device(
-            conn,
-            device_id=device_id,
-            farm_id=farm,
-            public_key=raw,
-            camera_profile=camera_profile.value if camera_profile else None,
-        )
-    profile = f" with camera profile {camera_profile.value}" if camera_profile else ""
-    console.print(f"registered device {device_id} of farm {farm}{profile}")
+    return device_id, farm, raw, camera_profile
 
 
 @app.command()
