@@ -207,6 +207,9 @@ class FarmRecord:
         herd_days: the verified head per species and day (see :class:`HerdDay`).
         past_loans: how each earlier loan was repaid (named ``repayments`` in records stored before
             issue #14; :meth:`from_plain` reads both, and a record stored under the old name keeps its hash).
+        camera_intervals: per camera and species, how wide its count intervals were over the window
+            (:class:`credit.count_intervals.CameraInterval`); None when no camera gave one (and in every
+            record stored before the vision issue #16, which therefore hashes as it did).
     """
 
     farm_id: str

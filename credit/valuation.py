@@ -42,11 +42,6 @@ class HerdEstimate:
     head_low: int | None = field(default=None, metadata=OMIT_IF_NONE)
     head_high: int | None = field(default=None, metadata=OMIT_IF_NONE)
 
-    @property
-    def valued_head(self) -> int:
-        """The head the value is computed from: the interval's lower end, else the point estimate."""
-        return self.head if self.head_low is None else self.head_low
-
 
 @dataclass(frozen=True)
 class CropEstimate:
