@@ -232,13 +232,14 @@ def score_frames(
     pred = np.array([choice.rule.count(scores[choice.setup][i]) for i in index], float)
     intervals = [cal.interval(int(p), frames[i].profile) for p, i in zip(pred, index, strict=True)]
     nz = true > 0
-    widths = [iv.width for iv in intervals]
+    widths = [iv.width for iv in intervals if iv.width is not None]
     return {
         "images": len(index),
         "count_mae": float(np.mean(np.abs(pred - true))),
         "count_mape": float(np.mean(np.abs(pred[nz] - true[nz]) / true[nz]) * 100) if nz.any() else None,
         "interval_coverage": float(np.mean([iv.contains(int(t)) for iv, t in zip(intervals, true, strict=True)])),
-        "interval_mean_width": None if any(w is None for w in widths) else float(np.mean(widths)),
+        "interval_mean_width": float(np.mean(widths)) if widths else None,
+        "interval_unbounded": 1 - len(widths) / len(intervals),
         "pairs": [(int(t), int(p)) for t, p in zip(true, pred, strict=True)],
     }
 
@@ -313,11 +314,15 @@ def by_animals(figures: list[dict]) -> dict[str, dict[str, float | int]]:
 
 
 def summarise(figures: list[dict]) -> dict[str, float | int | None]:
-    """Mean and standard deviation over folds of each figure (``None`` when a fold has none)."""
+    """Mean and standard deviation over folds of each figure (``None`` when a fold has none).
+
+    ``interval_mean_width`` is over the bounded intervals; ``interval_unbounded`` is the share without
+    an upper end (too few calibration frames, or a count beyond the calibrated ones).
+    """
     out: dict[str, float | int | None] = {"folds": len(figures), "images": sum(f["images"] for f in figures)}
-    for key in ("count_mae", "count_mape", "interval_coverage", "interval_mean_width"):
-        values = [f[key] for f in figures]
-        if any(v is None for v in values) or not values:
+    for key in ("count_mae", "count_mape", "interval_coverage", "interval_mean_width", "interval_unbounded"):
+        values = [f[key] for f in figures if f.get(key) is not None]
+        if not values:
             out[key] = out[f"{key}_sd"] = None
             continue
         out[key] = round(float(np.mean(values)), 3)

@@ -70,4 +70,4 @@ def test_summarise_mean_and_sd():
     assert out["images"] == 5 and out["folds"] == 2
     assert out["count_mae"] == 2.0 and out["count_mae_sd"] == pytest.approx(1.414, abs=1e-3)  # sd of 1, 3
     assert out["interval_coverage"] == 0.75
-    assert out["interval_mean_width"] is None  # one fold unbounded: no finite mean width
+    assert out["interval_mean_width"] == 2.0  # the folds with a bounded interval
