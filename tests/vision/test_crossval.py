@@ -44,8 +44,7 @@ def test_choose_prefers_the_threshold_and_setup_that_count_right():
     choice = choose(frames, range(len(frames)), scores, "race")
     assert choice.setup == "416"
     assert choice.rule == CountRule(0.35)
-    # every count exact: every score is 0, so every method gives width 0; the first (constant) is kept
-    assert choice.interval == IntervalMethod("constant", False)
+    assert choice.interval == IntervalMethod("sqrt", False)  # the one score the folds proved
 
 
 def test_cross_validate_scores_held_out_folds():
