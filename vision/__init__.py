@@ -10,6 +10,7 @@ from vision.evidence import hamming, phash, sha256_hex, thumbnail
 from vision.images import decode_image, read_image
 from vision.intervals import CountInterval, IntervalCalibration, IntervalMethod, ProfileCalibration, intervals_path
 from vision.model import LivestockModel, ModelIdentity, default_model_path, file_sha256, load_thresholds
+from vision.profile_counting import ProfileCount, ProfileCounter
 from vision.species import species_of_names
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "ModelIdentity",
     "ModelLoadError",
     "ProfileCalibration",
+    "ProfileCount",
+    "ProfileCounter",
     "VisionError",
     "WindowCount",
     "decode_image",

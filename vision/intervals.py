@@ -22,14 +22,21 @@ gives the coverage: the profile's interval is *unbounded above* (``CountInterval
 a lower end of 0, and the calibration says so in ``ProfileCalibration.bounded``. It is never narrowed
 silently.
 
+**Beyond the calibrated counts.** The guarantee needs the new frame to resemble the calibration
+frames. A predicted count above every calibration frame's (``ProfileCalibration.max_predicted``: a
+race camera calibrated on frames of one or two cows now seeing six) has its lower end as usual and
+no upper end (``high is None``): nothing tells how far such a count errs upwards.
+
 Counts are whole animals, so the interval ``[p + q_low * s, p + q_high * s]`` is reported as the
 integers inside it (``ceil`` of the lower end, ``floor`` of the upper end, lower end at least 0): the
 same true counts are covered, so the coverage holds unchanged.
 
 Example:
     >>> cal = IntervalCalibration.fit({"race": ([1] * 9, [1] * 8 + [2])}, coverage=0.9)
-    >>> cal.interval(3, "race")
-    CountInterval(low=2, high=4)
+    >>> cal.interval(1, "race")
+    CountInterval(low=0, high=2)
+    >>> cal.interval(3, "race")  # above every calibrated count (1): no upper end is known
+    CountInterval(low=2, high=None)
 """
 
 from __future__ import annotations
@@ -112,12 +119,15 @@ class ProfileCalibration:
         frames: number of calibration frames.
         q_low: lower end offset in scale units (``<= 0`` for a symmetric score); ``None``: no bound.
         q_high: upper end offset in scale units; ``None``: unbounded above (too few frames).
+        max_predicted: the largest predicted count among the calibration frames; a count above it lies
+            outside what the calibration saw, so its interval is unbounded above (``None``: no limit).
     """
 
     method: IntervalMethod
     frames: int
     q_low: float | None
     q_high: float | None
+    max_predicted: float | None = None
 
     @property
     def bounded(self) -> bool:
@@ -140,17 +150,18 @@ class ProfileCalibration:
         p, y = np.asarray(predicted, dtype=float), np.asarray(true, dtype=float)
         signed = np.sort((y - p) / _scale(p, method.scale))
         n, alpha = len(signed), 1 - coverage
+        top = float(p.max()) if n else None
         if not method.asymmetric:
             k = conformal_rank(n, alpha)
             if k > n:
-                return cls(method, n, None, None)
+                return cls(method, n, None, None, top)
             q = float(np.sort(np.abs(signed))[k - 1])
-            return cls(method, n, -q, q)
+            return cls(method, n, -q, q, top)
         k = conformal_rank(n, alpha / 2)
         if k > n:
-            return cls(method, n, None, None)
+            return cls(method, n, None, None, top)
         # upper end: the k-th smallest signed score; lower end: the k-th largest
-        return cls(method, n, float(signed[n - k]), float(signed[k - 1]))
+        return cls(method, n, float(signed[n - k]), float(signed[k - 1]), top)
 
     def interval(self, predicted: float) -> CountInterval:
         """The whole-animal interval around one predicted count."""
@@ -162,6 +173,8 @@ class ProfileCalibration:
         high = math.floor(p + self.q_high * s + _EPS)
         if high < low:  # no whole count inside the real interval: keep the nearest one
             low = high = max(0, round(p))
+        if self.max_predicted is not None and p > self.max_predicted + _EPS:
+            return CountInterval(low, None)  # beyond the calibrated counts: no upper end is known
         return CountInterval(low, max(high, 0))
 
 
@@ -258,6 +271,7 @@ class IntervalCalibration:
                     int(p["frames"]),
                     None if p["q_low"] is None else float(p["q_low"]),
                     None if p["q_high"] is None else float(p["q_high"]),
+                    None if p.get("max_predicted") is None else float(p["max_predicted"]),
                 )
                 for name, p in data["profiles"].items()
             }

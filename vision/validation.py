@@ -13,7 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vision.crossval import SETUPS, InferenceSetup, calibrate, choose, cross_validate, describe, predict_scores
+from vision.crossval import (
+    DEFAULT_SETUPS,
+    SETUPS,
+    Chooser,
+    InferenceSetup,
+    by_animals,
+    calibrate,
+    choose,
+    committed_chooser,
+    cross_validate,
+    describe,
+    predict_scores,
+)
 from vision.crossval import summarise as summarise_folds
 from vision.errors import DatasetError
 from vision.folds import Frame, catalog, stratified_group_folds
@@ -37,12 +49,13 @@ class FoldReport:
 
 
 def select_setups(names: Sequence[str] | None) -> tuple[InferenceSetup, ...]:
-    """The setups named (all by default); the committed one (the first) always runs.
+    """The setups named (``DEFAULT_SETUPS`` by default, ``all`` for every one); the committed one always runs.
 
     Raises:
         DatasetError: an unknown setup name.
     """
-    if not names:
+    names = list(names or DEFAULT_SETUPS)
+    if names == ["all"]:
         return SETUPS
     known = {s.name: s for s in SETUPS}
     unknown = [n for n in names if n not in known]
@@ -57,6 +70,7 @@ def fold_report(
     *,
     folds: int,
     setups: Sequence[InferenceSetup] = SETUPS,
+    committed: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> FoldReport:
     """Run the grouped, stratified ``folds``-fold validation over the sets under ``roots``.
@@ -66,6 +80,7 @@ def fold_report(
         roots: folders of sets (or set folders) with images/ and labels/ or points/.
         folds: number of folds, at least 2.
         setups: inference setups to choose from.
+        committed: make no choice (the committed setup and thresholds); only the interval is fitted.
         progress: called as ``(stage, done, total)``.
 
     Raises:
@@ -88,9 +103,10 @@ def fold_report(
                 progress(f"detecting ({_name}, setup {_n + 1}/{len(setups)})", _done[0], len(frames))
 
         scores[setup.name] = predict_scores(model, frames, setup, progress=step)
-    per_set, chosen = cross_validate(frames, fold_of, scores)
+    chooser = committed_chooser(model.thresholds) if committed else choose
+    per_set, chosen = cross_validate(frames, fold_of, scores, chooser=chooser)
     sets = {name: _set_summary(frames, name, figures) for name, figures in per_set.items()}
-    calibration = final_calibration(model, frames, scores)
+    calibration = final_calibration(model, frames, scores, chooser=chooser)
     return FoldReport(sets, chosen, calibration, len(frames), len(every) - len(frames))
 
 
@@ -101,14 +117,17 @@ def _set_summary(frames: Sequence[Frame], name: str, figures: list[dict]) -> dic
     summary["profile"] = mine[0].profile
     summary["true_count"] = sum(f.true_count for f in mine)
     summary["species"] = {species: {k: v for k, v in summary.items() if k != "species"}}
+    summary["by_animals_per_frame"] = by_animals(figures)
     return summary
 
 
-def final_calibration(model: LivestockModel, frames: Sequence[Frame], scores: dict[str, list]) -> IntervalCalibration:
+def final_calibration(
+    model: LivestockModel, frames: Sequence[Frame], scores: dict[str, list], *, chooser: Chooser = choose
+) -> IntervalCalibration:
     """Choose and fit on every frame given (the procedure the folds scored), per camera profile."""
     index = range(len(frames))
     choices = {
-        p: choose(frames, [i for i in index if frames[i].profile == p], scores, p)
+        p: chooser(frames, [i for i in index if frames[i].profile == p], scores, p)
         for p in sorted({f.profile for f in frames})
     }
     fitted = calibrate(frames, list(index), scores, choices)

@@ -229,8 +229,12 @@ def evaluate(
         typer.Option("--folds", min=2, help="grouped, stratified k-fold over scenes and time blocks (see docs)"),
     ] = None,
     setup: Annotated[
-        list[str] | None, typer.Option("--setup", help="with --folds: only these inference setups (repeatable)")
+        list[str] | None,
+        typer.Option("--setup", help="with --folds: inference setups to choose from (repeatable; 'all')"),
     ] = None,
+    committed: Annotated[
+        bool, typer.Option("--committed", help="with --folds: no choices, the committed setup and thresholds")
+    ] = False,
     write_intervals: Annotated[
         Path | None,
         typer.Option("--write-intervals", help="with --folds: save the interval calibration fitted on all frames"),
@@ -259,7 +263,8 @@ def evaluate(
 
     detector = _model(model, max_imgsz=max_imgsz)
     if folds is not None:
-        _evaluate_folds(detector, datasets or [SHARED_LIVESTOCK], folds, setup, write_intervals, as_json=as_json)
+        roots = datasets or [SHARED_LIVESTOCK]
+        _evaluate_folds(detector, roots, folds, setup, write_intervals, committed=committed, as_json=as_json)
         return
     if not datasets:
         raise DatasetError("eval needs a DATASET (a yaml or a folder), or --folds K for the shared sets")
@@ -321,6 +326,7 @@ def _evaluate_folds(
     setups: list[str] | None,
     write_intervals: Path | None,
     *,
+    committed: bool,
     as_json: bool,
 ) -> None:
     """``eval --folds``: the fold table, and the calibration file when asked."""
@@ -329,14 +335,14 @@ def _evaluate_folds(
 
     from vision.validation import SCORED, fold_report, select_setups
 
-    chosen = select_setups(setups)
+    chosen = select_setups(["416"] if committed else setups)
     with Progress(console=console, disable=as_json, transient=True) as bar:
         task = bar.add_task("folds", total=None)
 
         def progress(stage: str, done: int, total: int) -> None:
             bar.update(task, description=stage, completed=done, total=total)
 
-        report = fold_report(detector, roots, folds=folds, setups=chosen, progress=progress)
+        report = fold_report(detector, roots, folds=folds, setups=chosen, committed=committed, progress=progress)
     if write_intervals:
         report.calibration.save(write_intervals)
     table = Table("set", "profile", "folds", "images", "count MAE", "MAPE %", "interval coverage", "mean width")
@@ -362,6 +368,7 @@ def _evaluate_folds(
         "frames": report.frames,
         "trained_on_left_out": report.trained_on_left_out,
         "setups": [s.name for s in chosen],
+        "committed": committed,
         "fold_choices": report.fold_choices,
         "profiles": dict(report.calibration.counting),
     }

@@ -141,6 +141,7 @@ def test_eval_folds_on_the_repository_sample(tmp_path):
     # each fold calibrates on the other fold's 5 or 6 frames, under the 9 a 90 % interval needs:
     # unbounded above, so every frame is covered and no finite width exists
     assert sheep["interval_coverage"] == 1.0 and sheep["interval_mean_width"] is None
+    assert sheep["interval_unbounded"] == 1.0
     from vision.intervals import IntervalCalibration
 
     cal = IntervalCalibration.load(intervals)

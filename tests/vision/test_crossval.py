@@ -44,8 +44,7 @@ def test_choose_prefers_the_threshold_and_setup_that_count_right():
     choice = choose(frames, range(len(frames)), scores, "race")
     assert choice.setup == "416"
     assert choice.rule == CountRule(0.35)
-    # every count exact: every score is 0, so every method gives width 0; the first (constant) is kept
-    assert choice.interval == IntervalMethod("constant", False)
+    assert choice.interval == IntervalMethod("sqrt", False)  # the one score the folds proved
 
 
 def test_cross_validate_scores_held_out_folds():
@@ -70,4 +69,4 @@ def test_summarise_mean_and_sd():
     assert out["images"] == 5 and out["folds"] == 2
     assert out["count_mae"] == 2.0 and out["count_mae_sd"] == pytest.approx(1.414, abs=1e-3)  # sd of 1, 3
     assert out["interval_coverage"] == 0.75
-    assert out["interval_mean_width"] is None  # one fold unbounded: no finite mean width
+    assert out["interval_mean_width"] == 2.0  # the folds with a bounded interval

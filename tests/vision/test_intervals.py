@@ -44,12 +44,12 @@ def fit(predicted, true, *, scale="constant", asymmetric=False, coverage=0.9):
         ([5] * 9, [5] * 7 + [6, 2], "constant", False, 1, CountInterval(0, 4)),
         # 19 frames with |y - p| = 0..18, rank 18 -> q = 17; 10 +- 17 -> [0, 27]
         ([10] * 19, [10 + d for d in range(19)], "constant", False, 10, CountInterval(0, 27)),
-        # sqrt scale: s = sqrt(3 + 1) = 2, scores 0 x7, 1, 1 -> q = 1; at 8: s = 3 -> [5, 11]
-        ([3] * 9, [3] * 7 + [5, 1], "sqrt", False, 8, CountInterval(5, 11)),
-        # at 0: s = 1 -> [-1, 1] -> [0, 1]
+        # sqrt scale: s = sqrt(3 + 1) = 2 at 3, sqrt(8 + 1) = 3 at 8; scores 0 x8, 1 -> q = 1; at 8: [5, 11]
+        ([3] * 8 + [8], [3] * 7 + [5, 8], "sqrt", False, 8, CountInterval(5, 11)),
+        # scores 0 x7, 1, 1 -> q = 1; at 0: s = 1 -> [-1, 1] -> [0, 1]
         ([3] * 9, [3] * 7 + [5, 1], "sqrt", False, 0, CountInterval(0, 1)),
-        # linear scale: s = 1 + 1 = 2, scores 0 x8, 0.5 -> q = 0.5; at 9: s = 10 -> [4, 14]
-        ([1] * 9, [1] * 8 + [2], "linear", False, 9, CountInterval(4, 14)),
+        # linear scale: s = 1 + 1 = 2 at 1, scores 0 x8, 0.5 -> q = 0.5; at 9: s = 10 -> [4, 14]
+        ([1] * 8 + [9], [1] * 7 + [2, 9], "linear", False, 9, CountInterval(4, 14)),
         # two-sided, 19 frames, signed y - p = -1, 0 x10, 1..8; rank 19 -> upper 8, lower -1; at 4: [3, 12]
         ([4] * 19, [3] + [4] * 10 + [4 + d for d in range(1, 9)], "constant", True, 4, CountInterval(3, 12)),
     ],
@@ -107,8 +107,8 @@ def test_calibration_fits_profiles_and_round_trips(tmp_path):
         fitted_on=("cattle_chute:val",),
         counting={"race": {"setup": "416", "threshold": 0.3}},
     )
-    assert cal.interval(3, "race") == CountInterval(2, 4)
-    assert cal.interval(3, "wide") == CountInterval(0, None)  # 5 frames: too few
+    assert cal.interval(1, "race") == CountInterval(0, 2)
+    assert cal.interval(2, "wide") == CountInterval(0, None)  # 5 frames: too few
     path = cal.save(tmp_path / "m.intervals.json")
     again = IntervalCalibration.load(path)
     assert again == cal
@@ -139,3 +139,24 @@ def test_bad_input_names_the_field(call, match):
 def test_load_missing_file_names_it(tmp_path):
     with pytest.raises(CalibrationError, match=r"nothing\.json"):
         IntervalCalibration.load(tmp_path / "nothing.json")
+
+
+def test_count_beyond_the_calibrated_ones_has_no_upper_end():
+    # calibrated on counts 1 and 2 only (q = 1, constant): a count of 6 keeps its lower end 6 - 1 = 5
+    cal = fit([1] * 5 + [2] * 4, [1] * 4 + [2] + [2] * 4)
+    assert cal.max_predicted == 2
+    assert cal.interval(2) == CountInterval(1, 3)
+    assert cal.interval(6) == CountInterval(5, None)
+
+
+def test_the_committed_calibration_fits_the_committed_model():
+    from vision.model import default_model_path, file_sha256
+    from vocabulary.cameras import CAMERA_PROFILES, INTERVAL_COVERAGE
+
+    cal = IntervalCalibration.load(intervals_path(default_model_path()))
+    assert cal.model_sha256 == file_sha256(default_model_path())
+    assert cal.coverage == INTERVAL_COVERAGE
+    assert set(cal.profiles) == set(CAMERA_PROFILES) == set(cal.counting)
+    # the frames the model did not train on (vision/models/PROVENANCE.md): val 38 + 100 + 11, points 46
+    assert {p: c.frames for p, c in cal.profiles.items()} == {"race": 38, "pen": 100, "aerial": 11, "wide": 46}
+    assert all(c.bounded for c in cal.profiles.values())  # every profile has at least 9 frames
