@@ -56,19 +56,21 @@ def plan_frames(cast: DemoCast, *, now: datetime) -> tuple[dict[str, list], list
 
 def _count_frames(settings: Settings, *, db_url: str) -> int:
     """Run the vision worker over every pending frame; return how many it counted."""
-    from farmtrust.workers.vision import VisionWorker, load_intervals
+    from farmtrust.workers.vision import VisionWorker, load_intervals, profile_counters
     from vision.model import LivestockModel
 
     model = LivestockModel.from_path(
         settings.vision.model_path, thresholds_file=settings.vision.thresholds_file, max_imgsz=settings.vision.max_imgsz
     )
+    intervals = load_intervals(model=model, path=settings.vision.intervals_file)
     worker = VisionWorker(
         db_url=db_url,
         model=model,
         frame_dir=settings.frame_dir,
         evidence_dir=settings.evidence_dir,
         batch_size=8,
-        intervals=load_intervals(model=model, path=settings.vision.intervals_file),
+        intervals=intervals,
+        profile_counters=profile_counters(model=model, intervals=intervals),
     )
     counted = 0
     with psycopg.connect(db_url) as conn:

@@ -15,6 +15,7 @@ from edge.keys import DeviceKey
 from store.farms import add_field, create_farm
 from store.ingest_devices import insert_device
 from store.tenants import create_api_key, create_organization, grant_consent
+from vocabulary.cameras import CameraProfile
 
 __all__ = [
     "CONSENT_DAYS",
@@ -110,7 +111,14 @@ def seed_cast(conn: psycopg.Connection, *, run_tag: str) -> DemoCast:
     for index, (name, story, herd) in enumerate(FARMS, start=1):
         farm = create_farm(conn, name=name, cooperative_id=coop, country="NL", region="default", declared_herd=herd)
         device = DemoDevice(f"demo-{run_tag}-farm{index}-cam", DeviceKey.generate())
-        insert_device(conn, device_id=device.device_id, farm_id=farm.id, public_key=device.key.public_raw, replace=True)
+        insert_device(  # the demo's photos are thermal drone shots of sheep: aerial cameras
+            conn,
+            device_id=device.device_id,
+            farm_id=farm.id,
+            public_key=device.key.public_raw,
+            replace=True,
+            camera_profile=CameraProfile.AERIAL.value,
+        )
         farms.append(DemoFarm(farm.id, name, story, herd, device))
     return DemoCast(coop, lender, admin, tuple(farms))
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import psycopg
 
@@ -21,10 +21,19 @@ if TYPE_CHECKING:
     from vision.detections import Detections
     from vision.intervals import IntervalCalibration
     from vision.model import LivestockModel
+    from vision.profile_counting import ProfileCount
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RoundResult", "count_pending_frames"]
+__all__ = ["FrameCounter", "RoundResult", "count_pending_frames"]
+
+
+class FrameCounter(Protocol):
+    """Counts one frame the way a camera profile's intervals were calibrated (``vision.ProfileCounter``)."""
+
+    def count(self, image: np.ndarray) -> ProfileCount:
+        """Head count, interval and kept boxes per species of one BGR frame."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,35 @@ def _interval(intervals: IntervalCalibration | None, count: int, profile: str) -
     return found.low, found.high
 
 
+def _count(
+    good: list[tuple[PendingFrame, np.ndarray]],
+    model: LivestockModel,
+    camera_models: Mapping[str, LivestockModel],
+    intervals: IntervalCalibration | None,
+    counters: Mapping[str, FrameCounter],
+) -> list[tuple[Detections, dict[str, int], dict[str, tuple[int | None, int | None]]]]:
+    """Per frame, in order: its boxes, each species' count and each count's ``(low, high)``.
+
+    A frame whose device's profile has a counter is counted by it (the way its intervals were calibrated);
+    the others go through one batched inference per camera profile of the settings.
+    """
+    plain = [i for i, (frame, _) in enumerate(good) if frame.camera_profile not in counters]
+    batched = dict(zip(plain, _detect([good[i] for i in plain], model, camera_models), strict=True))
+    out = []
+    for i, (frame, image) in enumerate(good):
+        counter = counters.get(frame.camera_profile)
+        if counter is None:
+            found = batched[i]
+            counts = found.counts()
+            bounds = {s: _interval(intervals, counts.get(s, 0), frame.camera_profile) for s in model.species}
+        else:
+            result = counter.count(image)
+            found, counts = result.detections, result.counts
+            bounds = {s: (iv.low, iv.high) for s, iv in result.intervals.items()}
+        out.append((found, counts, bounds))
+    return out
+
+
 def count_pending_frames(
     conn: psycopg.Connection,
     *,
@@ -85,13 +123,15 @@ def count_pending_frames(
     batch_size: int,
     camera_models: Mapping[str, LivestockModel] | None = None,
     intervals: IntervalCalibration | None = None,
+    profile_counters: Mapping[str, FrameCounter] | None = None,
 ) -> RoundResult:
     """Claim up to ``batch_size`` pending frames, count them, store the counts and mark the frames.
 
     Writes one snapshot row per species ``model`` knows (zeros too) with an annotated thumbnail under
     ``evidence_dir``; a frame that cannot be decoded is marked ``quarantined`` with the reason. The frames
     stay locked until the caller's transaction ends: run it inside one (``with conn.transaction()``).
-    With ``intervals`` each count gets its interval for the sending device's camera profile.
+    With ``intervals`` each count gets its interval for the sending device's camera profile; a profile
+    with a counter in ``profile_counters`` has its frames counted by it, as its intervals were calibrated.
 
     Args:
         conn: the connection whose transaction holds the claimed frames.
@@ -101,6 +141,7 @@ def count_pending_frames(
         batch_size: frames claimed and counted.
         camera_models: per camera id, the model with that camera's profile.
         intervals: the model's count-interval calibration (``vision.intervals``); None stores no intervals.
+        profile_counters: per camera profile, the counter its calibration records (``vision.ProfileCounter``).
     """
     frames = claim_pending_frames(conn=conn, limit=batch_size)
     good: list[tuple[PendingFrame, np.ndarray]] = []
@@ -118,19 +159,18 @@ def count_pending_frames(
                 reason=f"{exc.reason}: {exc}",
             )
             quarantined += 1
-    detections = _detect(good, model, camera_models or {})
+    counted = _count(good, model, camera_models or {}, intervals, profile_counters or {})
     rows: list[CountRow] = []
-    for (frame, image), found in zip(good, detections, strict=True):
+    for (frame, image), (found, counts, bounds) in zip(good, counted, strict=True):
         hash_hex = phash(image)
         evidence = write_thumbnail(evidence_dir, frame_sha256=frame.sha256, jpeg=thumbnail(image, found))
         earlier = recycled_frames(
             conn=conn, farm_id=frame.farm_id, phash=hash_hex, frame_sha256=frame.sha256, max_bits=RECYCLED_MAX_BITS
         )
         flags = ("recycled_photo",) if earlier or frame.recycled_of is not None else ()
-        counts = found.counts()
         for species in model.species:
             count = counts.get(species, 0)
-            low, high = _interval(intervals, count, frame.camera_profile)
+            low, high = bounds.get(species, (None, None))
             rows.append(
                 CountRow(
                     time=frame.captured_at,

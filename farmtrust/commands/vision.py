@@ -415,8 +415,9 @@ def worker(
 def _work(url: str, settings: Settings, detector: LivestockModel, *, once: bool) -> None:
     import threading
 
-    from farmtrust.workers.vision import VisionWorker, load_intervals
+    from farmtrust.workers.vision import VisionWorker, load_intervals, profile_counters
 
+    intervals = load_intervals(model=detector, path=settings.vision.intervals_file)
     vision_worker = VisionWorker(
         db_url=url,
         model=detector,
@@ -424,7 +425,8 @@ def _work(url: str, settings: Settings, detector: LivestockModel, *, once: bool)
         evidence_dir=settings.evidence_dir,
         batch_size=settings.vision.batch_size,
         camera_models=camera_models(settings, detector),
-        intervals=load_intervals(model=detector, path=settings.vision.intervals_file),
+        intervals=intervals,
+        profile_counters=profile_counters(model=detector, intervals=intervals),
     )
     if once:
         import psycopg

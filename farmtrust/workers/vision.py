@@ -6,7 +6,8 @@ writes one snapshot row per species the model knows (zero counts are records too
 sha256, frame sha256, perceptual hash and an annotated thumbnail, and marks the frames ``counted``. A
 frame that cannot be counted (missing file, empty, corrupt, truncated, over 50 megapixels) is marked
 ``quarantined`` with the reason, and the round goes on. With the model's interval calibration
-(:func:`load_intervals`) every count also stores its 90 % interval for the device's camera profile.
+(:func:`load_intervals`) every count also stores its 90 % interval for the device's camera profile, and a
+device's frames are counted the way its profile was calibrated (:func:`profile_counters`).
 """
 
 from __future__ import annotations
@@ -18,14 +19,26 @@ from pathlib import Path
 import psycopg
 
 from store.counts import listen_for_frames, wait_for_frames
-from usecases.frame_counts import RoundResult, count_pending_frames
+from usecases.frame_counts import FrameCounter, RoundResult, count_pending_frames
 from vision.errors import CalibrationError
 from vision.intervals import IntervalCalibration, intervals_path
 from vision.model import LivestockModel
+from vision.profile_counting import ProfileCounter
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RoundResult", "VisionWorker", "load_intervals"]
+__all__ = ["RoundResult", "VisionWorker", "load_intervals", "profile_counters"]
+
+
+def profile_counters(*, model: LivestockModel, intervals: IntervalCalibration | None) -> dict[str, ProfileCounter]:
+    """Per camera profile the calibration records counting for, the counter that counts as it was calibrated.
+
+    Raises:
+        CalibrationError: the calibration names an inference setup this version does not know.
+    """
+    if intervals is None:
+        return {}
+    return {p: ProfileCounter(model=model, calibration=intervals, profile=p) for p in sorted(intervals.counting)}
 
 
 def load_intervals(*, model: LivestockModel, path: Path | None = None) -> IntervalCalibration | None:
@@ -64,6 +77,7 @@ class VisionWorker:
         batch_size: int = 8,
         camera_models: dict[str, LivestockModel] | None = None,
         intervals: IntervalCalibration | None = None,
+        profile_counters: dict[str, FrameCounter] | None = None,
     ) -> None:
         """Keep the collaborators; nothing connects until :meth:`run_round` or :meth:`run`.
 
@@ -76,11 +90,14 @@ class VisionWorker:
             camera_models: per camera id, the model with that camera's profile
                 (:meth:`LivestockModel.profiled`); other cameras use ``model``.
             intervals: the count-interval calibration (:func:`load_intervals`); None stores no intervals.
+            profile_counters: per camera profile, the counter its intervals were calibrated with
+                (:func:`profile_counters`); a device of that profile has its frames counted by it.
         """
         self.db_url = db_url
         self.model = model
         self.camera_models = camera_models or {}
         self.intervals = intervals
+        self.profile_counters = profile_counters or {}
         self.frame_dir = frame_dir
         self.evidence_dir = evidence_dir
         self.batch_size = batch_size
@@ -96,6 +113,7 @@ class VisionWorker:
                 batch_size=self.batch_size,
                 camera_models=self.camera_models,
                 intervals=self.intervals,
+                profile_counters=self.profile_counters,
             )
 
     def run(self, *, stop: threading.Event, idle_wait_s: float = 5.0) -> None:

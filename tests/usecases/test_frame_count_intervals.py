@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import psycopg
 import pytest
 
@@ -15,8 +16,10 @@ from store.ingest_devices import insert_device, set_camera_profile
 from tests.vision.framesdb import add_frame
 from tests.vision.test_worker import SquareCounter, jpeg_with_squares
 from usecases.frame_counts import count_pending_frames
+from vision.detections import Detections
 from vision.errors import CalibrationError
-from vision.intervals import IntervalCalibration, IntervalMethod, ProfileCalibration
+from vision.intervals import CountInterval, IntervalCalibration, IntervalMethod, ProfileCalibration, intervals_path
+from vision.profile_counting import ProfileCount
 
 RACE_ONLY = IntervalCalibration(0.9, {"race": ProfileCalibration(IntervalMethod(), 9, -1.0, 1.0)}, "d" * 64)
 """A race camera's counts are off by at most one head: count c -> [c - 1, c + 1] (never below 0)."""
@@ -68,3 +71,57 @@ def test_the_calibration_beside_the_weights_is_loaded_and_must_match_them(tmp_pa
         load_intervals(model=other)
     with pytest.raises(CalibrationError, match="unreadable"):
         load_intervals(model=model, path=tmp_path / "named-but-missing.json")
+
+
+class RaceCounter:
+    """Double of vision.ProfileCounter: says 7 cattle (6-9) and no pig (0-1) for any frame."""
+
+    def __init__(self):
+        self.frames = 0
+
+    def count(self, image):
+        self.frames += 1
+        boxes = np.array([[10, 10, 20, 20]], np.float32)
+        return ProfileCount(
+            {"cattle": 7, "pig": 0},
+            {"cattle": CountInterval(6, 9), "pig": CountInterval(0, 1)},
+            Detections(boxes, np.array([0.9], np.float32), ("cattle",)),
+        )
+
+
+def test_a_profile_with_a_counter_has_its_frames_counted_as_calibrated(fresh_db_url, tmp_path):
+    frames = tmp_path / "frames"
+    model, race = SquareCounter(), RaceCounter()
+    with psycopg.connect(fresh_db_url) as conn:
+        farm = create_farm(conn, name="counter farm").id
+        insert_device(conn, device_id="dev1", farm_id=farm, public_key=bytes(32), camera_profile="race")
+        gate = add_frame(conn, frames, jpeg_with_squares(3, seed=6), farm_id=farm)
+        count_pending_frames(
+            conn,
+            model=model,
+            frame_dir=frames,
+            evidence_dir=tmp_path / "ev",
+            batch_size=4,
+            intervals=RACE_ONLY,
+            profile_counters={"race": race},
+        )
+        rows = counts_for_frame(conn=conn, frame_sha256=gate)
+        # the counter's figures, not the 3 squares the plain model would have counted
+        assert {r.species: (r.count, r.count_low, r.count_high) for r in rows} == {
+            "cattle": (7, 6, 9),
+            "pig": (0, 0, 1),
+        }
+        assert (race.frames, model.batches) == (1, [])
+
+
+def test_the_committed_calibration_gives_a_counter_per_profile():
+    from farmtrust.workers.vision import profile_counters
+    from vision.model import DEFAULT_MODEL
+
+    class Weights:
+        def profiled(self, **_settings):
+            return self
+
+    calibration = IntervalCalibration.load(intervals_path(DEFAULT_MODEL))
+    assert sorted(profile_counters(model=Weights(), intervals=calibration)) == ["aerial", "pen", "race", "wide"]
+    assert profile_counters(model=Weights(), intervals=None) == {}
