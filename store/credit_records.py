@@ -216,10 +216,14 @@ def _herd_days(cameras: list[CameraDay]) -> tuple[HerdDay, ...]:
 
 
 def _camera_intervals(cameras: list[CameraDay]) -> tuple[CameraInterval, ...] | None:
-    """Per camera and species: its days with an interval, their head and widths summed (None: no camera had one)."""
+    """Per camera and species: its days with an interval, their head and widths summed (None: no camera had one).
+
+    Days on which the camera saw none of the species are left out: a width per head needs a head (an
+    aerial camera's 0-1 for the cattle it never sees says nothing about how well it counts sheep).
+    """
     totals: dict[tuple[str, str, str, str], tuple[int, int, int, int]] = {}
     for c in cameras:
-        if c.species in SPECIES and c.head_low is not None:
+        if c.species in SPECIES and c.head_low is not None and c.head > 0:
             key = (c.device_id, c.camera_id, c.species, c.profile)
             days, head, width, unbounded = totals.get(key, (0, 0, 0, 0))
             if c.head_high is None:

@@ -137,16 +137,25 @@ def test_an_unbounded_upper_end_counts_as_the_largest_in_the_days_median(conn):
     # c1: upper ends 12, unbounded, 14 -> sorted 12 14 inf -> 14; c2: 9, unbounded, unbounded -> unbounded
     rows = [_row(farm, i, "c1", c, iv) for i, (c, iv) in enumerate([(10, (8, 12)), (11, (0, None)), (12, (9, 14))])]
     rows += [_row(farm, 10 + i, "c2", c, iv) for i, (c, iv) in enumerate([(7, (5, 9)), (8, (0, None)), (9, (0, None))])]
+    rows.append(_row(farm, 0, "c1", 0, (0, 1), species="pig"))  # no pig seen: says nothing of c1's width
     write_counts(conn=conn, rows=rows)
     days = daily_window_counts(conn=conn, farm_id=farm, start=START, end=START + timedelta(days=1))
     # lower ends: c1 0 8 9 -> 8; c2 0 0 5 -> 0
-    assert [(d.camera_id, d.head, d.head_low, d.head_high) for d in days] == [("c1", 11, 8, 14), ("c2", 8, 0, None)]
+    assert [(d.camera_id, d.species, d.head, d.head_low, d.head_high) for d in days] == [
+        ("c1", "cattle", 11, 8, 14),
+        ("c1", "pig", 0, 0, 1),
+        ("c2", "cattle", 8, 0, None),
+    ]
 
     from store.credit_records import read_farm_record
 
     record = read_farm_record(conn, farm_id=farm, as_of=START + timedelta(days=1), window_days=5)
-    # the farm's day: head 11 + 8 = 19, lower end 8 + 0 = 8, unbounded above because c2 is
-    assert [(d.head, d.head_low, d.head_high) for d in record.herd_days] == [(19, 8, None)]
+    # the farm's cattle day: head 11 + 8 = 19, lower end 8 + 0 = 8, unbounded above because c2 is;
+    # pig 0 (0-1), but c1's pig day is left out of its widths: it saw no pig
+    assert [(d.species, d.head, d.head_low, d.head_high) for d in record.herd_days] == [
+        ("cattle", 19, 8, None),
+        ("pig", 0, 0, 1),
+    ]
     assert [(c.camera_id, c.days, c.head_total, c.width_total, c.unbounded_days) for c in record.camera_intervals] == [
         ("c1", 1, 11, 6, 0),
         ("c2", 1, 0, 0, 1),
