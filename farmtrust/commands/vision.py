@@ -263,6 +263,9 @@ def evaluate(
 
     detector = _model(model, max_imgsz=max_imgsz)
     if folds is not None:
+        if write_thresholds or card or split != "val":
+            message = "--folds chooses thresholds inside each fold; leave out --write-thresholds, --card, --split"
+            raise DatasetError(message)
         roots = datasets or [SHARED_LIVESTOCK]
         _evaluate_folds(detector, roots, folds, setup, write_intervals, committed=committed, as_json=as_json)
         return

@@ -155,6 +155,7 @@ def test_eval_folds_bad_input_is_one_line(tmp_path):
         (("eval", DEMO_SHEEP, "--folds", "2", "--setup", "999"), "--setup '999' is unknown"),
         (("eval", DEMO_SHEEP, "--folds", "9"), "--folds 9 is more than"),
         (("eval",), "eval needs a DATASET"),
+        (("eval", DEMO_SHEEP, "--folds", "2", "--split", "all"), "leave out --write-thresholds"),
     ]:
         proc = run(*args)
         assert proc.returncode == 1, (args, proc.stdout, proc.stderr)

@@ -70,3 +70,27 @@ def test_summarise_mean_and_sd():
     assert out["count_mae"] == 2.0 and out["count_mae_sd"] == pytest.approx(1.414, abs=1e-3)  # sd of 1, 3
     assert out["interval_coverage"] == 0.75
     assert out["interval_mean_width"] == 2.0  # the folds with a bounded interval
+
+
+def test_predict_scores_tiled_finds_each_copy_of_a_mosaic(tmp_path):
+    import cv2
+
+    from tests.vision.samples import demo_sheep_val
+    from vision.crossval import SETUPS, predict_scores
+    from vision.model import LivestockModel
+
+    model = LivestockModel.from_path()
+    tile = cv2.imread(str(demo_sheep_val()[8]))
+    mosaic = tmp_path / "mosaic.jpg"
+    cv2.imwrite(str(mosaic), np.concatenate([np.concatenate([tile, tile], axis=1)] * 2, axis=0))
+    frames = [
+        Frame("flock", "aerial", demo_sheep_val()[8], "sheep", 0, "g", False),
+        Frame("flock", "aerial", mosaic, "sheep", 0, "g", False),
+        Frame("race", "race", mosaic, "sheep", 0, "g", False),  # tiling is not tried on race cameras
+    ]
+    setups = {s.name: s for s in SETUPS}
+    single, four, race = predict_scores(model, frames, setups["tiled-416"])
+    one = int((single >= 0.5).sum())
+    # four copies of the frame: about four times the animals, no doubles at the seams
+    assert abs(int((four >= 0.5).sum()) - 4 * one) <= max(2, one)
+    assert len(race) == 0
