@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -25,16 +26,18 @@ from credit.servicing import Payment
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "LedgerRow",
     "LoanDayRow",
     "LoanLedger",
     "PortfolioDayRow",
     "advance_day_states",
     "day_end",
     "find_stale_loans",
+    "ledger_from_row",
     "load_day_states",
     "load_portfolio_summaries",
     "replace_snapshots",
-    "stale_ledgers",
+    "stale_ledger_rows",
     "write_off_loan",
     "write_portfolio_summaries",
 ]
@@ -113,10 +116,15 @@ def find_stale_loans(conn: psycopg.Connection, *, as_of: date, terms: str) -> in
     return cur.rowcount
 
 
-def stale_ledgers(conn: psycopg.Connection, *, as_of: date, batch: int = 2000) -> Iterator[list[LoanLedger]]:
+LedgerRow = tuple[Any, ...]
+"""A stale loan's row as read (:func:`stale_ledger_rows`); :func:`ledger_from_row` makes it a :class:`LoanLedger`."""
+
+
+def stale_ledger_rows(conn: psycopg.Connection, *, as_of: date, batch: int = 2000) -> Iterator[list[LedgerRow]]:
     """The ledgers of the loans in ``close_stale`` (see :func:`find_stale_loans`), ``batch`` loans at a time.
 
-    Each carries its repayments paid up to ``as_of``; read through a server-side cursor.
+    Each carries its repayments paid up to ``as_of``; read through a server-side cursor. The rows are
+    raw so that worker processes can turn them into ledgers (:func:`ledger_from_row`) in parallel.
     """
     with conn.cursor(name="close_stale_ledgers") as cur:
         cur.itersize = batch
@@ -136,10 +144,11 @@ def stale_ledgers(conn: psycopg.Connection, *, as_of: date, batch: int = 2000) -
             {"end": day_end(as_of)},
         )
         while rows := cur.fetchmany(batch):
-            yield [_ledger(r) for r in rows]
+            yield rows
 
 
-def _ledger(row: tuple) -> LoanLedger:  # type: ignore[type-arg]
+def ledger_from_row(row: LedgerRow) -> LoanLedger:
+    """The loan's stored schedule and repayments from a row of :func:`stale_ledger_rows`."""
     loan_id, kind, principal, currency, rate, months, start, grace, harvest, fee, apr, nums, dues, money = row[:14]
     paid_on, keys, amounts = row[14:]
     instalments = tuple(
@@ -186,14 +195,19 @@ def replace_snapshots(
                     s.oldest_unpaid_due,
                     s.closed,
                     s.period_start,
-                    list(s.pending_due),
-                    list(s.pending_days),
-                    list(s.pending_interest),
-                    list(s.pending_interest_paid),
-                    list(s.pending_late_owed),
+                    _array(s.pending_due),
+                    _array(s.pending_days),
+                    _array(s.pending_interest),
+                    _array(s.pending_interest_paid),
+                    _array(s.pending_late_owed),
                 )
             )
     log.info("stored %d ledger snapshot(s)", len(snapshots))
+
+
+def _array(values: tuple[object, ...]) -> str:
+    """A PostgreSQL array literal of dates or numbers (their ``str`` needs no quoting)."""
+    return "{" + ",".join(map(str, values)) + "}"
 
 
 def advance_day_states(conn: psycopg.Connection, *, as_of: date, grace_days: int) -> int:

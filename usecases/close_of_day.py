@@ -10,7 +10,10 @@ Rerunning a day replaces its rows.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -18,16 +21,18 @@ from uuid import UUID
 
 import psycopg
 
-from credit.close_of_day import ledger_snapshot, terms_key
+from credit.close_of_day import LedgerSnapshot, ledger_snapshot, terms_key
 from credit.errors import PaymentError
 from credit.policy import Policy
 from credit.servicing import ServicingTerms
 from store.loan_states import (
+    LedgerRow,
     PortfolioDayRow,
     advance_day_states,
     find_stale_loans,
+    ledger_from_row,
     replace_snapshots,
-    stale_ledgers,
+    stale_ledger_rows,
     write_off_loan,
     write_portfolio_summaries,
 )
@@ -35,7 +40,7 @@ from store.loans import LoanNotFoundError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CloseOfDay", "CurrencyPar", "close_of_day", "servicing_terms", "write_off"]
+__all__ = ["CloseOfDay", "CurrencyPar", "close_of_day", "servicing_terms", "snapshot_rows", "write_off"]
 
 Progress = Callable[[str, int, int], None]
 """Called with (step, done, total) as the close goes on."""
@@ -75,12 +80,18 @@ def servicing_terms(policy: Policy) -> ServicingTerms:
 
 
 def close_of_day(
-    conn: psycopg.Connection, *, as_of: date, policy: Policy, on_progress: Progress | None = None
+    conn: psycopg.Connection,
+    *,
+    as_of: date,
+    policy: Policy,
+    on_progress: Progress | None = None,
+    workers: int = 1,
 ) -> CloseOfDay:
     """Close ``as_of`` for every loan started by then: store each loan's day state and the day's PAR.
 
     Run it in a REPEATABLE READ transaction so that a repayment committed meanwhile is seen by all
-    steps or by none (it is then picked up by the next close).
+    steps or by none (it is then picked up by the next close). With ``workers`` above 1 the ledger
+    replays run in as many processes while this one reads and writes.
 
     Raises:
         credit.PaymentError: a stored repayment cannot be replayed (names the loan).
@@ -91,16 +102,9 @@ def close_of_day(
     stale = find_stale_loans(conn, as_of=as_of, terms=key)
     done = 0
     report("replay", 0, stale)
-    for ledgers in stale_ledgers(conn, as_of=as_of):
-        snapshots = []
-        for ledger in ledgers:
-            try:
-                snap = ledger_snapshot(schedule=ledger.schedule, payments=ledger.payments, as_of=as_of, terms=terms)
-            except PaymentError as exc:
-                raise PaymentError(f"loan {ledger.loan_id}: {exc}") from None
-            snapshots.append((ledger.loan_id, len(ledger.payments), snap))
+    for snapshots in _replayed(stale_ledger_rows(conn, as_of=as_of), as_of, terms, workers):
         replace_snapshots(conn, snapshots=snapshots, terms=key)
-        done += len(ledgers)
+        done += len(snapshots)
         report("replay", done, stale)
     report("advance", 0, 1)
     loans = advance_day_states(conn, as_of=as_of, grace_days=terms.grace_days)
@@ -108,6 +112,48 @@ def close_of_day(
     portfolios = write_portfolio_summaries(conn, as_of=as_of)
     log.info("closed %s: %d loan(s), %d replayed", as_of, loans, stale)
     return CloseOfDay(as_of, loans, stale, portfolios, _by_currency(portfolios))
+
+
+Snapshots = list[tuple[UUID, int, LedgerSnapshot]]
+
+
+def snapshot_rows(rows: list[LedgerRow], as_of: date, terms: ServicingTerms) -> Snapshots:
+    """Replay each stale loan's ledger and keep its snapshot: (loan id, repayments seen, snapshot).
+
+    Raises:
+        credit.PaymentError: a stored repayment cannot be replayed (names the loan).
+    """
+    out = []
+    for row in rows:
+        ledger = ledger_from_row(row)
+        try:
+            snap = ledger_snapshot(schedule=ledger.schedule, payments=ledger.payments, as_of=as_of, terms=terms)
+        except PaymentError as exc:
+            raise PaymentError(f"loan {ledger.loan_id}: {exc}") from None
+        out.append((ledger.loan_id, len(ledger.payments), snap))
+    return out
+
+
+def _replayed(
+    batches: Iterator[list[LedgerRow]], as_of: date, terms: ServicingTerms, workers: int
+) -> Iterator[Snapshots]:
+    """Snapshots of each batch, in order; with several workers the next batches replay while one is written."""
+    if workers <= 1:
+        for rows in batches:
+            yield snapshot_rows(rows, as_of, terms)
+        return
+    first = next(batches, None)
+    if first is None:
+        return
+    # spawn, not fork: a forked child would share the parent's database socket
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pending: deque[Future[Snapshots]] = deque([pool.submit(snapshot_rows, first, as_of, terms)])
+        for rows in batches:
+            pending.append(pool.submit(snapshot_rows, rows, as_of, terms))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _by_currency(portfolios: list[PortfolioDayRow]) -> list[CurrencyPar]:
