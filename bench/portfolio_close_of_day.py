@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import tempfile
 import time
 import uuid
@@ -147,9 +148,10 @@ def generate_book(conn: psycopg.Connection, *, loans: int, day: date) -> int:
     return conn.execute("SELECT count(*) FROM repayments").fetchone()[0]  # type: ignore[index,no-any-return]
 
 
-def run(db_url: str, *, quick: bool, loans: int | None = None) -> dict[str, Any]:
+def run(db_url: str, *, quick: bool, loans: int | None = None, workers: int | None = None) -> dict[str, Any]:
     """Generate the book in a database of its own, close two nights, run the baseline, drop it; the figures."""
     loans = loans or (100_000 if quick else 1_000_000)
+    workers = workers or os.cpu_count() or 1
     policy = load_policy(DEFAULT_POLICY_PATH)
     name = f"ft_bench_cod_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(db_url, autocommit=True) as admin:
@@ -171,7 +173,7 @@ def run(db_url: str, *, quick: bool, loans: int | None = None) -> dict[str, Any]
             with psycopg.connect(url) as conn:
                 conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
                 started = time.perf_counter()
-                results[label] = close_of_day(conn, as_of=day, policy=policy)
+                results[label] = close_of_day(conn, as_of=day, policy=policy, workers=workers)
                 conn.commit()
                 timings[label] = time.perf_counter() - started
             log.info("%s close of %s: %.1f s", label, day, timings[label])
@@ -193,6 +195,7 @@ def run(db_url: str, *, quick: bool, loans: int | None = None) -> dict[str, Any]
         "first_close_replayed": results["first"].replayed,
         "repayments": repayments,
         "generate_s": round(generate_s, 1),
+        "workers": workers,
         "par30": {c.currency: str(c.par30) for c in night.currencies},
         "par90": {c.currency: str(c.par90) for c in night.currencies},
     }
@@ -204,9 +207,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100,000 loans (under 3 minutes)")
     parser.add_argument("--db-url", help="admin URL of a PostgreSQL (default: an embedded one)")
     parser.add_argument("--loans", type=int, default=None, help="book size (default 1,000,000; quick 100,000)")
+    parser.add_argument("--workers", type=int, default=None, help="replay processes (default: one per core)")
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    log.setLevel(logging.INFO)
     server = None
     db_url = args.db_url
     if db_url is None:
@@ -214,7 +219,7 @@ def main() -> None:
 
         db_url, server = start_embedded_postgres(Path(tempfile.mkdtemp(prefix="ft-bench-pg-")) / "data")
     try:
-        figures = run(db_url, quick=args.quick, loans=args.loans)
+        figures = run(db_url, quick=args.quick, loans=args.loans, workers=args.workers)
     finally:
         if server is not None:
             server.cleanup()  # type: ignore[attr-defined]

@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 
 __all__ = ["CloseOfDay", "CurrencyPar", "close_of_day", "servicing_terms", "snapshot_rows", "write_off"]
 
+BATCH = 2000
+"""Loans read, replayed and written at a time."""
+
 Progress = Callable[[str, int, int], None]
 """Called with (step, done, total) as the close goes on."""
 
@@ -102,7 +105,9 @@ def close_of_day(
     stale = find_stale_loans(conn, as_of=as_of, terms=key)
     done = 0
     report("replay", 0, stale)
-    for snapshots in _replayed(stale_ledger_rows(conn, as_of=as_of), as_of, terms, workers):
+    # a pool costs a second or two to start: worth it only for more than a few batches
+    processes = workers if stale > 4 * BATCH else 1
+    for snapshots in _replayed(stale_ledger_rows(conn, as_of=as_of, batch=BATCH), as_of, terms, processes):
         replace_snapshots(conn, snapshots=snapshots, terms=key)
         done += len(snapshots)
         report("replay", done, stale)
