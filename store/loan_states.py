@@ -22,10 +22,12 @@ from credit.close_of_day import LedgerSnapshot
 from credit.money import Amount
 from credit.schedule import Instalment, Schedule, stored_schedule
 from credit.servicing import Payment
+from store.errors import StoreError
 
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "CloseOfDayBusyError",
     "LedgerRow",
     "LoanDayRow",
     "LoanLedger",
@@ -36,6 +38,7 @@ __all__ = [
     "ledger_from_row",
     "load_day_states",
     "load_portfolio_summaries",
+    "lock_close_of_day",
     "replace_snapshots",
     "stale_ledger_rows",
     "write_off_loan",
@@ -46,9 +49,17 @@ _BUCKET_SQL = """CASE WHEN {dpd} <= 0 THEN 'current' WHEN {dpd} <= 30 THEN '1-30
                       WHEN {dpd} <= 90 THEN '61-90' ELSE '90+' END"""
 
 
+CLOSE_LOCK_ID = 0x46_54_43_44
+"""The transaction advisory lock (``"FTCD"``) that keeps one close of day at a time."""
+
+
+class CloseOfDayBusyError(StoreError, RuntimeError):
+    """Another close of day is running."""
+
+
 @dataclass(frozen=True)
 class LoanLedger:
-    """A loan's stored schedule and its repayments dated up to the close, and how many those are."""
+    """A loan's stored schedule and its repayments dated up to the close."""
 
     loan_id: UUID
     schedule: Schedule
@@ -90,6 +101,17 @@ class PortfolioDayRow:
 def day_end(as_of: date) -> datetime:
     """The first instant after ``as_of`` in UTC: repayments paid before it count on ``as_of``."""
     return datetime.combine(as_of + timedelta(days=1), time(), tzinfo=UTC)
+
+
+def lock_close_of_day(conn: psycopg.Connection) -> None:
+    """Hold the close-of-day lock until the transaction ends.
+
+    Raises:
+        CloseOfDayBusyError: another transaction holds it (a close of day is running).
+    """
+    row = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (CLOSE_LOCK_ID,)).fetchone()
+    if not (row and row[0]):
+        raise CloseOfDayBusyError("another close of day is running; wait for it to finish, then run this one again")
 
 
 def find_stale_loans(conn: psycopg.Connection, *, as_of: date, terms: str) -> int:

@@ -31,6 +31,7 @@ from store.loan_states import (
     advance_day_states,
     find_stale_loans,
     ledger_from_row,
+    lock_close_of_day,
     replace_snapshots,
     stale_ledger_rows,
     write_off_loan,
@@ -98,7 +99,9 @@ def close_of_day(
 
     Raises:
         credit.PaymentError: a stored repayment cannot be replayed (names the loan).
+        store.loan_states.CloseOfDayBusyError: another close of day is running.
     """
+    lock_close_of_day(conn)
     report = on_progress or (lambda step, done, total: None)
     terms = servicing_terms(policy)
     key = terms_key(terms)

@@ -6,10 +6,12 @@ import dataclasses
 from datetime import date, timedelta
 from decimal import Decimal
 
+import psycopg
 import pytest
 
 from credit.money import Amount
 from credit.servicing import Payment
+from store.loan_states import CloseOfDayBusyError, lock_close_of_day
 from store.loans import LoanNotFoundError
 from tests.usecases.loan_books import POLICY, Book, check_day
 from usecases.close_of_day import close_of_day, write_off
@@ -88,3 +90,10 @@ def test_worker_processes_replay_the_same_book(conn, monkeypatch):
     closed = close_of_day(conn, as_of=on, policy=POLICY, workers=2)
     assert closed.replayed == closed.loans > 20
     check_day(book, on, POLICY)
+
+
+def test_one_close_of_day_at_a_time(conn, db_url):
+    with psycopg.connect(db_url) as other:
+        lock_close_of_day(other)
+        with pytest.raises(CloseOfDayBusyError, match="another close of day is running"):
+            close_of_day(conn, as_of=date(2025, 1, 1), policy=POLICY)
