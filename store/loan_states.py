@@ -98,6 +98,24 @@ class PortfolioDayRow:
     par90: Decimal
 
 
+_ACCRUAL = """CASE WHEN {days} <= 0 THEN 0
+                   ELSE greatest(ft_div_half_even({interest} * (%(as_of)s - {start}), {days}, s.places) - {paid}, 0)
+              END"""
+"""Interest of a period accrued to the day and unpaid, as ``LedgerReplay.accrued_interest_unpaid``."""
+_ACCRUED_FIRST = _ACCRUAL.format(
+    interest="s.pending_interest[1]",
+    start="s.period_start",
+    days="s.pending_days[1]",
+    paid="s.pending_interest_paid[1]",
+)
+_ACCRUED_LATER = _ACCRUAL.format(
+    interest="p.interest",
+    start="CASE WHEN p.k = 1 THEN s.period_start ELSE s.pending_due[p.k - 1] END",
+    days="p.days",
+    paid="p.paid",
+)
+
+
 def day_end(as_of: date) -> datetime:
     """The first instant after ``as_of`` in UTC: repayments paid before it count on ``as_of``."""
     return datetime.combine(as_of + timedelta(days=1), time(), tzinfo=UTC)
@@ -239,24 +257,27 @@ def advance_day_states(conn: psycopg.Connection, *, as_of: date, grace_days: int
     since (:func:`find_stale_loans` finds the others). Returns the number of loans.
     """
     dpd = "CASE WHEN s.oldest_unpaid_due + %(grace)s < %(as_of)s THEN %(as_of)s - s.oldest_unpaid_due ELSE 0 END"
+    # Most nights no instalment of a loan passes its grace days and its period goes on: then the arrays'
+    # first element answers (no unnest); the subqueries run only for the loans where something moves.
+    arrears = """CASE WHEN cardinality(s.pending_due) = 0 OR s.pending_due[1] + %(grace)s >= %(as_of)s
+                      THEN s.late_arrears
+                      ELSE s.late_arrears + (SELECT sum(p.owed)
+                                             FROM unnest(s.pending_due, s.pending_late_owed) AS p (due, owed)
+                                             WHERE p.due + %(grace)s < %(as_of)s) END"""
+    accrued = f"""CASE WHEN cardinality(s.pending_due) = 0 THEN 0
+                       WHEN s.pending_due[1] > %(as_of)s THEN {_ACCRUED_FIRST}
+                       ELSE coalesce((SELECT {_ACCRUED_LATER}
+                                      FROM unnest(s.pending_due, s.pending_days, s.pending_interest,
+                                                  s.pending_interest_paid)
+                                           WITH ORDINALITY AS p (due, days, interest, paid, k)
+                                      WHERE p.due > %(as_of)s ORDER BY p.k LIMIT 1), 0) END"""
     cur = conn.execute(
         f"""INSERT INTO loan_daily_states AS d (as_of, loan_id, lender_organization_id, currency,
                    outstanding_principal, accrued_interest, arrears, days_past_due, bucket, closed, written_off)
             SELECT %(as_of)s, l.id, l.lender_organization_id, l.currency, s.outstanding_principal,
-                   coalesce(acc.accrued, 0), s.late_arrears + coalesce(arr.later, 0), {dpd},
-                   {_BUCKET_SQL.format(dpd=dpd)}, s.closed, coalesce(l.written_off_on <= %(as_of)s, false)
+                   {accrued}, {arrears}, {dpd}, {_BUCKET_SQL.format(dpd=dpd)}, s.closed,
+                   coalesce(l.written_off_on <= %(as_of)s, false)
             FROM loans l JOIN loan_ledger_snapshots s ON s.loan_id = l.id
-            LEFT JOIN LATERAL (
-                SELECT sum(p.owed) AS later FROM unnest(s.pending_due, s.pending_late_owed) AS p (due, owed)
-                WHERE p.due + %(grace)s < %(as_of)s) AS arr ON true
-            LEFT JOIN LATERAL (
-                SELECT CASE WHEN p.days <= 0 THEN 0 ELSE greatest(ft_div_half_even(
-                           p.interest * (%(as_of)s - CASE WHEN p.k = 1 THEN s.period_start
-                                                          ELSE s.pending_due[p.k - 1] END),
-                           p.days, s.places) - p.paid, 0) END AS accrued
-                FROM unnest(s.pending_due, s.pending_days, s.pending_interest, s.pending_interest_paid)
-                     WITH ORDINALITY AS p (due, days, interest, paid, k)
-                WHERE p.due > %(as_of)s ORDER BY p.k LIMIT 1) AS acc ON true
             WHERE l.start_date <= %(as_of)s
             ON CONFLICT (as_of, loan_id) DO UPDATE SET
                 lender_organization_id = excluded.lender_organization_id, currency = excluded.currency,
