@@ -26,6 +26,7 @@ from credit.record import PastLoan
 from credit.schedule import Schedule
 from vocabulary.lending import (
     ALLOCATION_STRATEGIES,
+    ARREARS_BUCKETS,
     DUE_COMPONENTS,
     PREPAYMENT_RECALCULATIONS,
     AllocationStrategy,
@@ -33,7 +34,7 @@ from vocabulary.lending import (
 )
 
 DEFAULT_ORDER = DUE_COMPONENTS
-BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
+BUCKETS = ARREARS_BUCKETS
 
 __all__ = [
     "BUCKETS",
@@ -52,6 +53,7 @@ __all__ = [
     "max_days_past_due",
     "past_loan",
     "portfolio_par",
+    "replay_ledger",
 ]
 
 
@@ -227,6 +229,19 @@ def _replay(
         paid += p.amount.number
     book.charge_late_fees(as_of, terms.grace_days, terms.late_fee)
     return book, done, paid
+
+
+def replay_ledger(
+    *, schedule: Schedule, payments: tuple[Payment, ...] | list[Payment], as_of: date, terms: ServicingTerms
+) -> LedgerReplay:
+    """The ledger after replaying ``payments`` up to ``as_of`` under ``terms``, late fees charged to ``as_of``.
+
+    The same replay :func:`loan_status` reads its figures from (close of day keeps a snapshot of it).
+
+    Raises:
+        PaymentError: as :func:`loan_status`.
+    """
+    return _replay(schedule, payments, as_of, terms)[0]
 
 
 def loan_status(

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.markup import escape
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -41,3 +46,17 @@ def print_user_error(exc: BaseException) -> None:
             err_console.print(f"[red]error:[/] {where}: {err['msg']} (got {err.get('input')!r})", highlight=False)
         return
     err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+
+
+def progress_bar() -> Progress:
+    """A progress display on stderr for long work: one task per step, with a bar, a count and the time."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    )

@@ -72,6 +72,25 @@ PREPAYMENT_RECALCULATIONS: tuple[str, ...] = tuple(r.value for r in PrepaymentRe
 """Every prepayment recalculation name; ``none`` is the default."""
 
 
+class ArrearsBucket(StrEnum):
+    """How late a loan is on a day, by its days past due (the buckets of portfolio-at-risk reports)."""
+
+    CURRENT = "current"
+    """Nothing is past due (an instalment within its grace days is not)."""
+    DPD_1_30 = "1-30"
+    """1 to 30 days past due."""
+    DPD_31_60 = "31-60"
+    """31 to 60 days past due."""
+    DPD_61_90 = "61-90"
+    """61 to 90 days past due."""
+    DPD_OVER_90 = "90+"
+    """More than 90 days past due."""
+
+
+ARREARS_BUCKETS: tuple[str, ...] = tuple(b.value for b in ArrearsBucket)
+"""Every arrears bucket name, least late first."""
+
+
 class Severity(StrEnum):
     """How serious an early warning or a fraud signal is, mildest first."""
 

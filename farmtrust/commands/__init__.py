@@ -17,6 +17,7 @@ GROUPS: tuple[tuple[str, str | None], ...] = (
     ("farmtrust.commands.vision", "vision"),
     ("farmtrust.commands.rs", "rs"),
     ("farmtrust.commands.credit", "credit"),
+    ("farmtrust.commands.loans", "loans"),
     ("farmtrust.commands.audit", "audit"),
     ("farmtrust.commands.api", None),
     ("farmtrust.commands.demo", None),

@@ -12,6 +12,7 @@ from vocabulary.cameras import CAMERA_PROFILES
 from vocabulary.devices import DEVICE_ID_PATTERN, DEVICE_STATUSES, FRAME_STATUSES, is_device_id
 from vocabulary.lending import (
     ALLOCATION_COMPONENTS,
+    ARREARS_BUCKETS,
     CREDIT_LINE_STATUSES,
     DECISION_STATUSES,
     LOAN_STATUSES,
@@ -32,6 +33,7 @@ VALUE_LISTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("repayment_allocations", "component"): ALLOCATION_COMPONENTS,
     ("credit_lines", "status"): CREDIT_LINE_STATUSES,
     ("credit_alerts", "severity"): SEVERITIES,
+    ("loan_daily_states", "bucket"): ARREARS_BUCKETS,
     ("consents", "scope"): CONSENT_SCOPES,
 }
 """The vocabulary of each column whose CHECK lists allowed values."""

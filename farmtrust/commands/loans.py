@@ -1,0 +1,135 @@
+"""``farmtrust loans``: the nightly close of day over the whole book."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from farmtrust.commands._common import DbUrl, database_url
+from farmtrust.commands.credit import PolicyFile, _policy
+from farmtrust.console import progress_bar
+from farmtrust.errors import FarmTrustError
+
+if TYPE_CHECKING:
+    from usecases.close_of_day import CloseOfDay
+
+app = typer.Typer(
+    help="Loans: close of day (accrual, days past due, buckets, PAR) over the book.", no_args_is_help=True
+)
+
+_STEPS = {"replay": "Replaying loans with new repayments", "advance": "Advancing every loan to the day"}
+
+
+class CloseDayError(FarmTrustError, ValueError):
+    """The day asked for cannot be closed; the message names the option."""
+
+
+def parse_as_of(text: str | None, *, today: date) -> date:
+    """The day to close: ``--as-of`` (YYYY-MM-DD), by default yesterday (the last day that has ended, UTC).
+
+    Raises:
+        CloseDayError: not a date, or after ``today``.
+    """
+    if text is None:
+        return today - timedelta(days=1)
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        raise CloseDayError(f"--as-of {text!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-06-30") from None
+    if day > today:
+        raise CloseDayError(f"--as-of {day} is in the future (today is {today} UTC); close a day that has come")
+    return day
+
+
+@app.command("close-of-day")
+def close_of_day_command(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="the day to close, YYYY-MM-DD (UTC); default: yesterday")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as one JSON object")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, max=64, help="processes that replay ledgers; default: one per core"),
+    ] = None,
+    policy_file: PolicyFile = None,
+    db_url: DbUrl = None,
+) -> None:
+    """Close a day for every loan: accrued interest, days past due, arrears bucket, and PAR30/PAR90.
+
+    Stores one row per loan and day, and PAR per lender and currency; rerunning a day replaces them.
+    Only loans with repayments since their last close are replayed; the others advance in SQL.
+    """
+    import psycopg
+
+    from store.db import connect
+    from usecases.close_of_day import close_of_day
+
+    day = parse_as_of(as_of, today=datetime.now(UTC).date())
+    policy = _policy(policy_file)
+    started = time.perf_counter()
+    with database_url(db_url) as url, connect(url) as conn, progress_bar() as progress:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        tasks: dict[str, Any] = {}
+
+        def report(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = progress.add_task(_STEPS.get(step, step), total=total)
+            progress.update(tasks[step], completed=done, total=total)
+
+        result = close_of_day(
+            conn, as_of=day, policy=policy, on_progress=report, workers=workers or os.cpu_count() or 1
+        )
+        conn.commit()
+    seconds = time.perf_counter() - started
+    if as_json:
+        typer.echo(json.dumps(_plain(result, seconds), sort_keys=True))
+        return
+    typer.echo(_summary(result, seconds))
+
+
+def _summary(result: CloseOfDay, seconds: float) -> str:
+    pars = "; ".join(
+        f"{c.currency} PAR30 {c.par30 * 100:.2f} % PAR90 {c.par90 * 100:.2f} % ({c.loans:,} loans)"
+        for c in result.currencies
+    )
+    return (
+        f"closed {result.as_of}: {result.loans:,} loans ({result.replayed:,} replayed) in {seconds:.1f} s"
+        f"{'; ' + pars if pars else ''}"
+    )
+
+
+def _plain(result: CloseOfDay, seconds: float) -> dict[str, Any]:
+    return {
+        "as_of": result.as_of.isoformat(),
+        "loans": result.loans,
+        "replayed": result.replayed,
+        "seconds": round(seconds, 3),
+        "currencies": [
+            {
+                "currency": c.currency,
+                "loans": c.loans,
+                "outstanding_principal": str(c.outstanding_principal),
+                "par30": str(c.par30),
+                "par90": str(c.par90),
+            }
+            for c in result.currencies
+        ],
+        "portfolios": [
+            {
+                "lender_organization_id": str(p.lender_organization_id) if p.lender_organization_id else None,
+                "currency": p.currency,
+                "loans": p.loans,
+                "outstanding_principal": str(p.outstanding_principal),
+                "at_risk_30": str(p.at_risk_30),
+                "at_risk_90": str(p.at_risk_90),
+                "par30": str(p.par30),
+                "par90": str(p.par90),
+            }
+            for p in result.portfolios
+        ],
+    }
