@@ -21,6 +21,7 @@ from api.errors import ApiError
 from api.routes.audit import receipt_for
 from api.schemas import CreditLimitPublic, LoanCreate, LoanPublic, PortfolioPublic, RepaymentCreate
 from credit.money import Amount, minor_unit
+from credit.policy import Policy
 from store.loans import LoanRef, find_decision, find_loan
 from store.tenants import Principal, visible_farm_ids
 from usecases import idempotency, loans
@@ -77,16 +78,37 @@ def credit_limit(
         conn.commit()
         replayed.receipt = receipt_for(conn, settings, replayed.audit_entry_seq)
         return replayed
+    # Pipeline mode: the writes after the audit append (decision row, idempotency key) and the commit go
+    # to the server in one round trip. From the append to the commit this request holds the audit log's
+    # lock that every other decision waits for, so that stretch is kept to one round trip and the few
+    # lines of Python building the response.
+    with conn.pipeline():
+        body = _decide(conn, principal, farm_id, request.app.state.policy)
+        idempotency.remember(
+            conn,
+            organization_id=principal.organization_id,
+            key=idempotency_key,
+            request_hash=request_hash,
+            response=jsonable_encoder(body),
+        )
+        conn.commit()  # the audit log's append lock is held until here, not while the receipt is built
+    # after the commit: a checkpoint holds committed entries only
+    body.receipt = receipt_for(conn, settings, body.audit_entry_seq)
+    return body
+
+
+def _decide(conn: psycopg.Connection, principal: Principal, farm_id: UUID, policy: Policy) -> CreditLimitPublic:
+    """Decide and record the farm's limit for the lender; the response without its receipt."""
     limit = decide_credit_limit(
         conn,
         farm_id=farm_id,
         as_of=datetime.now(UTC),
-        policy=request.app.state.policy,
+        policy=policy,
         lender_organization_id=principal.organization_id,
     )
     decision, entry = limit.decision, limit.audit_entry
     assert limit.decision_id is not None and entry is not None
-    body = CreditLimitPublic(
+    return CreditLimitPublic(
         decision_id=limit.decision_id,
         farm_id=farm_id,
         status=decision.status,
@@ -104,16 +126,6 @@ def credit_limit(
         audit_entry_seq=entry.seq,
         audit_receipt=entry.entry_hash,
     )
-    idempotency.remember(
-        conn,
-        organization_id=principal.organization_id,
-        key=idempotency_key,
-        request_hash=request_hash,
-        response=jsonable_encoder(body),
-    )
-    conn.commit()  # now: the audit log's append lock is held until the commit, not while the response is built
-    body.receipt = receipt_for(conn, settings, entry.seq)  # after the commit: a checkpoint holds committed entries
-    return body
 
 
 def _scope(conn: psycopg.Connection, principal: Principal) -> tuple[UUID | None, list[UUID] | None]:
