@@ -252,7 +252,7 @@ def main() -> None:
             [sys.executable, "-m", "farmtrust.cli", "api", "--host", "127.0.0.1", "--port", str(port)],
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=server_log,  # a pipe nobody reads would stall the server once its 64 KiB buffer filled
         )
         base = f"http://127.0.0.1:{port}"
         try:
@@ -340,6 +340,7 @@ def main() -> None:
         "open_loop_p99_ms": round(_quantile(open_ordered, 0.99) * 1000, 1),
         "open_loop_max_ms": round(open_ordered[-1] * 1000, 1),
         "open_loop_shed_503": open_loop.shed,
+        "open_loop_failed": open_loop.failed,
         "herd_counts_rows": readings,
         "herd_90d_p50_ms": herd["p50_ms"],
         "herd_90d_p99_ms": herd["p99_ms"],

@@ -31,6 +31,8 @@ class OpenLoopResult:
     """Per successful request: completion minus scheduled arrival, in seconds."""
     shed: int
     """Requests answered 503 (shed under overload)."""
+    failed: int
+    """Requests that got no HTTP answer (connection refused, reset or closed by the server)."""
     elapsed_s: float
     """From the run's start (arrival offset 0) to the last completion."""
 
@@ -60,15 +62,20 @@ async def drive_open_loop(
     """
     arrivals = arrival_times(rate_per_s=rate_per_s, seconds=seconds, seed=seed)
     latencies: list[float] = []
-    shed = 0
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=200)
+    shed = failed = 0
+    # idle connections are dropped before uvicorn's 5 s keep-alive timeout can close one under a new request
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=200, keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=base, timeout=300, limits=limits) as http:
         start = time.perf_counter()
 
         async def one(scheduled: float) -> None:
-            nonlocal shed
+            nonlocal shed, failed
             method, path, headers = make_request()
-            response = await http.request(method, path, headers=headers)
+            try:
+                response = await http.request(method, path, headers=headers)
+            except httpx.TransportError:
+                failed += 1
+                return
             if response.status_code == 503:
                 shed += 1
                 return
@@ -85,4 +92,4 @@ async def drive_open_loop(
             tasks.append(asyncio.create_task(one(scheduled)))
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - start
-    return OpenLoopResult(scheduled=len(arrivals), latencies_s=latencies, shed=shed, elapsed_s=elapsed)
+    return OpenLoopResult(scheduled=len(arrivals), latencies_s=latencies, shed=shed, failed=failed, elapsed_s=elapsed)
