@@ -20,12 +20,12 @@ from api.deps import Conn, CurrentOrg, Settings, require, visible_farm
 from api.errors import ApiError
 from api.routes.audit import receipt_for
 from api.schemas import CreditLimitPublic, LoanCreate, LoanPublic, PortfolioPublic, RepaymentCreate
+from credit.decision import Decision
 from credit.money import Amount, minor_unit
-from credit.policy import Policy
 from store.loans import LoanRef, find_decision, find_loan
 from store.tenants import Principal, visible_farm_ids
 from usecases import idempotency, loans
-from usecases.credit_limits import decide_credit_limit
+from usecases.credit_limits import decide_credit_limit, record_credit_limit
 from usecases.errors import IdempotencyKeyReusedError
 
 router = APIRouter(prefix="/v1", tags=["lending"])
@@ -78,38 +78,47 @@ def credit_limit(
         conn.commit()
         replayed.receipt = receipt_for(conn, settings, replayed.audit_entry_seq)
         return replayed
-    # Pipeline mode: the writes after the audit append (decision row, idempotency key) and the commit go
-    # to the server in one round trip. From the append to the commit this request holds the audit log's
-    # lock that every other decision waits for, so that stretch is kept to one round trip and the few
-    # lines of Python building the response.
+    limit = decide_credit_limit(
+        conn,
+        farm_id=farm_id,
+        as_of=datetime.now(UTC),
+        policy=request.app.state.policy,
+        record=False,
+    )
+    draft = _response(farm_id, limit.decision)
+    remembered = jsonable_encoder(draft)
+    # From the audit append to the commit this request holds the audit log's lock, which every other
+    # decision waits for: the response is prepared before it, and in pipeline mode the decision row, the
+    # idempotency key and the commit go to the server together, in one round trip after the append.
     with conn.pipeline():
-        body = _decide(conn, principal, farm_id, request.app.state.policy)
+        limit = record_credit_limit(
+            conn, limit=limit, policy=request.app.state.policy, lender_organization_id=principal.organization_id
+        )
+        assert limit.decision_id is not None and limit.audit_entry is not None
+        recorded = {
+            "decision_id": limit.decision_id,
+            "audit_entry_seq": limit.audit_entry.seq,
+            "audit_receipt": limit.audit_entry.entry_hash,
+        }
+        body = draft.model_copy(update=recorded)
+        remembered.update(recorded, decision_id=str(limit.decision_id))
         idempotency.remember(
             conn,
             organization_id=principal.organization_id,
             key=idempotency_key,
             request_hash=request_hash,
-            response=jsonable_encoder(body),
+            response=remembered,
         )
-        conn.commit()  # the audit log's append lock is held until here, not while the receipt is built
+        conn.commit()
     # after the commit: a checkpoint holds committed entries only
     body.receipt = receipt_for(conn, settings, body.audit_entry_seq)
     return body
 
 
-def _decide(conn: psycopg.Connection, principal: Principal, farm_id: UUID, policy: Policy) -> CreditLimitPublic:
-    """Decide and record the farm's limit for the lender; the response without its receipt."""
-    limit = decide_credit_limit(
-        conn,
-        farm_id=farm_id,
-        as_of=datetime.now(UTC),
-        policy=policy,
-        lender_organization_id=principal.organization_id,
-    )
-    decision, entry = limit.decision, limit.audit_entry
-    assert limit.decision_id is not None and entry is not None
+def _response(farm_id: UUID, decision: Decision) -> CreditLimitPublic:
+    """The response for ``decision`` before it is recorded (its id and audit entry are filled in then)."""
     return CreditLimitPublic(
-        decision_id=limit.decision_id,
+        decision_id=UUID(int=0),
         farm_id=farm_id,
         status=decision.status,
         limit=decision.limit.number,
@@ -123,8 +132,8 @@ def _decide(conn: psycopg.Connection, principal: Principal, farm_id: UUID, polic
         counterfactuals=[c.message for c in decision.counterfactuals],
         policy_version=decision.policy_version,
         record_hash=decision.record_hash,
-        audit_entry_seq=entry.seq,
-        audit_receipt=entry.entry_hash,
+        audit_entry_seq=0,
+        audit_receipt="",
     )
 
 
