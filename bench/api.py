@@ -7,7 +7,11 @@ uvicorn in a child process, and drives it with ``--clients`` concurrent httpx cl
 /v1/farms/{id}/credit-limit`` (record loaded from the time-series tables, decision, audit entry, each with a
 fresh Idempotency-Key). It also times the cooperative dashboard's herd query (``GET
 /v1/farms/{id}/herd?days=90``, one viewer) on 100 more farms holding as many livestock count rows as
-there are sensor rows (a million without ``--quick``). The last line is one JSON object.
+there are sensor rows (a million without ``--quick``). Then the same credit-limit requests arrive
+open-loop, as a Poisson stream at ``--rate`` (50/s) for ``--open-seconds`` (60 s; ``--quick``: 20 s),
+each latency measured from its scheduled arrival (:mod:`bench.open_loop`). The API's processes' and the
+database backends' CPU time over the closed-loop credit run, divided by its decisions, is the CPU cost
+of one decision (:mod:`bench.server_cpu`). The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import psycopg
 from psycopg import sql
+
+from bench.open_loop import drive_open_loop
+from bench.server_cpu import ServerCpu
 
 log = logging.getLogger("bench.api")
 
@@ -169,12 +176,17 @@ async def _drive(base: str, *, clients: int, seconds: float, make_request) -> li
     return latencies
 
 
+def _quantile(ordered: list[float], q: float) -> float:
+    """The ``q`` quantile of sorted values (the nearest rank at or above it)."""
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
 def _summary(latencies: list[float], seconds: float) -> dict[str, float]:
     ordered = sorted(latencies)
     return {
         "rps": round(len(latencies) / seconds, 1),
         "p50_ms": round(statistics.median(ordered) * 1000, 1),
-        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 1),
+        "p99_ms": round(_quantile(ordered, 0.99) * 1000, 1),
         "requests": len(latencies),
     }
 
@@ -187,13 +199,19 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--farms", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--rate", type=float, default=50.0, help="open-loop arrivals per second (Poisson)")
+    parser.add_argument("--open-seconds", type=float, default=None, help="open-loop run (default 60 s, quick 20 s)")
     parser.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="API server processes (default: one per core)"
+        "--workers", type=int, default=None, help="API server processes (default: farmtrust api's, one per core)"
     )
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     args = parser.parse_args()
     readings = 250_000 if args.quick else 1_000_000
     seconds = args.seconds or (10.0 if args.quick else 30.0)
+    open_seconds = args.open_seconds or (20.0 if args.quick else 60.0)
+    from farmtrust.commands.api import cores_available
+
+    workers = args.workers or cores_available()  # what `farmtrust api` runs without --workers
 
     from farmtrust.services import free_port, start_embedded_postgres
     from store.migrations import migrate
@@ -225,7 +243,7 @@ def main() -> None:
             **os.environ,
             "FARMTRUST_DB__URL": db_url,
             "FARMTRUST_DB__POOL_MAX_SIZE": "20",
-            "FARMTRUST_API__WORKERS": str(args.workers),
+            "FARMTRUST_API__WORKERS": str(workers),
             "FARMTRUST_MQTT__URL": "mqtt://127.0.0.1:1883",
             # its own audit key and checkpoints: another database's checkpoints would not be this log's
             "FARMTRUST_DATA_DIR": tempfile.mkdtemp(prefix="farmtrust-bench-api-data-"),
@@ -234,7 +252,7 @@ def main() -> None:
             [sys.executable, "-m", "farmtrust.cli", "api", "--host", "127.0.0.1", "--port", str(port)],
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=server_log,  # a pipe nobody reads would stall the server once its 64 KiB buffer filled
         )
         base = f"http://127.0.0.1:{port}"
         try:
@@ -269,12 +287,18 @@ def main() -> None:
                 ),
                 herd_seconds,
             )
+            cpu = ServerCpu(api_pid=server.pid, db_name=name)
             try:
+                cpu_before = cpu.sample()
                 credit = _summary(
                     asyncio.run(_drive(base, clients=args.clients, seconds=seconds, make_request=credit_request)),
                     seconds,
                 )
+                credit_cpu = cpu.sample() - cpu_before
                 credit_shed = _drive.shed  # type: ignore[attr-defined]
+                open_loop = asyncio.run(
+                    drive_open_loop(base, rate_per_s=args.rate, seconds=open_seconds, make_request=credit_request)
+                )
             except RuntimeError:
                 server_log.seek(0)
                 log.error("server log:\n%s", server_log.read().decode(errors="replace")[-3000:])
@@ -291,9 +315,11 @@ def main() -> None:
         if server_handle is not None:
             server_handle.cleanup()  # type: ignore[attr-defined]
 
+    decisions = credit["requests"]
+    open_ordered = sorted(open_loop.latencies_s)
     figures = {
         "clients": args.clients,
-        "workers": args.workers,
+        "workers": workers,
         "farms": len(farm_ids),
         "sensor_rows": readings,
         "credit_limit_rps": credit["rps"],
@@ -303,6 +329,18 @@ def main() -> None:
         "baseline_p99_ms": baseline["p99_ms"],
         "ratio": round(credit["rps"] / baseline["rps"], 3) if baseline["rps"] else None,
         "shed_503": credit_shed,
+        "cpu_ms_per_decision": round((credit_cpu.api_s + credit_cpu.db_s) * 1000 / decisions, 2),
+        "api_cpu_ms_per_decision": round(credit_cpu.api_s * 1000 / decisions, 2),
+        "db_cpu_ms_per_decision": round(credit_cpu.db_s * 1000 / decisions, 2),
+        "open_loop_rate": args.rate,
+        "open_loop_s": open_seconds,
+        "open_loop_scheduled": open_loop.scheduled,
+        "open_loop_rps": round(open_loop.achieved_rps, 1),
+        "open_loop_p50_ms": round(statistics.median(open_ordered) * 1000, 1),
+        "open_loop_p99_ms": round(_quantile(open_ordered, 0.99) * 1000, 1),
+        "open_loop_max_ms": round(open_ordered[-1] * 1000, 1),
+        "open_loop_shed_503": open_loop.shed,
+        "open_loop_failed": open_loop.failed,
         "herd_counts_rows": readings,
         "herd_90d_p50_ms": herd["p50_ms"],
         "herd_90d_p99_ms": herd["p99_ms"],
@@ -317,7 +355,15 @@ def main() -> None:
             f"{'POST credit-limit':<28}{credit['rps']:>10}{credit['p50_ms']:>10}{credit['p99_ms']:>10}"
             f"{figures['ratio']:>14}"
         )
+        print(
+            f"{'POST credit-limit, open':<28}{figures['open_loop_rps']:>10}{figures['open_loop_p50_ms']:>10}"
+            f"{figures['open_loop_p99_ms']:>10}{'':>14}  Poisson {args.rate:g}/s for {open_seconds:g} s"
+        )
         print(f"{'GET herd 90 days (1 viewer)':<28}{herd['rps']:>10}{herd['p50_ms']:>10}{herd['p99_ms']:>10}")
+        print(
+            f"CPU per decision: {figures['cpu_ms_per_decision']} ms "
+            f"(API {figures['api_cpu_ms_per_decision']} ms, PostgreSQL {figures['db_cpu_ms_per_decision']} ms)"
+        )
     print(json.dumps(figures))
 
 

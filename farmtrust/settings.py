@@ -145,7 +145,9 @@ class ApiSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
-    workers: int = Field(default=1, ge=1, description="server processes; one per core spreads the Python work")
+    workers: int | None = Field(
+        default=None, ge=1, description="server processes; unset: one per core this process may run on"
+    )
     threads: int = Field(
         default=8, ge=1, description="threads per process running blocking routes; the rest wait on the event loop"
     )

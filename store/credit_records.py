@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import psycopg
 from psycopg.rows import dict_row
@@ -371,6 +371,11 @@ def record_decision(
 
     ``lender_organization_id`` is the lender that asked for the decision: only it may open loans from it.
 
+    Every value is prepared before the audit entry is appended: from the append to the commit the
+    transaction holds the log's single-appender lock, which every other decision waits for. The decision
+    row is inserted without waiting for an answer, so under :meth:`psycopg.Connection.pipeline` it goes
+    to the server together with the caller's next statements and its commit (one round trip).
+
     Raises:
         StoreError: the decision does not belong to ``record`` or ``policy``.
         PolicyConflictError: the policy version is stored with a different text.
@@ -380,6 +385,8 @@ def record_decision(
     register_policy(conn, policy=policy)
     output = canonical_json(decision)
     output_hash = sha256_hex(output)  # = decision.output_hash(), without serialising twice
+    frozen_record = record.canonical
+    decision_id = uuid4()
     entry = append_entry(
         conn,
         kind="credit.decision",
@@ -397,18 +404,19 @@ def record_decision(
             "verification_score": decision.verification_score,
         },
     )
-    row = conn.execute(
-        """INSERT INTO credit_decisions (farm_id, as_of, window_days, policy_version, record_hash, record, output,
+    conn.execute(
+        """INSERT INTO credit_decisions (id, farm_id, as_of, window_days, policy_version, record_hash, record, output,
                output_hash, status, limit_amount, currency, score, verification_score, fraud_score, audit_seq,
                lender_organization_id)
-           VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+           VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
         (
+            decision_id,
             record.farm_id,
             record.as_of,
             record.window_days,
             policy.version,
             decision.record_hash,
-            record.canonical,
+            frozen_record,
             output,
             output_hash,
             decision.status,
@@ -420,17 +428,16 @@ def record_decision(
             entry.seq,
             lender_organization_id,
         ),
-    ).fetchone()
-    assert row is not None
+    )
     log.info(
         "recorded decision %s for farm %s: %s %s (audit %d)",
-        row[0],
+        decision_id,
         record.farm_id,
         decision.status,
         decision.limit,
         entry.seq,
     )
-    return row[0], entry
+    return decision_id, entry
 
 
 def load_decision(conn: psycopg.Connection, *, decision_id: UUID | str) -> StoredDecision:

@@ -13,18 +13,20 @@ from credit.audit import AuditEntry
 from credit.canonical import canonical_json
 from credit.decision import Decision, decide_limit, upgrade_stored_output
 from credit.policy import Policy, load_policy
+from credit.record import FarmRecord
 from store.credit_records import load_decision, record_decision
 from store.loans import raise_alerts
 from usecases.farm_records import load_farm_record
 
-__all__ = ["CreditLimit", "decide_credit_limit", "raise_early_warnings", "replay_decision"]
+__all__ = ["CreditLimit", "decide_credit_limit", "raise_early_warnings", "record_credit_limit", "replay_decision"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class CreditLimit:
-    """A decision and, when it was recorded, its id and audit-chain entry."""
+    """A decision, the record it was made from and, when it was recorded, its id and audit-chain entry."""
 
     decision: Decision
+    record: FarmRecord
     decision_id: UUID | None = None
     audit_entry: AuditEntry | None = None
 
@@ -55,13 +57,28 @@ def decide_credit_limit(
         window_days=window_days or policy.window_days,
         grace_days=policy.grace_days,
     )
-    decision = decide_limit(farm_record, policy, as_of=as_of)
+    limit = CreditLimit(decision=decide_limit(farm_record, policy, as_of=as_of), record=farm_record)
     if not record:
-        return CreditLimit(decision=decision)
+        return limit
+    return record_credit_limit(conn, limit=limit, policy=policy, lender_organization_id=lender_organization_id)
+
+
+def record_credit_limit(
+    conn: psycopg.Connection, *, limit: CreditLimit, policy: Policy, lender_organization_id: UUID | None = None
+) -> CreditLimit:
+    """Store an unrecorded decision with its frozen record and an audit entry, owned by ``lender_organization_id``.
+
+    The append takes the audit log's lock until the caller commits: run it last in the transaction, and
+    under :meth:`psycopg.Connection.pipeline` so the decision row, the caller's next writes and the commit
+    go to the server in one round trip (see :func:`store.credit_records.record_decision`).
+
+    Raises:
+        store.errors.StoreError: the decision does not belong to its record or ``policy``.
+    """
     decision_id, entry = record_decision(
-        conn, decision=decision, record=farm_record, policy=policy, lender_organization_id=lender_organization_id
+        conn, decision=limit.decision, record=limit.record, policy=policy, lender_organization_id=lender_organization_id
     )
-    return CreditLimit(decision=decision, decision_id=decision_id, audit_entry=entry)
+    return CreditLimit(decision=limit.decision, record=limit.record, decision_id=decision_id, audit_entry=entry)
 
 
 def raise_early_warnings(

@@ -138,7 +138,7 @@ class IngestWriter:
                 outcome = p if isinstance(p, Rejected) else check(item, p, devices, now=now)
                 (rejected if isinstance(outcome, Rejected) else accepted).append(outcome)  # type: ignore[arg-type]
             fresh = self._drop_duplicates(conn, accepted, rejected, result)
-            fresh = self._check_sequences(conn, fresh, rejected)
+            fresh = self._check_sequences(conn, fresh, rejected, result)
             self._store(conn, fresh, result)
             self._quarantine(conn, rejected, result)
         result.seconds = time.perf_counter() - started
@@ -229,9 +229,15 @@ class IngestWriter:
         return out
 
     def _check_sequences(
-        self, conn: psycopg.Connection, fresh: list[Accepted], rejected: list[Rejected]
+        self, conn: psycopg.Connection, fresh: list[Accepted], rejected: list[Rejected], result: BatchResult
     ) -> list[Accepted]:
-        """Record gaps and quarantine replays; sequences are per (device, key epoch)."""
+        """Record gaps and quarantine replays; sequences are per (device, key epoch).
+
+        A message at or below its device's last sequence that is now in the ledger is a duplicate, not a
+        replay: the broker or the device sent it twice, another ingest worker stored the other copy, and
+        this worker waited for that commit on the device's sequence lock (its own duplicate check ran
+        before it).
+        """
         data = [a for a in fresh if a.decoded.message.kind != MessageKind.STATUS]
         if not data:
             return fresh
@@ -239,6 +245,7 @@ class IngestWriter:
         last = lock_sequences(conn, farm_of)
         start = dict(last)
         keep: set[int] = set()
+        stored_meanwhile: set[UUID] | None = None  # read once, only when a message looks like a replay
         for a in sorted(data, key=lambda a: (*_sequence_key(a), a.decoded.message.seq)):
             key, seq = _sequence_key(a), a.decoded.message.seq
             if seq > last[key]:
@@ -249,6 +256,11 @@ class IngestWriter:
             elif _fill_gap(conn, key, seq):
                 keep.add(id(a))
             else:
+                if stored_meanwhile is None:
+                    stored_meanwhile = set(stored_at_of(conn, [d.decoded.message.message_id for d in data]))
+                if a.decoded.message.message_id in stored_meanwhile:
+                    result.duplicate += 1
+                    continue
                 rejected.append(
                     Rejected(
                         a.inbound,

@@ -20,11 +20,12 @@ from api.deps import Conn, CurrentOrg, Settings, require, visible_farm
 from api.errors import ApiError
 from api.routes.audit import receipt_for
 from api.schemas import CreditLimitPublic, LoanCreate, LoanPublic, PortfolioPublic, RepaymentCreate
+from credit.decision import Decision
 from credit.money import Amount, minor_unit
 from store.loans import LoanRef, find_decision, find_loan
 from store.tenants import Principal, visible_farm_ids
 from usecases import idempotency, loans
-from usecases.credit_limits import decide_credit_limit
+from usecases.credit_limits import decide_credit_limit, record_credit_limit
 from usecases.errors import IdempotencyKeyReusedError
 
 router = APIRouter(prefix="/v1", tags=["lending"])
@@ -82,12 +83,42 @@ def credit_limit(
         farm_id=farm_id,
         as_of=datetime.now(UTC),
         policy=request.app.state.policy,
-        lender_organization_id=principal.organization_id,
+        record=False,
     )
-    decision, entry = limit.decision, limit.audit_entry
-    assert limit.decision_id is not None and entry is not None
-    body = CreditLimitPublic(
-        decision_id=limit.decision_id,
+    draft = _response(farm_id, limit.decision)
+    remembered = jsonable_encoder(draft)
+    # From the audit append to the commit this request holds the audit log's lock, which every other
+    # decision waits for: the response is prepared before it, and in pipeline mode the decision row, the
+    # idempotency key and the commit go to the server together, in one round trip after the append.
+    with conn.pipeline():
+        limit = record_credit_limit(
+            conn, limit=limit, policy=request.app.state.policy, lender_organization_id=principal.organization_id
+        )
+        assert limit.decision_id is not None and limit.audit_entry is not None
+        recorded = {
+            "decision_id": limit.decision_id,
+            "audit_entry_seq": limit.audit_entry.seq,
+            "audit_receipt": limit.audit_entry.entry_hash,
+        }
+        body = draft.model_copy(update=recorded)
+        remembered.update(recorded, decision_id=str(limit.decision_id))
+        idempotency.remember(
+            conn,
+            organization_id=principal.organization_id,
+            key=idempotency_key,
+            request_hash=request_hash,
+            response=remembered,
+        )
+        conn.commit()
+    # after the commit: a checkpoint holds committed entries only
+    body.receipt = receipt_for(conn, settings, body.audit_entry_seq)
+    return body
+
+
+def _response(farm_id: UUID, decision: Decision) -> CreditLimitPublic:
+    """The response for ``decision`` before it is recorded (its id and audit entry are filled in then)."""
+    return CreditLimitPublic(
+        decision_id=UUID(int=0),
         farm_id=farm_id,
         status=decision.status,
         limit=decision.limit.number,
@@ -101,19 +132,9 @@ def credit_limit(
         counterfactuals=[c.message for c in decision.counterfactuals],
         policy_version=decision.policy_version,
         record_hash=decision.record_hash,
-        audit_entry_seq=entry.seq,
-        audit_receipt=entry.entry_hash,
+        audit_entry_seq=0,
+        audit_receipt="",
     )
-    idempotency.remember(
-        conn,
-        organization_id=principal.organization_id,
-        key=idempotency_key,
-        request_hash=request_hash,
-        response=jsonable_encoder(body),
-    )
-    conn.commit()  # now: the audit log's append lock is held until the commit, not while the response is built
-    body.receipt = receipt_for(conn, settings, entry.seq)  # after the commit: a checkpoint holds committed entries
-    return body
 
 
 def _scope(conn: psycopg.Connection, principal: Principal) -> tuple[UUID | None, list[UUID] | None]:

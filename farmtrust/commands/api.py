@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import os
 import socket
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -26,13 +29,13 @@ def api(
     workers: Annotated[
         int | None,
         typer.Option(
-            min=1, help="server processes (one per core spreads the Python work)", envvar="FARMTRUST_API__WORKERS"
+            min=1,
+            help="server processes; default: one per core this process may run on",
+            envvar="FARMTRUST_API__WORKERS",
         ),
     ] = None,
 ) -> None:
-    """Serve the API and the dashboard (uvicorn)."""
-    import os
-
+    """Serve the API and the dashboard (uvicorn), by default with one worker process per available core."""
     import uvicorn
 
     from api.app import create_app
@@ -48,7 +51,8 @@ def api(
         # them from 127.0.0.1, which would let a local client fake its address past the sign-in throttle
         "proxy_headers": settings.api.trust_forwarded_proto,
     }
-    processes = workers or settings.api.workers
+    processes = workers or settings.api.workers or cores_available()
+    console.print(f"serving on http://{bind['host']}:{bind['port']} with {processes} worker process(es)")
     if processes == 1:
         uvicorn.run(create_app(settings), **bind)
         return
@@ -61,6 +65,32 @@ def api(
         Multiprocess(config, sockets=[_tcp_listener(config)]).run()
     except KeyboardInterrupt:
         pass
+
+
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+"""cgroup v2's CPU quota of this process's group: ``"<quota_us> <period_us>"`` or ``"max <period_us>"``."""
+
+
+def cores_available(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """The cores this process may run on: its CPU affinity, capped by a cgroup v2 CPU quota (containers).
+
+    ``os.cpu_count()`` counts the host's cores, which over-counts under ``taskset`` or ``docker --cpus``;
+    more server processes than cores only adds context switches. A quota of 1.5 cores counts as 2.
+
+    Args:
+        cpu_max: the cgroup ``cpu.max`` file to read (absent: no quota).
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = cpu_max.read_text().split()
+    except (OSError, ValueError):
+        return max(1, cores)
+    if quota != "max":
+        cores = min(cores, math.ceil(int(quota) / int(period)))
+    return max(1, cores)
 
 
 def create_app_from_env() -> FastAPI:

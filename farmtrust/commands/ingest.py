@@ -19,7 +19,11 @@ def ingest(
     db_url: DbUrl = None,
     mqtt_url: MqttUrl = None,
     worker_id: Annotated[
-        str | None, typer.Option(help="MQTT client id and counters key; stable across restarts keeps the session")
+        str | None,
+        typer.Option(
+            help="MQTT client id and counters key; stable across restarts keeps the session (docs/scaling.md)",
+            envvar="FARMTRUST_INGEST_WORKER_ID",
+        ),
     ] = None,
     max_messages: Annotated[int, typer.Option(min=1, help="most messages per batch")] = 1000,
     max_wait_ms: Annotated[float, typer.Option(min=0, help="longest wait for a batch to fill")] = 50.0,

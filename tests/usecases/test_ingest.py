@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -113,6 +115,32 @@ def test_gaps_are_recorded_and_filled_by_late_messages(db, writer):
     assert gaps(db, dev.device_id) == []
     assert len(gaps(db, dev.device_id, open_only=False)) == 4  # closed, kept for history
     assert readings(db, dev.device_id) == 20
+
+
+def test_copies_of_a_message_at_two_workers_at_once_are_one_stored_and_one_duplicate(db, writer, fresh_url):
+    """Two ingest workers get copies of one message at once: both pass the duplicate check before either
+    commits, then the second waits on the device's sequence lock. It must count a duplicate, not a replay."""
+    dev = Device(db)
+    db.commit()
+    message = dev.telemetry(0)
+    outcome = {}
+    with psycopg.connect(fresh_url) as second:
+        with db.transaction():  # the first worker's transaction, held open
+            assert writer.write_batch(db, [message]).stored == 1
+            pid = second.info.backend_pid
+            other = threading.Thread(target=lambda: outcome.update(result=writer.write_batch(second, [message])))
+            other.start()
+            for _ in range(200):  # until the second worker waits for the first one's sequence lock
+                waiting = db.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()
+                if waiting == ("Lock",):
+                    break
+                time.sleep(0.05)
+            assert waiting == ("Lock",)
+        other.join(30)
+    result = outcome["result"]
+    assert (result.stored, result.duplicate, result.quarantined) == (0, 1, {})
+    assert readings(db, dev.device_id) == 2
+    assert db.execute("SELECT count(*) FROM ingest_quarantine").fetchone()[0] == 0
 
 
 def test_replayed_sequence_under_a_new_message_id_is_quarantined(db, writer):
