@@ -8,11 +8,14 @@ repository's MIT-licensed thermal sheep frames):
 - pipeline: read bytes, safe decode, batched inference, species thresholds, line tracking and window
   counts, perceptual hash, annotated evidence thumbnail written to disk, count rows written (to
   PostgreSQL with ``--db-url``, else to a JSON-lines file);
-- onnx: ``edge.onnx_counter.OnnxCounter.count_jpeg`` (onnxruntime only) on the same bytes.
+- onnx: ``edge.onnx_counter.OnnxCounter.count_jpeg`` (onnxruntime only) on the same bytes;
+- profiled: the vision worker's path, frames of each camera profile counted as its intervals were
+  calibrated, against raw ``model.predict`` of the same frames at the same sizes (``bench.vision_profiles``).
 
 Each path runs three times after a warm-up, interleaved, and the fastest pass is kept (the machine is shared). The last
 line is one JSON object with ``frames_per_s``, ``raw_predict_frames_per_s``, ``ratio`` and
-``onnx_frames_per_s``.
+``onnx_frames_per_s``, and ``profile_frames_per_s``, ``profile_ratio`` (with ``profile_raw_predict_frames_per_s``,
+the one-at-a-time figures and ``profiles``, per profile).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+
+from bench.vision_profiles import profile_frames, profile_paths, profile_summary
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "vision" / "livestock"
 DEMO = Path(__file__).resolve().parents[1] / "farmtrust" / "demo_data" / "sheep_thermal" / "images"
@@ -139,10 +144,22 @@ def main() -> None:
         for data in blobs:
             counter_onnx.count_jpeg(data)
 
+    from farmtrust.workers.vision import profile_counters
+    from vision.intervals import IntervalCalibration, intervals_path
+
+    calibration_file = intervals_path(model.identity.path)
+    if not calibration_file.is_file():  # other weights: time the committed counting records on them
+        calibration_file = intervals_path(LivestockModel.from_path().identity.path)
+    counters = profile_counters(model=model, intervals=IntervalCalibration.load(calibration_file))
+    by_profile = profile_frames(SHARED, DEMO, 6 if args.quick else 24)
+    profiled = profile_paths(model=model, counters=counters, frames=by_profile, work=work)  # type: ignore[arg-type]
+
     raw()  # warm-up: first calls set up the predictor
     pipeline()
     onnx()
-    best = _interleaved({"raw": raw, "pipeline": pipeline, "onnx": onnx}, rounds=3)
+    for warm_up in profiled.values():
+        warm_up()
+    best = _interleaved({"raw": raw, "pipeline": pipeline, "onnx": onnx, **profiled}, rounds=3)
     t_raw, t_pipe, t_onnx = best["raw"], best["pipeline"], best["onnx"]
     n = len(frames)
     result = {
@@ -156,6 +173,7 @@ def main() -> None:
         "onnx_vs_raw": round(t_raw / t_onnx, 3),
         "threads": torch.get_num_threads(),
         "source": "shared" if SHARED.is_dir() else "demo_sheep_thermal",
+        **profile_summary(best, by_profile),
     }
     rows = [
         ("raw model.predict (PyTorch)", n / t_raw, 1.0),
@@ -166,6 +184,11 @@ def main() -> None:
     for name, fps, ratio in rows:
         print(f"{name:<32} {fps:>9.2f} {ratio:>8.3f}")
     print(f"ms per frame: raw {1000 * t_raw / n:.1f}, pipeline {1000 * t_pipe / n:.1f}, onnx {1000 * t_onnx / n:.1f}")
+    print(f"\n{'profiled worker path':<32} {'frames/s':>9} {'vs. raw':>8} {'one at a time vs. raw':>22}")
+    for profile, files in by_profile.items():
+        t_b, t_r, t_s = (best[f"{profile}:{k}"] for k in ("batched", "raw", "single"))
+        name = f"{profile} ({len(files)} frames)"
+        print(f"{name:<32} {len(files) / t_b:>9.2f} {t_r / t_b:>8.3f} {t_r / t_s:>22.3f}")
     print(json.dumps(result))
 
 

@@ -29,10 +29,10 @@ __all__ = ["FrameCounter", "RoundResult", "count_pending_frames"]
 
 
 class FrameCounter(Protocol):
-    """Counts one frame the way a camera profile's intervals were calibrated (``vision.ProfileCounter``)."""
+    """Counts frames the way a camera profile's intervals were calibrated (``vision.ProfileCounter``)."""
 
-    def count(self, image: np.ndarray) -> ProfileCount:
-        """Head count, interval and kept boxes per species of one BGR frame."""
+    def count_many(self, images: list[np.ndarray]) -> list[ProfileCount]:
+        """Head count, interval and kept boxes per species of each BGR frame, in order (batched inside)."""
         ...
 
 
@@ -94,20 +94,24 @@ def _count(
 ) -> list[tuple[Detections, dict[str, int], dict[str, tuple[int | None, int | None]]]]:
     """Per frame, in order: its boxes, each species' count and each count's ``(low, high)``.
 
-    A frame whose device's profile has a counter is counted by it (the way its intervals were calibrated);
-    the others go through one batched inference per camera profile of the settings.
+    The frames of a device profile with a counter are counted by it together (batched, the way its intervals
+    were calibrated); the others go through one batched inference per camera profile of the settings.
     """
     plain = [i for i, (frame, _) in enumerate(good) if frame.camera_profile not in counters]
     batched = dict(zip(plain, _detect([good[i] for i in plain], model, camera_models), strict=True))
+    profiled: dict[int, ProfileCount] = {}
+    for profile, counter in counters.items():
+        index = [i for i, (frame, _) in enumerate(good) if frame.camera_profile == profile]
+        if index:
+            profiled.update(zip(index, counter.count_many([good[i][1] for i in index]), strict=True))
     out = []
-    for i, (frame, image) in enumerate(good):
-        counter = counters.get(frame.camera_profile)
-        if counter is None:
+    for i, (frame, _image) in enumerate(good):
+        if i in batched:
             found = batched[i]
             counts = found.counts()
             bounds = {s: _interval(intervals, counts.get(s, 0), frame.camera_profile) for s in model.species}
         else:
-            result = counter.count(image)
+            result = profiled[i]
             found, counts = result.detections, result.counts
             bounds = {s: (iv.low, iv.high) for s, iv in result.intervals.items()}
         out.append((found, counts, bounds))

@@ -69,7 +69,10 @@ from usecases.ingest_checks import Accepted, Inbound, Rejected, check, parse
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BatchResult", "IngestWriter"]
+__all__ = ["UNPROVEN_INTERVAL", "BatchResult", "IngestWriter"]
+
+UNPROVEN_INTERVAL: tuple[int, None] = (0, None)
+"""The ``(count_low, count_high)`` of a count no interval calibration vouches for: at least 0, no upper end."""
 
 
 @dataclass
@@ -339,7 +342,15 @@ class IngestWriter:
         result.frames.append(sha)
 
     def _store_count(self, conn: psycopg.Connection, a: Accepted, m: CountMessage) -> None:
-        """Store the thumbnail under ``evidence_dir/edge`` and a ``livestock_counts`` row per species."""
+        """Store the thumbnail under ``evidence_dir/edge`` and a ``livestock_counts`` row per species.
+
+        An on-device count gets the interval ``[0, unbounded)`` (:data:`UNPROVEN_INTERVAL`): no calibration
+        vouches for it. The interval calibration holds only for counts made as it records per camera profile
+        (the PyTorch weights it names, pen threshold 0.6, wide at 640 px and aerial tiled with soft counts),
+        while the device counts with its ONNX export at 416 px and ``<stem>.thresholds.json`` (pen 0.3). So
+        credit lends nothing on the device's count beyond what the worker's calibrated counts prove, and
+        flags the camera as unbounded, instead of valuing the farm's day at its point count.
+        """
         assert a.decoded.blob is not None
         _sha, rel = put_blob(self.evidence_dir / "edge", data=a.decoded.blob, sha256=m.body.sha256)
         write_counts(
@@ -357,6 +368,8 @@ class IngestWriter:
                     frame_sha256=m.body.frame_sha256,
                     phash=m.body.phash,
                     evidence_path=f"edge/{rel}",
+                    count_low=UNPROVEN_INTERVAL[0],
+                    count_high=UNPROVEN_INTERVAL[1],
                 )
                 for species, count in sorted(m.body.counts.items())
             ],

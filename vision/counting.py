@@ -136,6 +136,8 @@ def tiled_detections(
     slice_px: int = 640,
     overlap_px: int = 128,
     iou_threshold: float = 0.5,
+    detect_many: Callable[[list[np.ndarray]], list[Detections]] | None = None,
+    batch_size: int = 1,
 ) -> Detections:
     """Detect in a large (aerial) image tile by tile and merge duplicates at tile borders.
 
@@ -147,19 +149,32 @@ def tiled_detections(
         slice_px: tile side in pixels.
         overlap_px: overlap between neighbouring tiles in pixels (at least one animal's size).
         iou_threshold: IoU above which two boxes from neighbouring tiles are one animal.
+        detect_many: detections of several tiles, in order; with ``batch_size`` > 1 the tiles go to it
+            ``batch_size`` at a time instead of to ``detect`` one by one (the same boxes, fewer calls).
+        batch_size: tiles per ``detect_many`` call.
     """
     import supervision as sv
 
     def callback(tile: np.ndarray) -> sv.Detections:
-        found = detect(tile)
+        return to_sv(detect(tile))
+
+    def to_sv(found: Detections) -> sv.Detections:
         return sv.Detections(
             xyxy=found.xyxy.astype(np.float32).reshape(-1, 4),
             confidence=found.confidence.astype(np.float32),
             class_id=np.array([SPECIES.index(s) for s in found.species], dtype=int),
         )
 
+    def callback_many(tiles: list[np.ndarray]) -> list[sv.Detections]:
+        return [to_sv(found) for found in detect_many(tiles)]  # type: ignore[misc]
+
+    batched = detect_many is not None and batch_size > 1
     slicer = sv.InferenceSlicer(
-        callback=callback, slice_wh=slice_px, overlap_wh=overlap_px, iou_threshold=iou_threshold
+        callback=callback_many if batched else callback,  # type: ignore[arg-type]
+        slice_wh=slice_px,
+        overlap_wh=overlap_px,
+        iou_threshold=iou_threshold,
+        batch_size=batch_size if batched else 1,
     )
     merged = slicer(image)
     if len(merged) == 0:

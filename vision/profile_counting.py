@@ -68,18 +68,54 @@ class ProfileCounter:
 
     def count(self, image: np.ndarray) -> ProfileCount:
         """Count one BGR frame (H, W, 3)."""
+        return self.count_many([image])[0]
+
+    def count_many(self, images: list[np.ndarray], *, batch_size: int = 8) -> list[ProfileCount]:
+        """Count BGR frames (H, W, 3) in batches, each exactly as :meth:`count` would count it alone.
+
+        Frames of one shape go through the detector together, ``batch_size`` at a time (ultralytics
+        letterboxes a batch of one shape as it does a single frame, so the boxes are the single frame's,
+        as the calibration counted them); a tiled profile runs each frame's tiles as one batch.
+
+        Args:
+            images: the frames, any mix of shapes.
+            batch_size: frames (or tiles) per detector call.
+        """
         model = self._model
-        if self.setup.tiled:
-            found = tiled_detections(
-                image,
-                detect=lambda tile: model.predict([tile], conf=SCORE_FLOOR)[0],
-                slice_px=model.imgsz,
-                overlap_px=model.imgsz // 5,
-            )
+        if not self.setup.tiled:
+            found = self._predict(images, batch_size)
         else:
-            (found,) = model.predict([image], conf=SCORE_FLOOR)
+            found = [
+                tiled_detections(
+                    image,
+                    detect=lambda tile: model.predict([tile], conf=SCORE_FLOOR)[0],
+                    detect_many=lambda tiles: self._predict(tiles, batch_size),
+                    batch_size=batch_size,
+                    slice_px=model.imgsz,
+                    overlap_px=model.imgsz // 5,
+                )
+                for image in images
+            ]
+        return [self._counted(f) for f in found]
+
+    def _predict(self, images: list[np.ndarray], batch_size: int) -> list[Detections]:
+        """Boxes above the score floor, in order; one detector call per shape and ``batch_size`` images."""
+        found: list[Detections | None] = [None] * len(images)
+        shapes: dict[tuple[int, ...], list[int]] = {}
+        for i, image in enumerate(images):
+            shapes.setdefault(image.shape, []).append(i)
+        for index in shapes.values():
+            for start in range(0, len(index), batch_size):
+                part = index[start : start + batch_size]
+                batch = self._model.predict([images[i] for i in part], conf=SCORE_FLOOR)
+                for i, dets in zip(part, batch, strict=True):
+                    found[i] = dets
+        return [d for d in found if d is not None]
+
+    def _counted(self, found: Detections) -> ProfileCount:
+        """Counts by the profile's rule, their intervals, and the boxes at or above the rule's floor."""
         counts, intervals = {}, {}
-        for species in model.species:
+        for species in self._model.species:
             mine = np.array([s == species for s in found.species], dtype=bool)
             scores = found.confidence[mine] if len(found) else np.zeros(0, np.float32)
             counts[species] = self.rule.count(scores)

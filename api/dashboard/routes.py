@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
@@ -204,7 +204,10 @@ def farm_page(farm_id: UUID, request: Request, conn: Conn) -> Response:
         "farm.html",
         org=principal,
         farm=farm,
-        herd_svg=line_chart(_herd_series(farm_records.herd(conn, farm_id=farm_id, days=90))),
+        herd_svg=line_chart(
+            _herd_series(farm_records.herd(conn, farm_id=farm_id, days=90)),
+            band_label=f"{INTERVAL_PERCENT} % interval",
+        ),
         map_svg=field_map([MapField(_label(f), f.geometry, _ratio(f)) for f in sorted(fields, key=_label)]),
         crops=sorted(fields, key=_label),
         label=_label,
@@ -225,11 +228,21 @@ def _ratio(field: FieldCropAreaRow) -> float | None:
 
 
 def _herd_series(rows: list[HerdDayRow]) -> list[Series]:
-    """One line per species: the daily maximum head."""
-    by_species: dict[str, list[tuple[date, float]]] = {}
+    """One line per species: the daily maximum head, with that count's interval as its band (when one has any)."""
+    by_species: dict[str, list[HerdDayRow]] = {}
     for row in rows:
-        by_species.setdefault(row.species, []).append((row.day, float(row.head)))
-    return [Series(species, points) for species, points in sorted(by_species.items())]
+        by_species.setdefault(row.species, []).append(row)
+    out = []
+    for species, days in sorted(by_species.items()):
+        band = [None if d.head_low is None else (float(d.head_low), _float_or_none(d.head_high)) for d in days]
+        out.append(
+            Series(species, [(d.day, float(d.head)) for d in days], band if any(b is not None for b in band) else ())
+        )
+    return out
+
+
+def _float_or_none(value: int | None) -> float | None:
+    return None if value is None else float(value)
 
 
 @router.get("/evidence/{frame_sha256}.jpg", response_model=None)

@@ -20,21 +20,48 @@ def _empty(width: int, height: int, text: str) -> str:
     return f'<svg width="{width}" height="{height}" role="img"><text x="10" y="24">{escape(text)}</text></svg>'
 
 
+Band = tuple[float, float | None]
+"""A point's interval ``(low, high)``; ``high`` None: unbounded above."""
+
+
 @dataclass(frozen=True)
 class Series:
-    """One line of a chart: a label and its (day, value) points in day order."""
+    """One line of a chart: a label, its (day, value) points in day order, and optionally each point's interval.
+
+    ``band`` is empty (no interval drawn) or holds one entry per point: its ``(low, high)`` or None (no
+    interval that day, which breaks the shaded band).
+    """
 
     label: str
     points: Sequence[tuple[date, float]]
+    band: Sequence[Band | None] = ()
 
 
-def line_chart(series: Sequence[Series], *, width: int = 640, height: int = 220, unit: str = "head") -> str:
-    """A line chart of daily values, one line per series, with labelled axes and a legend."""
+def _runs(series: Series) -> list[list[tuple[date, float, float | None]]]:
+    """The series' consecutive points that carry an interval, as runs of ``(day, low, high)``."""
+    runs: list[list[tuple[date, float, float | None]]] = [[]]
+    for (day, _), interval in zip(series.points, series.band or [None] * len(series.points), strict=True):
+        if interval is None:
+            runs.append([])
+        else:
+            runs[-1].append((day, *interval))
+    return [r for r in runs if r]
+
+
+def line_chart(
+    series: Sequence[Series], *, width: int = 640, height: int = 220, unit: str = "head", band_label: str = ""
+) -> str:
+    """A line chart of daily values, one line per series, with labelled axes and a legend.
+
+    A series with a ``band`` gets it shaded in its colour behind its line (an upper end unbounded above
+    reaches the top of the chart); ``band_label`` names the shading in the legend.
+    """
     pad_l, pad_r, pad_t, pad_b = 44, 40, 14, 36
     days = sorted({d for s in series for d, _ in s.points})
     if not days:
         return _empty(width, height, "No data yet")
-    top = max((v for s in series for _, v in s.points), default=1.0) or 1.0
+    highs = [iv[1] or iv[0] for s in series for iv in s.band if iv is not None]
+    top = max([v for s in series for _, v in s.points] + highs, default=1.0) or 1.0
     top = math.ceil(top * 1.15)
     first, last = days[0], days[-1]
     span = max((last - first).days, 1)
@@ -54,15 +81,36 @@ def line_chart(series: Sequence[Series], *, width: int = 640, height: int = 220,
     parts.append(f'<text x="12" y="{pad_t + 4}" class="unit">{escape(unit)}</text>')
     for index, s in enumerate(series):
         colour = PALETTE[index % len(PALETTE)]
+        for run in _runs(s):
+            # a one-day run is drawn 6 px wide so it shows; an upper end unbounded above reaches the top
+            xs = [x(d) for d, _, _ in run] if len(run) > 1 else [x(run[0][0]) - 3, x(run[0][0]) + 3]
+            ends = run if len(run) > 1 else run * 2
+            upper = [
+                f"{px:.1f},{y(top if high is None else high):.1f}" for px, (_, _, high) in zip(xs, ends, strict=True)
+            ]
+            lower = [f"{px:.1f},{y(low):.1f}" for px, (_, low, _) in zip(xs, ends, strict=True)]
+            parts.append(
+                f'<polygon class="band" fill="{colour}" fill-opacity="0.2" stroke="none" '
+                f'points="{" ".join(upper + lower[::-1])}"/>'
+            )
+    for index, s in enumerate(series):
+        colour = PALETTE[index % len(PALETTE)]
         pts = " ".join(f"{x(d):.1f},{y(v):.1f}" for d, v in s.points)
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{pts}"/>')
-        for d, v in s.points:
+        intervals = s.band or [None] * len(s.points)
+        for (d, v), interval in zip(s.points, intervals, strict=True):
+            shown = "" if interval is None else f" ({_interval_text(interval)})"
             parts.append(
                 f'<circle cx="{x(d):.1f}" cy="{y(v):.1f}" r="3" fill="{colour}"><title>{escape(s.label)} '
-                f"{d.isoformat()}: {v:g} {escape(unit)}</title></circle>"
+                f"{d.isoformat()}: {v:g} {escape(unit)}{escape(shown)}</title></circle>"
             )
         parts.append(
             f'<text x="{pad_l + 8 + 110 * index}" y="{height - 6}" fill="{colour}">&#9632; {escape(s.label)}</text>'
+        )
+    if band_label and any(_runs(s) for s in series if s.band):
+        parts.append(
+            f'<text x="{width - pad_r}" y="{height - 6}" text-anchor="end" class="band-legend">'
+            f"shaded: {escape(band_label)}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -121,3 +169,8 @@ def field_map(fields: Sequence[MapField], *, width: int = 640, height: int = 360
             )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _interval_text(interval: Band) -> str:
+    low, high = interval
+    return f"{low:g}-{high:g}" if high is not None else f"{low:g} or more"

@@ -7,6 +7,7 @@ the verified herd is 12 (interval 10-15) and is valued at 10 head; a camera's re
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -107,3 +108,37 @@ def test_the_cooperative_page_shows_the_latest_counts_interval(world):
     sign_in(client, world["key_a"])
     page = client.get("/ui").text
     assert "12 cattle\n        (90 % interval 10-15)" in page
+
+
+def test_the_farm_pages_herd_chart_shades_the_90_percent_interval(world):
+    _with_intervals(world)
+    client = world["client"]
+    sign_in(client, world["key_a"])
+    page = client.get(f"/ui/farms/{world['farm_a']}").text
+    assert "daily maximum of counted head and its 90 % interval" in page
+    # 60 days of 12 head in 10-15: the chart's top is ceil(15 x 1.15) = 18 head; y(v) = 184 - 170 v / 18,
+    # so 15 -> 42.3 and 10 -> 89.6; the days run from x = 44.0 to 44 + 556 = 600.0
+    (band,) = re.findall(r'<polygon class="band"[^>]*points="([^"]*)"', page)
+    corners = band.split()
+    assert len(corners) == 120  # the upper end left to right, then the lower end back
+    assert (corners[0], corners[59], corners[60], corners[-1]) == ("44.0,42.3", "600.0,42.3", "600.0,89.6", "44.0,89.6")
+    assert "shaded: 90 % interval" in page
+    assert "12 head (10-15)</title>" in page
+
+
+def test_a_band_breaks_on_a_day_without_an_interval_and_an_unbounded_day_reaches_the_top():
+    from datetime import date
+
+    from api.dashboard.svg import Series, line_chart
+
+    days = [date(2026, 5, d) for d in (1, 2, 3, 4)]
+    series = Series("sheep", [(d, 4.0) for d in days], [(3.0, 6.0), (3.0, 5.0), None, (2.0, None)])
+    svg = line_chart([series], band_label="90 % interval")
+    # top = ceil(6 x 1.15) = 7; y(v) = 184 - 170 v / 7: 6 -> 38.3, 5 -> 62.6, 3 -> 111.1, 2 -> 135.4, 7 -> 14.0
+    # x over 3 days of 556 px: 1 May 44.0, 2 May 229.3, 4 May 600.0 (a one-day run is drawn 3 px each side)
+    assert re.findall(r'<polygon class="band"[^>]*points="([^"]*)"', svg) == [
+        "44.0,38.3 229.3,62.6 229.3,111.1 44.0,111.1",
+        "597.0,14.0 603.0,14.0 603.0,135.4 597.0,135.4",
+    ]
+    assert "sheep 2026-05-04: 4 head (2 or more)</title>" in svg
+    assert "polygon" not in line_chart([Series("sheep", [(d, 4.0) for d in days])], band_label="90 % interval")

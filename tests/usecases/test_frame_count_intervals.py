@@ -78,6 +78,11 @@ class RaceCounter:
 
     def __init__(self):
         self.frames = 0
+        self.calls = []
+
+    def count_many(self, images):
+        self.calls.append(len(images))
+        return [self.count(image) for image in images]
 
     def count(self, image):
         self.frames += 1
@@ -112,6 +117,34 @@ def test_a_profile_with_a_counter_has_its_frames_counted_as_calibrated(fresh_db_
             "pig": (0, 0, 1),
         }
         assert (race.frames, model.batches) == (1, [])
+
+
+def test_a_rounds_frames_of_one_profile_are_counted_in_one_call_and_the_rest_batched_plainly(fresh_db_url, tmp_path):
+    frames = tmp_path / "frames"
+    model, race = SquareCounter(), RaceCounter()
+    with psycopg.connect(fresh_db_url) as conn:
+        farm = create_farm(conn, name="batch farm").id
+        insert_device(conn, device_id="dev1", farm_id=farm, public_key=bytes(32), camera_profile="race")
+        insert_device(conn, device_id="barn", farm_id=farm, public_key=bytes(32), camera_profile="wide")
+        gates = [add_frame(conn, frames, jpeg_with_squares(2, seed=s), farm_id=farm) for s in (7, 8, 9)]
+        barn = add_frame(conn, frames, jpeg_with_squares(2, seed=10), farm_id=farm)
+        conn.execute("UPDATE frames SET device_id = 'barn' WHERE sha256 = %s", (barn,))
+        count_pending_frames(
+            conn,
+            model=model,
+            frame_dir=frames,
+            evidence_dir=tmp_path / "ev",
+            batch_size=8,
+            intervals=RACE_ONLY,
+            profile_counters={"race": race},
+        )
+        # the three race frames in one count_many call; the wide frame (no counter) through the plain detector
+        assert (race.calls, model.batches) == ([3], [1])
+        assert {
+            r.count for g in gates for r in counts_for_frame(conn=conn, frame_sha256=g) if r.species == "cattle"
+        } == {7}
+        (cattle,) = [r for r in counts_for_frame(conn=conn, frame_sha256=barn) if r.species == "cattle"]
+        assert (cattle.count, cattle.count_low, cattle.count_high) == (2, 0, None)  # RACE_ONLY has no wide profile
 
 
 def test_the_committed_calibration_gives_a_counter_per_profile():

@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import psycopg
 import pytest
@@ -274,6 +275,75 @@ def test_count_message_writes_livestock_counts_and_evidence(db, writer, tmp_path
     rows = db.execute("SELECT species, count, method, evidence_path FROM livestock_counts ORDER BY species").fetchall()
     assert [(r[0], r[1], r[2]) for r in rows] == [("goat", 2, "edge_snapshot"), ("sheep", 14, "edge_snapshot")]
     assert (tmp_path / "evidence" / rows[0][3]).read_bytes() == thumb
+
+
+def _edge_count(dev, seq, counts, captured_at="2026-05-01T11:58:00Z"):
+    thumb = b"\xff\xd8thumbnail\xff\xd9"
+    body = {
+        "camera_id": "edge-cam",
+        "captured_at": captured_at,
+        "counts": counts,
+        "model_sha256": hashlib.sha256(b"onnx model").hexdigest(),
+        "frame_sha256": hashlib.sha256(f"frame {seq}".encode()).hexdigest(),
+        "phash": "ffd8a0c0e0f0f8fc",
+        "sha256": sha256_hex(thumb),
+        "bytes": len(thumb),
+    }
+    return dev.inbound(MessageKind.COUNT, encode_binary(dev.envelope(MessageKind.COUNT, seq, body), thumb))
+
+
+def test_an_on_device_count_is_stored_unbounded_and_lends_nothing_beyond_the_calibrated_counts(db, writer):
+    from credit import decide_limit, load_policy, value_production
+    from credit.policy import DEFAULT_POLICY_PATH
+    from store.counts import CountRow, write_counts
+    from store.credit_records import read_farm_record
+
+    worker_dev = Device(db, name="pen-cam")  # its frames are counted by the vision worker, with intervals
+    edge_dev = Device(db, name="edge", farm_id=worker_dev.farm_id)
+    db.commit()
+    writer.write_batch(db, [_edge_count(edge_dev, 0, {"cattle": 6})])
+    rows = db.execute(
+        "SELECT count, count_low, count_high FROM livestock_counts WHERE device_id = %s", (edge_dev.device_id,)
+    ).fetchall()
+    assert rows == [(6, 0, None)]  # no calibration vouches for an on-device count: at least 0, no upper end
+
+    as_of = datetime(2026, 5, 2, tzinfo=UTC)
+    before = read_farm_record(db, farm_id=worker_dev.farm_id, as_of=as_of, window_days=5)
+    # the edge camera alone: head 6, lower end 0, unbounded above
+    assert [(d.head, d.head_low, d.head_high) for d in before.herd_days] == [(6, 0, None)]
+
+    write_counts(
+        conn=db,
+        rows=[
+            CountRow(
+                time=datetime(2026, 5, 1, 9, m, tzinfo=UTC),
+                farm_id=worker_dev.farm_id,
+                device_id=worker_dev.device_id,
+                camera_id="pen",
+                species="cattle",
+                count=c,
+                method="snapshot",
+                count_low=low,
+                count_high=high,
+            )
+            for m, (c, low, high) in enumerate([(10, 8, 12), (11, 9, 13), (9, 7, 11)])
+        ],
+    )
+    record = read_farm_record(db, farm_id=worker_dev.farm_id, as_of=as_of, window_days=5)
+    # worker camera: counts 9 10 11 -> 10, lower ends 7 8 9 -> 8, upper 11 12 13 -> 12;
+    # edge camera: 6 in [0, unbounded). The farm's day: head 16, lower end 8 + 0 = 8, unbounded above
+    assert [(d.head, d.head_low, d.head_high, d.cameras) for d in record.herd_days] == [(16, 8, None, 2)]
+    policy = load_policy(DEFAULT_POLICY_PATH)
+    (cattle,) = value_production(record, policy).herds
+    # valued on the lower end: 8 head x 55,000 (ft-2025.1 cattle price) = 440,000, not 16 x 55,000 = 880,000
+    assert (cattle.head, cattle.head_low, cattle.head_high, cattle.value.number) == (16, 8, None, Decimal("440000.00"))
+    # the unproven 6 head add nothing: the worker camera's 10 head alone are valued the same
+    db.execute("DELETE FROM livestock_counts WHERE device_id = %s", (edge_dev.device_id,))
+    alone = read_farm_record(db, farm_id=worker_dev.farm_id, as_of=as_of, window_days=5)
+    assert value_production(alone, policy).herds[0].value.number == Decimal("440000.00")
+    # and the edge camera is named to the lender as unbounded
+    flags = [r.message for r in decide_limit(record, policy).reasons if r.code == "wide_count_interval"]
+    assert len(flags) == 1 and edge_dev.device_id in flags[0] and "unbounded" in flags[0]
 
 
 def test_status_is_upserted_and_counters_are_summed_across_workers(db, writer):

@@ -54,3 +54,35 @@ def test_mass_rule_is_the_scaled_score_sum(model):
 def test_bad_records(model, profile, record, match):
     with pytest.raises(CalibrationError, match=match):
         ProfileCounter(model=model, calibration=calibration(record), profile=profile)
+
+
+@pytest.mark.parametrize("setup", ["640", "tiled-416"])
+def test_batched_counts_are_the_one_frame_at_a_time_counts(model, setup):
+    # reference: each frame alone through the detector (tiles one by one), as the calibration counted them;
+    # frames of two shapes (a half-size copy) in one call
+    import cv2
+
+    from vision.counting import tiled_detections
+    from vision.crossval import SCORE_FLOOR, SETUPS
+
+    images = [read_image(p) for p in demo_sheep_val()[:3]]
+    images.insert(1, cv2.resize(images[0], (images[0].shape[1] // 2, images[0].shape[0] // 2)))
+    chosen = next(s for s in SETUPS if s.name == setup)
+    run = model.profiled(max_imgsz=chosen.max_imgsz, nms_iou=chosen.nms_iou, agnostic_nms=chosen.agnostic)
+    record = {"setup": setup, "rule": {"floor": 0.3}}
+    counter = ProfileCounter(model=model, calibration=calibration(record), profile="aerial")
+    got = counter.count_many(images, batch_size=3)
+    assert len(got) == len(images)
+    for image, result in zip(images, got, strict=True):
+        if chosen.tiled:
+            alone = tiled_detections(
+                image,
+                detect=lambda tile: run.predict([tile], conf=SCORE_FLOOR)[0],
+                slice_px=run.imgsz,
+                overlap_px=run.imgsz // 5,
+            )
+        else:
+            (alone,) = run.predict([image], conf=SCORE_FLOOR)
+        kept = np.sort(alone.confidence[alone.confidence >= 0.3])
+        assert result.counts["sheep"] == len(kept)
+        np.testing.assert_allclose(np.sort(result.detections.confidence), kept, atol=1e-3)
