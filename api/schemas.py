@@ -195,6 +195,9 @@ class AuditEntryPublic(BaseModel):
     payload: str = Field(description="the canonical JSON payload, as hashed")
     prev_hash: str
     entry_hash: str
+    signature: str | None = Field(
+        default=None, description="the server's Ed25519 signature of the entry, hex (credit.entry_signing)"
+    )
 
 
 class AuditReceiptPublic(BaseModel):

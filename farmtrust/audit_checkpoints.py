@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 
+from credit.entry_signing import EntrySigner
 from credit.signed_note import skey_from_seed
 from credit.tree_head import TreeHead
 from farmtrust.settings import Settings
@@ -20,6 +21,7 @@ from usecases.checkpoint_files import CheckpointIssuer, ensure_server_key, lates
 __all__ = [
     "checkpoint_issuer",
     "ensure_server_key",
+    "entry_signer",
     "issue_checkpoint",
     "latest_checkpoint",
     "load_public_keys",
@@ -30,6 +32,11 @@ __all__ = [
 def checkpoint_issuer(settings: Settings) -> CheckpointIssuer:
     """The issuer the settings describe (origin, key, folder, schedule)."""
     return CheckpointIssuer.from_config(settings)
+
+
+def entry_signer(settings: Settings) -> EntrySigner:
+    """The server's key as the signer of audit entries (created on first use, like the checkpoints' key)."""
+    return checkpoint_issuer(settings).entry_signer()
 
 
 def server_skey(settings: Settings) -> str:

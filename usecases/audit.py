@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import psycopg
 
 from credit.audit import AuditProblem, AuditReport, verify_chain
+from credit.entry_signing import entry_signature_problems
 from credit.errors import AuditError
 from credit.merkle import (
     EMPTY_ROOT,
@@ -134,15 +135,17 @@ def verify_extends(conn: psycopg.Connection, *, checkpoint: str, keys: Iterable[
     Every entry is re-hashed (chain and Merkle leaves, no stored hash trusted); the first ``size`` entries
     must give the checkpoint's root, the stored tree must equal the entries, and the stored tree's
     consistency proof from the checkpoint must verify. Truncation, rewriting and deleted checkpoint rows
-    all show here, since what is trusted (the checkpoint and its key) is not in the database.
+    all show here, since what is trusted (the checkpoint and its key) is not in the database. From the
+    ``audit.signing_begins`` entry on, every entry must be signed by one of ``keys`` (forged appends).
 
     Raises:
         AuditError: the checkpoint is malformed or not signed by one of ``keys``.
     """
+    keys = list(keys)
     head = verify_checkpoint_note(checkpoint, keys)
     entries = load_entries(conn)
     chain = verify_chain(entries)
-    problems = list(chain.problems)
+    problems = [*chain.problems, *entry_signature_problems(entries, [k.public_key for k in keys])]
     n = len(entries)
     leaves = [entry_leaf_hash(e.entry_hash) for e in entries]
     if n < head.size:

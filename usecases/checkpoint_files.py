@@ -29,6 +29,7 @@ from typing import Protocol
 import psycopg
 
 from credit.audit import generate_signing_key, public_key_of
+from credit.entry_signing import Ed25519EntrySigner, EntrySigner
 from credit.errors import AuditError
 from credit.signed_note import NoteKey, note_key, parse_vkey, skey_from_seed
 from credit.transparency import checkpoint_due
@@ -105,28 +106,45 @@ class CheckpointIssuer:
 
     def skey(self) -> str:
         """The server's signing key as a note skey named after the log's origin (created on first use)."""
-        return _keys(self.key_file, self.origin)[0]
+        return _keys(self.key_file, self.origin).skey
 
     def public_keys(self) -> list[NoteKey]:
         """The server's verifier key."""
-        return [_keys(self.key_file, self.origin)[1]]
+        return [_keys(self.key_file, self.origin).vkey]
+
+    def entry_signer(self) -> EntrySigner:
+        """The server's key as the signer of audit entries (the same key as the checkpoints')."""
+        return _keys(self.key_file, self.origin).signer
 
 
-_key_cache: dict[tuple[Path, str], tuple[int, str, NoteKey]] = {}
+@dataclass(frozen=True)
+class _ServerKeys:
+    stamp: int
+    skey: str
+    vkey: NoteKey
+    signer: Ed25519EntrySigner
 
 
-def _keys(path: Path, origin: str) -> tuple[str, NoteKey]:
-    """The skey and verifier key of the key file, read again only when the file changes."""
+_key_cache: dict[tuple[Path, str], _ServerKeys] = {}
+
+
+def _keys(path: Path, origin: str) -> _ServerKeys:
+    """The key file's skey, verifier key and entry signer, read again only when the file changes."""
     try:
         stamp = path.stat().st_mtime_ns
     except FileNotFoundError:
         stamp = -1
     cached = _key_cache.get((path, origin))
-    if cached is None or cached[0] != stamp:
+    if cached is None or cached.stamp != stamp:
         seed = ensure_server_key(path, origin=origin)
-        cached = (path.stat().st_mtime_ns, skey_from_seed(origin, seed), note_key(origin, public_key_of(seed)))
+        cached = _ServerKeys(
+            path.stat().st_mtime_ns,
+            skey_from_seed(origin, seed),
+            note_key(origin, public_key_of(seed)),
+            Ed25519EntrySigner(seed),
+        )
         _key_cache[(path, origin)] = cached
-    return cached[1], cached[2]
+    return cached
 
 
 def ensure_server_key(path: Path, *, origin: str) -> bytes:

@@ -12,6 +12,8 @@ from credit.alerts import early_warnings
 from credit.audit import AuditEntry
 from credit.canonical import canonical_json
 from credit.decision import Decision, decide_limit, upgrade_stored_output
+from credit.entry_signing import EntrySigner
+from credit.errors import AuditError
 from credit.policy import Policy, load_policy
 from store.credit_records import load_decision, record_decision
 from store.loans import raise_alerts
@@ -35,6 +37,7 @@ def decide_credit_limit(
     farm_id: UUID | str,
     as_of: datetime,
     policy: Policy,
+    signer: EntrySigner | None = None,
     window_days: int | None = None,
     record: bool = True,
     lender_organization_id: UUID | None = None,
@@ -58,8 +61,15 @@ def decide_credit_limit(
     decision = decide_limit(farm_record, policy, as_of=as_of)
     if not record:
         return CreditLimit(decision=decision)
+    if signer is None:
+        raise AuditError("recording a decision needs the server's audit signer (signer=)")
     decision_id, entry = record_decision(
-        conn, decision=decision, record=farm_record, policy=policy, lender_organization_id=lender_organization_id
+        conn,
+        decision=decision,
+        record=farm_record,
+        policy=policy,
+        signer=signer,
+        lender_organization_id=lender_organization_id,
     )
     return CreditLimit(decision=decision, decision_id=decision_id, audit_entry=entry)
 

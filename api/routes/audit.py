@@ -78,6 +78,7 @@ def receipt_for(conn: psycopg.Connection, settings: ApiConfig, seq: int) -> Audi
             payload=e.payload_json,
             prev_hash=e.prev_hash,
             entry_hash=e.entry_hash,
+            signature=None if e.signature is None else e.signature.hex(),
         ),
         index=made.index,
         leaf_hash=made.leaf_hash.hex(),

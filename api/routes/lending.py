@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 
 from api.deps import Conn, CurrentOrg, Settings, require, visible_farm
 from api.errors import ApiError
-from api.routes.audit import receipt_for
+from api.routes.audit import checkpoint_issuer, receipt_for
 from api.schemas import CreditLimitPublic, LoanCreate, LoanPublic, PortfolioPublic, RepaymentCreate
 from credit.money import Amount, minor_unit
 from store.loans import LoanRef, find_decision, find_loan
@@ -82,6 +82,7 @@ def credit_limit(
         farm_id=farm_id,
         as_of=datetime.now(UTC),
         policy=request.app.state.policy,
+        signer=checkpoint_issuer(settings).entry_signer(),
         lender_organization_id=principal.organization_id,
     )
     decision, entry = limit.decision, limit.audit_entry
@@ -172,6 +173,7 @@ def open_loan(body: LoanCreate, request: Request, principal: CurrentOrg, conn: C
         kind=body.kind,
         start=body.start,
         policy=request.app.state.policy,
+        signer=checkpoint_issuer(settings).entry_signer(),
         harvest_months=tuple(body.harvest_months),
         reviewed_by=body.reviewed_by,
         lender_organization_id=principal.organization_id,
@@ -214,6 +216,7 @@ def repay(
         amount=Amount(body.amount, loan.currency),
         paid_at=body.paid_at,
         policy=request.app.state.policy,
+        signer=checkpoint_issuer(settings).entry_signer(),
         lender_organization_id=principal.organization_id,
     )
     conn.commit()

@@ -20,6 +20,7 @@ from credit.tree_head import verify_checkpoint_note
 from farmtrust.audit_checkpoints import checkpoint_issuer
 from farmtrust.settings import Settings
 from store.audit import append_entry
+from tests.signers import TEST_SIGNER
 from usecases.checkpoint_files import issue_checkpoint
 
 WHEN = datetime(2025, 4, 1, tzinfo=UTC)
@@ -45,6 +46,8 @@ def leaf_hashes(url: str) -> list[bytes]:
 @pytest.fixture
 def log(fresh_db_url, mqtt_url, tmp_path):
     settings = Settings(db={"url": fresh_db_url}, mqtt={"url": mqtt_url}, data_dir=tmp_path, audit={"origin": ORIGIN})
+    settings.audit_key_file.parent.mkdir(parents=True)
+    settings.audit_key_file.write_bytes(TEST_SIGNER.seed)  # the server's key signs what the tests append
     with TestClient(create_app(settings)) as client:
         yield {"client": client, "db": fresh_db_url, "settings": settings}
 
@@ -52,7 +55,7 @@ def log(fresh_db_url, mqtt_url, tmp_path):
 def _append(url: str, n: int) -> None:
     with psycopg.connect(url) as conn:
         for i in range(n):
-            append_entry(conn, kind="test.api", payload={"i": i}, created_at=WHEN)
+            append_entry(conn, signer=TEST_SIGNER, kind="test.api", payload={"i": i}, created_at=WHEN)
         conn.commit()
 
 

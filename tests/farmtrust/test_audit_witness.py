@@ -31,6 +31,7 @@ from farmtrust.settings import Settings
 from store.audit import append_entry
 from tests.api.factories import org_with_key
 from tests.conftest import _clone, _db_url, _drop
+from tests.signers import TEST_SIGNER
 from usecases.checkpoint_files import issue_checkpoint
 
 CLI = [sys.executable, "-m", "farmtrust.cli"]
@@ -57,7 +58,7 @@ def serving(settings: Settings) -> Iterator[str]:
 def _append(url: str, payloads: list[dict]) -> None:
     with psycopg.connect(url) as conn:
         for payload in payloads:
-            append_entry(conn, kind="test.witness", payload=payload, created_at=WHEN)
+            append_entry(conn, signer=TEST_SIGNER, kind="test.witness", payload=payload, created_at=WHEN)
         conn.commit()
 
 
@@ -82,6 +83,8 @@ def two_logs(fresh_db_url, admin_url, template_db, mqtt_url, tmp_path):
     fork_name = _clone(admin_url, template_db, "ft_fork")
     fork_url = _db_url(admin_url, fork_name)
     key_file = tmp_path / "server" / "checkpoint.key"
+    key_file.parent.mkdir()
+    key_file.write_bytes(TEST_SIGNER.seed)  # the server's key signs what the tests append
     made = {}
     for label, url in (("honest", fresh_db_url), ("fork", fork_url)):
         with psycopg.connect(url) as conn:
