@@ -15,6 +15,7 @@ from credit.entry_signing import entry_signature_problems
 from credit.errors import AuditError
 from credit.merkle import (
     EMPTY_ROOT,
+    Node,
     consistency_proof_plan,
     hash_nodes,
     inclusion_proof_plan,
@@ -26,7 +27,7 @@ from credit.signed_note import NoteKey
 from credit.transparency import Receipt, entry_leaf_hash
 from credit.tree_head import TreeHead, sign_checkpoint_note, verify_checkpoint_note
 from store.audit import load_entries, load_entry
-from store.audit_tree import load_nodes, tree_size
+from store.audit_tree import load_nodes, load_nodes_and_size, tree_size
 
 __all__ = [
     "consistency_proof",
@@ -44,10 +45,16 @@ def current_size(conn: psycopg.Connection) -> int:
     return tree_size(conn)
 
 
-def _checked_size(conn: psycopg.Connection, size: int) -> None:
-    now = tree_size(conn)
+def _check_size(size: int, now: int) -> None:
     if not 0 <= size <= now:
         raise AuditError(f"tree size={size} is outside the log, which has {now} entries")
+
+
+def _nodes_within(conn: psycopg.Connection, nodes: Iterable[Node], size: int) -> dict[Node, bytes]:
+    """The hashes of ``nodes``, read with the log's size in one query; refused when ``size`` is beyond the log."""
+    now, hashes = load_nodes_and_size(conn, nodes)
+    _check_size(size, now)
+    return hashes
 
 
 def root_at(conn: psycopg.Connection, size: int) -> bytes:
@@ -56,11 +63,10 @@ def root_at(conn: psycopg.Connection, size: int) -> bytes:
     Raises:
         AuditError: ``size`` is above the log's size, or a node is missing (the tree was tampered with).
     """
-    _checked_size(conn, size)
+    nodes = range_nodes(0, size) if size > 0 else []
+    hashes = _nodes_within(conn, nodes, size)
     if size == 0:
         return EMPTY_ROOT
-    nodes = range_nodes(0, size)
-    hashes = load_nodes(conn, nodes)
     missing = [n for n in nodes if n not in hashes]
     if missing:
         raise AuditError(f"Merkle node level={missing[0].level} index={missing[0].idx} is missing from the tree")
@@ -73,9 +79,8 @@ def inclusion_proof(conn: psycopg.Connection, index: int, size: int) -> list[byt
     Raises:
         AuditError: the index or size is outside the log.
     """
-    _checked_size(conn, size)
     plan = inclusion_proof_plan(index, size)
-    return plan.proof(load_nodes(conn, plan.nodes()))
+    return plan.proof(_nodes_within(conn, plan.nodes(), size))
 
 
 def consistency_proof(conn: psycopg.Connection, old_size: int, new_size: int) -> list[bytes]:
@@ -84,9 +89,8 @@ def consistency_proof(conn: psycopg.Connection, old_size: int, new_size: int) ->
     Raises:
         AuditError: a size is outside the log, or ``old_size`` is above ``new_size``.
     """
-    _checked_size(conn, new_size)
     plan = consistency_proof_plan(old_size, new_size)
-    return plan.proof(load_nodes(conn, plan.nodes()))
+    return plan.proof(_nodes_within(conn, plan.nodes(), new_size))
 
 
 def _root_from(hashes: dict, size: int) -> bytes:
