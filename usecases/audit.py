@@ -34,6 +34,7 @@ __all__ = [
     "current_size",
     "inclusion_proof",
     "make_receipt",
+    "prove_entry",
     "root_at",
     "sign_tree_head",
     "verify_extends",
@@ -119,14 +120,31 @@ def make_receipt(conn: psycopg.Connection, *, seq: int, checkpoint: str, keys: I
         AuditError: no such entry, the checkpoint does not verify or predates the entry, or the log today
             no longer has the checkpoint's root at its size (it was rewritten).
     """
-    head = verify_checkpoint_note(checkpoint, keys)
+    return prove_entry(conn, seq=seq, head=verify_checkpoint_note(checkpoint, keys), checkpoint=checkpoint)
+
+
+def prove_entry(conn: psycopg.Connection, *, seq: int, head: TreeHead, checkpoint: str) -> Receipt:
+    """A receipt for entry ``seq`` against ``head``, the tree head of the already trusted ``checkpoint``.
+
+    The server's own checkpoint (just signed, or read from its folder) needs no signature check;
+    :func:`make_receipt` verifies any other first.
+
+    Raises:
+        AuditError: no such entry, the checkpoint predates the entry or is ahead of the log, or the log
+            today no longer has the checkpoint's root at its size (it was rewritten).
+    """
     entry = load_entry(conn, seq)
     if entry is None:
         raise AuditError(f"audit entry seq={seq} does not exist")
     if seq > head.size:
         raise AuditError(f"audit entry {seq} is newer than the checkpoint (size {head.size}); issue a new checkpoint")
     plan = inclusion_proof_plan(seq - 1, head.size)
-    hashes = load_nodes(conn, {*range_nodes(0, head.size), *plan.nodes()})  # root and proof in one read
+    size, hashes = load_nodes_and_size(conn, {*range_nodes(0, head.size), *plan.nodes()})  # one read
+    if head.size > size:
+        raise AuditError(
+            f"the checkpoint at size {head.size} is ahead of the log ({size} entries): the log was truncated,"
+            " or the checkpoint folder holds another database's checkpoints"
+        )
     if _root_from(hashes, head.size) != head.root:
         raise AuditError(f"the log's first {head.size} entries no longer match the checkpoint's root")
     proof = plan.proof(hashes)

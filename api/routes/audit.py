@@ -19,9 +19,9 @@ from api.deps import Conn, CurrentOrg, Settings, require
 from api.errors import ApiError
 from api.schemas import AuditConsistencyPublic, AuditEntryPublic, AuditReceiptPublic, CosignatureCreate
 from credit.errors import AuditError
-from credit.transparency import Receipt, verify_receipt
+from credit.transparency import Receipt, check_receipt_proof
 from credit.tree_head import TreeHead
-from usecases.audit import consistency_proof, current_size, make_receipt
+from usecases.audit import consistency_proof, current_size, prove_entry
 from usecases.audit_cosignatures import CosignatureRefused, accept_cosignature, checkpoint_with_cosignatures
 from usecases.checkpoint_files import CheckpointIssuer, checkpoint_covering, latest_checkpoint
 
@@ -45,11 +45,11 @@ def proven_receipt(conn: psycopg.Connection, settings: ApiConfig, seq: int) -> t
         AuditError: the entry is not in the log, or the receipt does not verify (the log was tampered with).
     """
     issuer = checkpoint_issuer(settings)
-    note = checkpoint_covering(conn, issuer, seq)
-    keys = issuer.public_keys()
-    made = make_receipt(conn, seq=seq, checkpoint=note, keys=keys)
+    head, note = checkpoint_covering(conn, issuer, seq)
+    made = prove_entry(conn, seq=seq, head=head, checkpoint=note)
     conn.commit()  # the receipt's reads end their transaction: no snapshot is held while the response goes out
-    return made, verify_receipt(made, keys, origin=issuer.origin)
+    check_receipt_proof(made, head)  # the hashes, as a lender checks them; the signatures are the server's own
+    return made, head
 
 
 def receipt_for(conn: psycopg.Connection, settings: ApiConfig, seq: int) -> AuditReceiptPublic:
