@@ -220,6 +220,26 @@ class AuditConsistencyPublic(BaseModel):
     proof: list[str] = Field(description="base64 hashes (RFC 9162 2.1.4); empty when from is 0 or equals to")
 
 
+class AuditSignedHashPublic(BaseModel):
+    """An entry as a witness sees it: its place, kind, chain hash and the server's signature (hex), no content."""
+
+    seq: int
+    kind: str
+    entry_hash: str
+    signature: str | None
+
+
+class AuditSignaturesPublic(BaseModel):
+    """The entries between two tree sizes, with what joins them to the older tree, for a witness to check."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_size: int = Field(alias="from")
+    to_size: int = Field(alias="to")
+    frontier: list[str] = Field(description="base64 hashes of the older tree's complete subtrees, largest first")
+    entries: list[AuditSignedHashPublic]
+
+
 class CosignatureCreate(BaseModel):
     """A witness's cosigned checkpoint (the note with its tlog-cosignature/v1 line) and its public key."""
 

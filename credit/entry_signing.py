@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from credit.audit import AuditEntry, AuditProblem, public_key_of
 from credit.errors import AuditError
@@ -34,6 +34,7 @@ __all__ = [
     "SIGNING_BEGINS_KIND",
     "Ed25519EntrySigner",
     "EntrySigner",
+    "SignedHash",
     "entry_signature_ok",
     "entry_signature_problems",
     "entry_signing_message",
@@ -46,6 +47,15 @@ ENTRY_SIGNATURE_CONTEXT = b"farmtrust audit entry signature v1\n"
 
 SIGNING_BEGINS_KIND = "audit.signing_begins"
 """The kind of the unsigned entry after which every entry must be signed (on logs older than signing)."""
+
+
+class SignedHash(NamedTuple):
+    """What a witness sees of an entry: its place, kind, chain hash and signature, not its content."""
+
+    seq: int
+    kind: str
+    entry_hash: str
+    signature: bytes | None
 
 
 class EntrySigner(Protocol):
@@ -107,7 +117,7 @@ def sign_entry(entry: AuditEntry, signer: EntrySigner) -> AuditEntry:
     return replace(entry, signature=signer.sign(entry_signing_message(seq=entry.seq, entry_hash=entry.entry_hash)))
 
 
-def entry_signature_ok(entry: AuditEntry, public_keys: Iterable[bytes]) -> bool:
+def entry_signature_ok(entry: AuditEntry | SignedHash, public_keys: Iterable[bytes]) -> bool:
     """Whether ``entry`` carries a valid signature by one of ``public_keys`` (raw 32-byte Ed25519 keys)."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -127,7 +137,7 @@ def entry_signature_ok(entry: AuditEntry, public_keys: Iterable[bytes]) -> bool:
     return False
 
 
-def signing_start(entries: Sequence[AuditEntry]) -> int:
+def signing_start(entries: Sequence[AuditEntry | SignedHash]) -> int:
     """The position in ``entries`` from which every entry must be signed (see the module's docstring)."""
     marker = next((i for i, e in enumerate(entries) if e.kind == SIGNING_BEGINS_KIND), None)
     if marker is None:
@@ -136,7 +146,9 @@ def signing_start(entries: Sequence[AuditEntry]) -> int:
     return min(marker + 1, first_signed)
 
 
-def entry_signature_problems(entries: Sequence[AuditEntry], public_keys: Iterable[bytes] | None) -> list[AuditProblem]:
+def entry_signature_problems(
+    entries: Sequence[AuditEntry | SignedHash], public_keys: Iterable[bytes] | None
+) -> list[AuditProblem]:
     """The entries, from where signing is required on, that are unsigned or not signed by the log's key.
 
     Args:

@@ -24,7 +24,7 @@ from credit.audit import (
     verify_chain,
 )
 from credit.canonical import to_plain
-from credit.entry_signing import EntrySigner, entry_signature_problems, sign_entry
+from credit.entry_signing import EntrySigner, SignedHash, entry_signature_problems, sign_entry
 from credit.errors import AuditError
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ __all__ = [
     "load_checkpoints",
     "load_entries",
     "load_entry",
+    "load_signed_hashes",
     "verify_log",
     "write_checkpoint",
 ]
@@ -105,6 +106,15 @@ def load_entries(conn: psycopg.Connection, *, after_seq: int = 0) -> list[AuditE
     """Every entry after ``after_seq``, in sequence order."""
     rows = conn.execute(f"SELECT {_COLUMNS} FROM audit_log WHERE seq > %s ORDER BY seq", (after_seq,)).fetchall()
     return [_entry(r) for r in rows]
+
+
+def load_signed_hashes(conn: psycopg.Connection, *, after_seq: int, upto_seq: int) -> list[SignedHash]:
+    """The seq, kind, chain hash and signature of entries ``after_seq + 1 .. upto_seq``, in order."""
+    rows = conn.execute(
+        "SELECT seq, kind, entry_hash, signature FROM audit_log WHERE seq > %s AND seq <= %s ORDER BY seq",
+        (after_seq, upto_seq),
+    ).fetchall()
+    return [SignedHash(int(r[0]), r[1], r[2], None if r[3] is None else bytes(r[3])) for r in rows]
 
 
 def load_entry(conn: psycopg.Connection, seq: int) -> AuditEntry | None:

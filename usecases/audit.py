@@ -11,7 +11,7 @@ from collections.abc import Iterable
 import psycopg
 
 from credit.audit import AuditProblem, AuditReport, verify_chain
-from credit.entry_signing import entry_signature_problems
+from credit.entry_signing import SignedHash, entry_signature_problems
 from credit.errors import AuditError
 from credit.merkle import (
     EMPTY_ROOT,
@@ -26,7 +26,7 @@ from credit.merkle import root_hash as merkle_root
 from credit.signed_note import NoteKey
 from credit.transparency import Receipt, entry_leaf_hash
 from credit.tree_head import TreeHead, sign_checkpoint_note, verify_checkpoint_note
-from store.audit import load_entries, load_entry
+from store.audit import load_entries, load_entry, load_signed_hashes
 from store.audit_tree import load_nodes, load_nodes_and_size, tree_size
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "prove_entry",
     "root_at",
     "sign_tree_head",
+    "signed_hashes",
     "verify_extends",
 ]
 
@@ -92,6 +93,28 @@ def consistency_proof(conn: psycopg.Connection, old_size: int, new_size: int) ->
     """
     plan = consistency_proof_plan(old_size, new_size)
     return plan.proof(_nodes_within(conn, plan.nodes(), new_size))
+
+
+def signed_hashes(conn: psycopg.Connection, *, start: int, end: int) -> tuple[list[bytes], list[SignedHash]]:
+    """What a witness checks between tree sizes ``start`` and ``end``, hashes and signatures only.
+
+    Returns the hashes of the old tree's complete subtrees (``range_nodes(0, start)``) and the entries
+    ``start + 1 .. end`` (seq, kind, chain hash, signature: no content).
+
+    Raises:
+        AuditError: ``end`` is beyond the log, or ``start`` is above ``end``.
+    """
+    if not 0 <= start <= end:
+        raise AuditError(f"from={start} is above to={end}: a log never shrinks")
+    nodes = range_nodes(0, start) if start else ()
+    hashes = _nodes_within(conn, nodes, end)
+    return [_lookup_node(hashes, n) for n in nodes], load_signed_hashes(conn, after_seq=start, upto_seq=end)
+
+
+def _lookup_node(hashes: dict[Node, bytes], node: Node) -> bytes:
+    if node not in hashes:
+        raise AuditError(f"Merkle node level={node.level} index={node.idx} is missing from the tree")
+    return hashes[node]
 
 
 def _root_from(hashes: dict, size: int) -> bytes:
