@@ -10,7 +10,9 @@ then measured on the real paths, at that size:
 - ``append_unsigned_per_s``: as many appends through the one-round-trip, unsigned ``ft_audit_append``
   (the path before entries were signed); ``entry_sign_us``: one Ed25519 entry signature, in Python;
 - ``inclusion_proof_p50_ms`` / ``_p99_ms`` and ``consistency_proof_p99_ms``: proofs for random leaves and
-  sizes from the stored nodes (``usecases.audit``), each checked afterwards against the root;
+  sizes from the stored nodes (``usecases.audit``: one query, the nodes and the log's size), each checked
+  afterwards against the root; ``inclusion_proof_two_reads_p50_ms`` / ``_p99_ms``: the same proofs read as
+  before (the size, then the nodes), alternating with them;
 - ``verify_all_s``: ``usecases.audit.verify_extends`` against a signed checkpoint: every entry loaded,
   its chain hash, Merkle leaf and signature checked, the root compared and the stored tree's consistency
   proved (``verify_signatures_s``: the signatures' share, measured alone);
@@ -43,9 +45,10 @@ from psycopg import sql
 from credit.audit import GENESIS_HASH, entry_hash, generate_signing_key
 from credit.canonical import to_plain
 from credit.entry_signing import Ed25519EntrySigner, entry_signature_problems, entry_signing_message
-from credit.merkle import hash_children, hash_leaf, verify_consistency, verify_inclusion
+from credit.merkle import hash_children, hash_leaf, inclusion_proof_plan, verify_consistency, verify_inclusion
 from credit.signed_note import parse_vkey, public_vkey, skey_from_seed
 from store.audit import append_entry, load_entries
+from store.audit_tree import load_nodes, tree_size
 from store.migrations import migrate
 from usecases.audit import consistency_proof, inclusion_proof, root_at, sign_tree_head, verify_extends
 
@@ -161,6 +164,15 @@ def _hashlib_baseline(conn: psycopg.Connection) -> float:
     return time.perf_counter() - started
 
 
+def _two_read_proof_s(conn: psycopg.Connection, index: int, size: int) -> float:
+    """Seconds for an inclusion proof as it was read before (the log's size, then the nodes: two queries)."""
+    started = time.perf_counter()
+    assert size <= tree_size(conn)
+    plan = inclusion_proof_plan(index, size)
+    plan.proof(load_nodes(conn, plan.nodes()))
+    return time.perf_counter() - started
+
+
 def _ms(samples: list[float], q: float) -> float:
     return round(statistics.quantiles(samples, n=100)[int(q) - 1] * 1000, 3)
 
@@ -187,11 +199,16 @@ def run(*, db_admin_url: str, entries: int, appends: int, proofs: int) -> dict[s
             n = entries + appends
             root = root_at(conn, n)
             inclusion: list[float] = []
-            for _ in range(proofs):
+            two_reads: list[float] = []
+            for i in range(proofs):
                 index = rng.randrange(n)
+                if i % 2:  # the former path first every other time: both see the same load
+                    two_reads.append(_two_read_proof_s(conn, index, n))
                 started = time.perf_counter()
                 proof = inclusion_proof(conn, index, n)
                 inclusion.append(time.perf_counter() - started)
+                if not i % 2:
+                    two_reads.append(_two_read_proof_s(conn, index, n))
                 leaf = conn.execute(
                     "SELECT hash FROM audit_tree_nodes WHERE level = 0 AND idx = %s", (index,)
                 ).fetchone()
@@ -223,6 +240,8 @@ def run(*, db_admin_url: str, entries: int, appends: int, proofs: int) -> dict[s
         "append_per_s": round(appends / took["signed"], 1),
         "inclusion_proof_p50_ms": _ms(inclusion, 50),
         "inclusion_proof_p99_ms": _ms(inclusion, 99),
+        "inclusion_proof_two_reads_p50_ms": _ms(two_reads, 50),
+        "inclusion_proof_two_reads_p99_ms": _ms(two_reads, 99),
         "consistency_proof_p99_ms": _ms(consistency, 99),
         "verify_all_s": round(verify_s, 2),
         "hashlib_s": round(hashlib_s, 3),
