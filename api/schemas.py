@@ -234,6 +234,9 @@ class AuditEntryPublic(BaseModel):
     payload: str = Field(description="the canonical JSON payload, as hashed")
     prev_hash: str
     entry_hash: str
+    signature: str | None = Field(
+        default=None, description="the server's Ed25519 signature of the entry, hex (credit.entry_signing)"
+    )
 
 
 class AuditReceiptPublic(BaseModel):
@@ -254,6 +257,26 @@ class AuditConsistencyPublic(BaseModel):
     from_size: int = Field(alias="from")
     to_size: int = Field(alias="to")
     proof: list[str] = Field(description="base64 hashes (RFC 9162 2.1.4); empty when from is 0 or equals to")
+
+
+class AuditSignedHashPublic(BaseModel):
+    """An entry as a witness sees it: its place, kind, chain hash and the server's signature (hex), no content."""
+
+    seq: int
+    kind: str
+    entry_hash: str
+    signature: str | None
+
+
+class AuditSignaturesPublic(BaseModel):
+    """The entries between two tree sizes, with what joins them to the older tree, for a witness to check."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_size: int = Field(alias="from")
+    to_size: int = Field(alias="to")
+    frontier: list[str] = Field(description="base64 hashes of the older tree's complete subtrees, largest first")
+    entries: list[AuditSignedHashPublic]
 
 
 class CosignatureCreate(BaseModel):

@@ -30,17 +30,19 @@ from bench.api import _with_db, seed
 
 def _run(db_url: str, *, farms: list[str], org: uuid.UUID, threads: int, seconds: float, pipelined: bool) -> float:
     """Decisions recorded per second by ``threads`` threads in ``seconds``."""
-    from credit import load_policy
+    from credit import generate_signing_key, load_policy
+    from credit.entry_signing import Ed25519EntrySigner
     from credit.policy import DEFAULT_POLICY_PATH
     from usecases import idempotency
     from usecases.credit_limits import decide_credit_limit, record_credit_limit
 
     policy = load_policy(DEFAULT_POLICY_PATH)
+    signer = Ed25519EntrySigner(generate_signing_key())
     counts: list[int] = []
     stop = time.perf_counter() + seconds
 
     def write(conn: psycopg.Connection, limit: object) -> None:
-        limit = record_credit_limit(conn, limit=limit, policy=policy, lender_organization_id=org)  # type: ignore[arg-type]
+        limit = record_credit_limit(conn, limit=limit, policy=policy, signer=signer, lender_organization_id=org)  # type: ignore[arg-type]
         key, seq = uuid.uuid4().hex, limit.audit_entry.seq  # type: ignore[union-attr]
         idempotency.remember(conn, organization_id=org, key=key, request_hash="bench", response={"seq": seq})
         conn.commit()

@@ -32,6 +32,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from credit.audit import generate_signing_key
+from credit.entry_signing import Ed25519EntrySigner
 from credit.policy import DEFAULT_POLICY_PATH, load_policy
 from store.audit import append_entry
 from store.credit_records import register_policy
@@ -40,6 +42,9 @@ from store.migrations import migrate
 from usecases.close_of_day import close_of_day
 
 log = logging.getLogger("bench.portfolio_close_of_day")
+
+_SIGNER = Ed25519EntrySigner(generate_signing_key())
+"""The audit signer of the benchmark's own log (a fresh key: the book is dropped at the end)."""
 
 CLOSE_DAY = date(2026, 6, 30)
 """The measured night; the first close is the day before."""
@@ -125,8 +130,8 @@ def _with_db(url: str, name: str) -> str:
 def generate_book(conn: psycopg.Connection, *, loans: int, day: date) -> int:
     """Generate ``loans`` loans with their schedules and repayments up to ``day``; return the repayments."""
     policy = load_policy(DEFAULT_POLICY_PATH)
-    register_policy(conn, policy=policy)
-    seq = append_entry(conn, kind="bench.book", payload={"loans": loans}).seq
+    register_policy(conn, policy=policy, signer=_SIGNER)
+    seq = append_entry(conn, signer=_SIGNER, kind="bench.book", payload={"loans": loans}).seq
     farm = conn.execute("INSERT INTO farms (name) VALUES ('Bench farm') RETURNING id").fetchone()[0]  # type: ignore[index]
     lenders = [
         conn.execute(

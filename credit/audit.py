@@ -37,7 +37,11 @@ __all__ = [
 
 @dataclass(frozen=True)
 class AuditEntry:
-    """One audit entry; ``payload_json`` is canonical JSON text, exactly as hashed."""
+    """One audit entry; ``payload_json`` is canonical JSON text, exactly as hashed.
+
+    ``signature`` is the server's Ed25519 signature of the entry (:mod:`credit.entry_signing`); it is not part
+    of the hash, and None on entries logged before signing began (or forged without the key).
+    """
 
     seq: int
     kind: str
@@ -45,6 +49,7 @@ class AuditEntry:
     payload_json: str
     prev_hash: str
     entry_hash: str
+    signature: bytes | None = None
 
     @property
     def payload(self) -> Any:

@@ -37,6 +37,7 @@ __all__ = [
     "inclusion_proof_plan",
     "new_nodes_for_leaf",
     "range_nodes",
+    "root_after_appending",
     "root_from_inclusion_proof",
     "root_hash",
     "verify_consistency",
@@ -98,6 +99,30 @@ def hash_nodes(hashes: Sequence[bytes]) -> bytes:
     for h in reversed(hashes[:-1]):
         acc = hash_children(h, acc)
     return acc
+
+
+def root_after_appending(old_size: int, frontier: Sequence[bytes], leaf_hashes: Sequence[bytes]) -> bytes:
+    """The root of the tree of ``old_size + len(leaf_hashes)`` leaves, from the old tree's complete subtrees.
+
+    Args:
+        old_size: the leaves already in the tree.
+        frontier: the hashes of ``range_nodes(0, old_size)``, largest first (empty when ``old_size`` is 0).
+        leaf_hashes: the appended leaves' hashes, in order.
+
+    Raises:
+        AuditError: the frontier does not have one hash per complete subtree, or the tree stays empty.
+    """
+    levels = [n.level for n in range_nodes(0, old_size)] if old_size else []
+    if len(frontier) != len(levels):
+        raise AuditError(f"a tree of {old_size} leaves has {len(levels)} complete subtrees, not {len(frontier)}")
+    stack = list(zip(levels, frontier, strict=True))
+    for leaf in leaf_hashes:
+        level, node = 0, leaf
+        while stack and stack[-1][0] == level:  # two equal subtrees side by side merge into their parent
+            _, left = stack.pop()
+            level, node = level + 1, hash_children(left, node)
+        stack.append((level, node))
+    return hash_nodes([h for _, h in stack])
 
 
 def range_nodes(start: int, end: int) -> tuple[Node, ...]:

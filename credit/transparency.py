@@ -17,12 +17,13 @@ from datetime import datetime
 from typing import Any
 
 from credit.audit import AuditEntry, entry_hash
+from credit.entry_signing import entry_signature_ok
 from credit.errors import AuditError
 from credit.merkle import hash_leaf, verify_inclusion
 from credit.signed_note import NoteKey
 from credit.tree_head import TreeHead, verify_checkpoint_note
 
-__all__ = ["Receipt", "checkpoint_due", "entry_leaf_hash", "verify_receipt"]
+__all__ = ["Receipt", "check_receipt_proof", "checkpoint_due", "entry_leaf_hash", "verify_receipt"]
 
 
 def entry_leaf_hash(entry_hash_hex: str) -> bytes:
@@ -78,6 +79,7 @@ class Receipt:
                     "payload": e.payload_json,
                     "prev_hash": e.prev_hash,
                     "entry_hash": e.entry_hash,
+                    "signature": None if e.signature is None else e.signature.hex(),
                 },
                 "index": self.index,
                 "leaf_hash": self.leaf_hash.hex(),
@@ -109,6 +111,7 @@ class Receipt:
                 str(e["payload"]),
                 str(e["prev_hash"]),
                 str(e["entry_hash"]),
+                None if e.get("signature") is None else bytes.fromhex(e["signature"]),
             )
             field = "index"
             index = int(data["index"])
@@ -125,11 +128,8 @@ class Receipt:
         return cls(entry, index, leaf, proof, checkpoint)
 
 
-def verify_receipt(receipt: Receipt, keys: Iterable[NoteKey], *, origin: str | None = None) -> TreeHead:
-    """Check a receipt offline: the entry's hash, its leaf, the inclusion proof and the checkpoint's signature.
-
-    Returns:
-        The checkpoint's tree head the entry is proven to be in.
+def check_receipt_proof(receipt: Receipt, head: TreeHead) -> None:
+    """The hash checks of a receipt against ``head``: entry hash, index, leaf and inclusion proof (no signature).
 
     Raises:
         AuditError: any check fails; the message says which.
@@ -144,7 +144,28 @@ def verify_receipt(receipt: Receipt, keys: Iterable[NoteKey], *, origin: str | N
         raise AuditError(f"receipt index {receipt.index} is not entry {e.seq}'s leaf ({e.seq - 1})")
     if entry_leaf_hash(e.entry_hash) != receipt.leaf_hash:
         raise AuditError("receipt leaf hash is not the entry's leaf hash")
-    head = verify_checkpoint_note(receipt.checkpoint, keys, origin=origin)
     if not verify_inclusion(receipt.index, head.size, receipt.leaf_hash, receipt.proof, head.root):
         raise AuditError(f"inclusion proof of entry {e.seq} does not lead to the checkpoint's root (size {head.size})")
+
+
+def verify_receipt(receipt: Receipt, keys: Iterable[NoteKey], *, origin: str | None = None) -> TreeHead:
+    """Check a receipt offline: the entry's hash and signature, its leaf, the inclusion proof and the checkpoint.
+
+    Returns:
+        The checkpoint's tree head the entry is proven to be in.
+
+    Raises:
+        AuditError: any check fails; the message says which.
+    """
+    e = receipt.entry
+    keys = list(keys)
+    head = verify_checkpoint_note(receipt.checkpoint, keys, origin=origin)
+    check_receipt_proof(receipt, head)
+    if e.signature is None:
+        raise AuditError(
+            f"receipt entry {e.seq} carries no signature by the log's key: appended without the server's key"
+            " (forged), or logged before entry signing began"
+        )
+    if not entry_signature_ok(e, [k.public_key for k in keys]):
+        raise AuditError(f"receipt entry {e.seq} is not signed by the log's key (an append signed by another key)")
     return head

@@ -1,11 +1,13 @@
 """A witness of the audit log, run by a lender or a cooperative: ``farmtrust audit witness``.
 
-It fetches the log's checkpoint over HTTP, verifies the log's signature and, against the checkpoint it
-holds, the consistency proof the log serves; then it cosigns (C2SP tlog-cosignature/v1), posts the
-cosignature back and holds the new checkpoint. A checkpoint that does not extend the held one (smaller, a
-different root at the same size, or a consistency proof that fails) is refused and kept as evidence: a log
-that shows different histories to different witnesses (a split view) is caught by the witness holding
-the other one.
+It fetches the log's checkpoint over HTTP, verifies the log's signature and, against the checkpoint it holds,
+the consistency proof the log serves; it checks that every entry the new checkpoint adds is signed by the
+log's key (``GET /v1/audit/signatures``: hashes and signatures, rebuilt into the new root from the held tree's
+subtrees), so an append made without the server's key is refused; then it cosigns (C2SP tlog-cosignature/v1),
+posts the cosignature back and holds the new checkpoint. A checkpoint that does not extend the held one
+(smaller, a different root at the same size, or a consistency proof that fails) is refused and kept as
+evidence: a log that shows different histories to different witnesses (a split view) is caught by the witness
+holding the other one.
 
 The state folder holds ``checkpoint`` (the last one verified), ``log.vkey`` (the log's key, given once
 with ``--log-key``), ``witness.key``/``witness.vkey`` (created on first use unless ``--key`` is given)
@@ -25,9 +27,11 @@ from pathlib import Path
 
 import httpx
 
+from credit.entry_signing import SignedHash, entry_signature_problems
 from credit.errors import AuditError
-from credit.merkle import verify_consistency
+from credit.merkle import root_after_appending, verify_consistency
 from credit.signed_note import COSIGNATURE_V1, cosign, format_note, generate_skey, parse_note, public_vkey
+from credit.transparency import entry_leaf_hash
 from credit.tree_head import TreeHead, verify_checkpoint_note
 from usecases.checkpoint_files import load_public_keys
 
@@ -100,6 +104,50 @@ def _consistency(http: httpx.Client, base: str, old: int, new: int) -> list[byte
         raise AuditError("the log's consistency proof is malformed") from None
 
 
+SIGNATURES_PAGE = 10_000
+"""Entries fetched per ``GET /v1/audit/signatures`` (the server's limit)."""
+
+
+def _check_entries(http: httpx.Client, base: str, old: TreeHead | None, head: TreeHead, keys: list) -> None:
+    """Check the entries the new checkpoint adds: each signed by the log's key, and together the tree's leaves.
+
+    Raises:
+        AuditError: an entry is unsigned or signed by another key (an append the server's key did not
+            make), or the entries served do not rebuild the checkpoint's root.
+    """
+    start = 0 if old is None else old.size
+    frontier: list[bytes] = []
+    entries: list[SignedHash] = []
+    for page in range(start, head.size, SIGNATURES_PAGE):
+        body = _get(http, f"{base}/v1/audit/signatures?from={page}&to={min(page + SIGNATURES_PAGE, head.size)}").json()
+        try:
+            if page == start:
+                frontier = [base64.b64decode(h, validate=True) for h in body["frontier"]]
+            entries += [
+                SignedHash(
+                    int(e["seq"]),
+                    str(e["kind"]),
+                    str(e["entry_hash"]),
+                    None if e["signature"] is None else bytes.fromhex(e["signature"]),
+                )
+                for e in body["entries"]
+            ]
+        except (KeyError, TypeError, ValueError, binascii.Error):
+            raise AuditError("the log's entry signatures are malformed") from None
+    if [e.seq for e in entries] != list(range(start + 1, head.size + 1)):
+        raise AuditError(f"the log served the wrong entries for sizes {start} to {head.size}")
+    leaves = [entry_leaf_hash(e.entry_hash) for e in entries]
+    if root_after_appending(start, frontier, leaves) != head.root:
+        raise AuditError(f"the entries the log serves do not rebuild its checkpoint's root at size {head.size}")
+    problems = entry_signature_problems(entries, [k.public_key for k in keys])
+    if problems:
+        first = problems[0]
+        raise AuditError(
+            f"not cosigned: {len(problems)} entries between sizes {start} and {head.size} are not signed by the"
+            f" log's key, the first {first.seq} ({first.code}): {first.message}"
+        )
+
+
 def _refuse(state: Path, reason: str, held: str, offered: str, proof: list[bytes], log_url: str) -> SplitView:
     now = datetime.now(UTC)
     evidence = state / "evidence" / f"{now.strftime('%Y%m%dT%H%M%S%fZ')}.json"
@@ -158,6 +206,7 @@ def witness_once(
                     proof,
                     base,
                 )
+        _check_entries(client, base, previous, head, keys)
         text = parse_note(offered).text
         line = cosign(text, skey, timestamp=int(datetime.now(UTC).timestamp()))
         _write(held_path, offered)

@@ -90,7 +90,7 @@ def _estimate_crops(conn: psycopg.Connection, cast: DemoCast) -> None:
         estimate_farm_crop_areas(conn, farm_id=farm.farm_id, scenes=scenes)
 
 
-def _decide(conn: psycopg.Connection, cast: DemoCast, *, now: datetime, policy: Any) -> dict[str, Any]:
+def _decide(conn: psycopg.Connection, cast: DemoCast, *, now: datetime, policy: Any, signer: Any) -> dict[str, Any]:
     from usecases.credit_limits import decide_credit_limit
 
     out = {}
@@ -100,27 +100,12 @@ def _decide(conn: psycopg.Connection, cast: DemoCast, *, now: datetime, policy: 
             farm_id=farm.farm_id,
             as_of=now,
             policy=policy,
+            signer=signer,
             window_days=WINDOW_DAYS,
             lender_organization_id=cast.lender_id,
         )
         out[str(farm.farm_id)] = (limit.decision_id, limit.decision, limit.audit_entry)
     return out
-
-
-def _checkpoint_key(settings: Settings) -> Any:
-    """The audit checkpoint key under the data dir (created on first use), as ``farmtrust audit`` uses it."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    folder = settings.data_dir / "audit"
-    key_file = folder / "checkpoint.key"
-    if key_file.exists():
-        return Ed25519PrivateKey.from_private_bytes(key_file.read_bytes())
-    folder.mkdir(parents=True, exist_ok=True)
-    key = Ed25519PrivateKey.generate()
-    key_file.write_bytes(key.private_bytes_raw())
-    key_file.chmod(0o600)
-    (folder / "checkpoint.pub").write_bytes(key.public_key().public_bytes_raw())
-    return key
 
 
 def run_demo(settings: Settings, *, progress: Any, report: DemoReport, now: datetime | None = None) -> DemoReport:
@@ -130,6 +115,7 @@ def run_demo(settings: Settings, *, progress: Any, report: DemoReport, now: date
     """
     from credit import Amount, D, load_policy
     from credit.policy import DEFAULT_POLICY_PATH
+    from farmtrust.audit_checkpoints import ensure_server_key, entry_signer
     from farmtrust.demo_feed import IngestThread, feed, wait_stored
     from farmtrust.demo_report import collect
     from store.audit import verify_log, write_checkpoint
@@ -142,6 +128,7 @@ def run_demo(settings: Settings, *, progress: Any, report: DemoReport, now: date
     now = now or datetime.now(UTC)
     run_tag = uuid.uuid4().hex[:6]
     policy = load_policy(DEFAULT_POLICY_PATH)
+    signer = entry_signer(settings)  # the server's key (created on first use): it signs every audit entry
 
     step = progress.add_task("Migrating the database", total=1)
     with psycopg.connect(db_url, autocommit=True) as conn:
@@ -187,7 +174,9 @@ def run_demo(settings: Settings, *, progress: Any, report: DemoReport, now: date
 
         step = progress.add_task("Credit engine decides a limit for each farm", total=1)
         with psycopg.connect(db_url) as conn:
-            decided = _decide(conn, cast, now=datetime.now(UTC), policy=policy)  # after every estimate landed
+            decided = _decide(
+                conn, cast, now=datetime.now(UTC), policy=policy, signer=signer
+            )  # after every estimate landed
             conn.commit()
         progress.update(step, completed=1, description=f"{len(decided)} credit decisions, each in the audit chain")
 
@@ -206,6 +195,7 @@ def run_demo(settings: Settings, *, progress: Any, report: DemoReport, now: date
                     kind="seasonal",
                     start=now.date(),
                     policy=policy,
+                    signer=signer,
                     harvest_months=(7, 8),
                     reviewed_by="demo credit officer" if decision.status == "referred" else None,
                 )
@@ -217,6 +207,7 @@ def run_demo(settings: Settings, *, progress: Any, report: DemoReport, now: date
                     amount=Amount(first.total, decision.limit.currency),
                     paid_at=datetime.combine(first.due_date, datetime.min.time(), UTC),
                     policy=policy,
+                    signer=signer,
                 )
                 again = post_repayment(
                     conn,
@@ -225,6 +216,7 @@ def run_demo(settings: Settings, *, progress: Any, report: DemoReport, now: date
                     amount=Amount(first.total, decision.limit.currency),
                     paid_at=datetime.combine(first.due_date, datetime.min.time(), UTC),
                     policy=policy,
+                    signer=signer,
                 )
                 status = get_loan_status(conn, loan_id=opened.loan_id, as_of=first.due_date, policy=policy)
                 report.loan = {
@@ -267,10 +259,9 @@ def run_demo(settings: Settings, *, progress: Any, report: DemoReport, now: date
 
     step = progress.add_task("Verifying the audit chain", total=1)
     with psycopg.connect(db_url) as conn:
-        key = _checkpoint_key(settings)
-        write_checkpoint(conn, private_key=key.private_bytes_raw())
+        write_checkpoint(conn, private_key=ensure_server_key(settings.audit_key_file, origin=settings.audit.origin))
         conn.commit()
-        audit = verify_log(conn, public_key=key.public_key().public_bytes_raw())
+        audit = verify_log(conn, public_key=signer.public_key)
     report.audit = {"ok": audit.ok, "entries": audit.entries, "problems": [str(p) for p in audit.problems]}
     progress.update(step, completed=1, description=f"Audit chain verified: {audit.entries} entries")
 

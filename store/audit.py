@@ -8,7 +8,10 @@ holds the entry together with what it records.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 
@@ -17,11 +20,11 @@ from credit.audit import (
     AuditEntry,
     AuditReport,
     Checkpoint,
-    entry_hash,
     sign_checkpoint,
     verify_chain,
 )
 from credit.canonical import to_plain
+from credit.entry_signing import EntrySigner, SignedHash, entry_signature_problems, sign_entry
 from credit.errors import AuditError
 
 log = logging.getLogger(__name__)
@@ -40,55 +43,84 @@ __all__ = [
     "load_checkpoints",
     "load_entries",
     "load_entry",
+    "load_signed_hashes",
     "verify_log",
     "write_checkpoint",
 ]
 
 
 def append_entry(
-    conn: psycopg.Connection, *, kind: str, payload: object, created_at: datetime | None = None
+    conn: psycopg.Connection,
+    *,
+    signer: EntrySigner,
+    kind: str,
+    payload: object,
+    created_at: datetime | None = None,
 ) -> AuditEntry:
-    """Append one entry linked to the last one; return it (committed with the caller's transaction).
+    """Append one entry signed by ``signer``, linked to the last; return it (committed with the caller's transaction).
 
-    The lock, the read of the last entry and the insert run in the server in one round trip
-    (``ft_audit_append``, migration 0041), so the log's single-appender lock is held for as short a
-    time as the transaction allows; the server's hash is checked against :func:`credit.audit.entry_hash`.
+    Two round trips: ``ft_audit_head`` takes the log's lock and reads its head, then the entry, hashed
+    and signed here (:func:`credit.entry_signing.sign_entry`), goes in through ``ft_audit_append_signed``
+    (migration 0074), which hashes it again in the server. The lock is held until the caller's commit.
 
     Raises:
         credit.AuditError: the kind is empty, the payload cannot be serialised canonically, or the
             server's hash disagrees with the Python one.
     """
+    return _append_signed(conn, signer=signer, items=[(kind, payload)], created_at=created_at)[-1]
+
+
+def _append_signed(
+    conn: psycopg.Connection,
+    *,
+    signer: EntrySigner,
+    items: Sequence[tuple[str, object]],
+    created_at: datetime | None,
+) -> list[AuditEntry]:
+    """Append ``items`` (kind, payload) in order, each signed; a batched append calls this too."""
     when = (created_at or datetime.now(UTC)).astimezone(UTC)
-    # built on a detached chain only to validate the kind and serialise the payload canonically
-    draft = AuditChain().append(kind=kind, payload=payload, created_at=when)
-    row = conn.execute(
-        "SELECT entry_seq, entry_prev_hash, entry_hash FROM ft_audit_append(%s, %s, %s, %s)",
-        (kind, when, to_plain(when), draft.payload_json),
-    ).fetchone()
-    assert row is not None
-    seq, prev_hash, digest = int(row[0]), str(row[1]), str(row[2])
-    expected = entry_hash(seq=seq, kind=kind, created_at=when, payload_json=draft.payload_json, prev_hash=prev_hash)
-    if digest != expected:
-        raise AuditError(f"audit entry {seq}: the server's hash {digest[:12]} differs from {expected[:12]}")
-    log.debug("audit entry %d %s %s", seq, kind, digest[:12])
-    return AuditEntry(seq, kind, when, draft.payload_json, prev_hash, digest)
+    head = conn.execute("SELECT last_seq, last_hash FROM ft_audit_head()").fetchone()
+    assert head is not None
+    chain = AuditChain(last_seq=int(head[0]), last_hash=str(head[1]))
+    entries = [sign_entry(chain.append(kind=k, payload=p, created_at=when), signer) for k, p in items]
+    for e in entries:
+        row = conn.execute(
+            "SELECT ft_audit_append_signed(%s, %s, %s, %s, %s, %s, %s)",
+            (e.seq, e.kind, e.created_at, to_plain(e.created_at), e.payload_json, e.prev_hash, e.signature),
+        ).fetchone()
+        assert row is not None
+        if row[0] != e.entry_hash:
+            raise AuditError(f"audit entry {e.seq}: the server's hash {row[0][:12]} differs from {e.entry_hash[:12]}")
+        log.debug("audit entry %d %s %s", e.seq, e.kind, e.entry_hash[:12])
+    return entries
+
+
+_COLUMNS = "seq, kind, created_at, payload, prev_hash, entry_hash, signature"
+
+
+def _entry(r: Sequence[Any]) -> AuditEntry:
+    return AuditEntry(r[0], r[1], r[2].astimezone(UTC), r[3], r[4], r[5], None if r[6] is None else bytes(r[6]))
 
 
 def load_entries(conn: psycopg.Connection, *, after_seq: int = 0) -> list[AuditEntry]:
     """Every entry after ``after_seq``, in sequence order."""
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM audit_log WHERE seq > %s ORDER BY seq", (after_seq,)).fetchall()
+    return [_entry(r) for r in rows]
+
+
+def load_signed_hashes(conn: psycopg.Connection, *, after_seq: int, upto_seq: int) -> list[SignedHash]:
+    """The seq, kind, chain hash and signature of entries ``after_seq + 1 .. upto_seq``, in order."""
     rows = conn.execute(
-        "SELECT seq, kind, created_at, payload, prev_hash, entry_hash FROM audit_log WHERE seq > %s ORDER BY seq",
-        (after_seq,),
+        "SELECT seq, kind, entry_hash, signature FROM audit_log WHERE seq > %s AND seq <= %s ORDER BY seq",
+        (after_seq, upto_seq),
     ).fetchall()
-    return [AuditEntry(r[0], r[1], r[2].astimezone(UTC), r[3], r[4], r[5]) for r in rows]
+    return [SignedHash(int(r[0]), r[1], r[2], None if r[3] is None else bytes(r[3])) for r in rows]
 
 
 def load_entry(conn: psycopg.Connection, seq: int) -> AuditEntry | None:
     """The entry ``seq``, or None when there is none."""
-    r = conn.execute(
-        "SELECT seq, kind, created_at, payload, prev_hash, entry_hash FROM audit_log WHERE seq = %s", (seq,)
-    ).fetchone()
-    return None if r is None else AuditEntry(r[0], r[1], r[2].astimezone(UTC), r[3], r[4], r[5])
+    r = conn.execute(f"SELECT {_COLUMNS} FROM audit_log WHERE seq = %s", (seq,)).fetchone()
+    return None if r is None else _entry(r)
 
 
 def load_checkpoints(conn: psycopg.Connection) -> list[Checkpoint]:
@@ -126,7 +158,14 @@ def write_checkpoint(
 
 
 def verify_log(conn: psycopg.Connection, *, public_key: bytes | None) -> AuditReport:
-    """Verify the stored log and checkpoints (see :func:`credit.audit.verify_chain`)."""
-    report = verify_chain(load_entries(conn), load_checkpoints(conn), public_key=public_key)
+    """Verify the stored log, its checkpoints and its entries' signatures.
+
+    See :func:`credit.audit.verify_chain` and :func:`credit.entry_signing.entry_signature_problems`; without
+    ``public_key`` only the presence of the entries' signatures is checked.
+    """
+    entries = load_entries(conn)
+    chain = verify_chain(entries, load_checkpoints(conn), public_key=public_key)
+    signatures = entry_signature_problems(entries, None if public_key is None else [public_key])
+    report = replace(chain, problems=(*chain.problems, *signatures))
     log.info("verified audit log: %d entries, %d problems", report.entries, len(report.problems))
     return report

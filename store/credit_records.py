@@ -24,6 +24,7 @@ from credit.audit import AuditEntry
 from credit.canonical import canonical_json, sha256_hex
 from credit.count_intervals import CameraInterval
 from credit.decision import Decision
+from credit.entry_signing import EntrySigner
 from credit.money import Amount, D
 from credit.policy import Policy
 from credit.record import (
@@ -329,7 +330,7 @@ def read_farm_record(
     )
 
 
-def register_policy(conn: psycopg.Connection, *, policy: Policy) -> AuditEntry | None:
+def register_policy(conn: psycopg.Connection, *, policy: Policy, signer: EntrySigner) -> AuditEntry | None:
     """Store a policy version once (and audit it); return the new audit entry, or None if already stored.
 
     Raises:
@@ -348,6 +349,7 @@ def register_policy(conn: psycopg.Connection, *, policy: Policy) -> AuditEntry |
         return None
     entry = append_entry(
         conn,
+        signer=signer,
         kind="policy.registered",
         payload={"version": policy.version, "sha256": policy.sha256, "text": policy.text},
     )
@@ -365,6 +367,7 @@ def record_decision(
     decision: Decision,
     record: FarmRecord,
     policy: Policy,
+    signer: EntrySigner,
     lender_organization_id: UUID | None = None,
 ) -> tuple[UUID, AuditEntry]:
     """Store a decision with its frozen record and an audit entry; return the decision id and the entry.
@@ -382,13 +385,14 @@ def record_decision(
     """
     if decision.record_hash != record.record_hash() or decision.policy_sha256 != policy.sha256:
         raise StoreError("decision does not match the record or policy it is stored with; decide again")
-    register_policy(conn, policy=policy)
+    register_policy(conn, policy=policy, signer=signer)
     output = canonical_json(decision)
     output_hash = sha256_hex(output)  # = decision.output_hash(), without serialising twice
     frozen_record = record.canonical
     decision_id = uuid4()
     entry = append_entry(
         conn,
+        signer=signer,
         kind="credit.decision",
         payload={
             "farm_id": record.farm_id,

@@ -29,6 +29,7 @@ from typing import Protocol
 import psycopg
 
 from credit.audit import generate_signing_key, public_key_of
+from credit.entry_signing import Ed25519EntrySigner, EntrySigner
 from credit.errors import AuditError
 from credit.signed_note import NoteKey, note_key, parse_vkey, skey_from_seed
 from credit.transparency import checkpoint_due
@@ -105,37 +106,51 @@ class CheckpointIssuer:
 
     def skey(self) -> str:
         """The server's signing key as a note skey named after the log's origin (created on first use)."""
-        return _keys(self.key_file, self.origin)[0]
+        return _keys(self.key_file, self.origin).skey
 
     def public_keys(self) -> list[NoteKey]:
         """The server's verifier key."""
-        return [_keys(self.key_file, self.origin)[1]]
+        return [_keys(self.key_file, self.origin).vkey]
+
+    def entry_signer(self) -> EntrySigner:
+        """The server's key as the signer of audit entries (the same key as the checkpoints')."""
+        return _keys(self.key_file, self.origin).signer
 
 
-_key_cache: dict[tuple[Path, str], tuple[int, str, NoteKey]] = {}
+@dataclass(frozen=True)
+class _ServerKeys:
+    stamp: int
+    skey: str
+    vkey: NoteKey
+    signer: Ed25519EntrySigner
 
 
-def _keys(path: Path, origin: str) -> tuple[str, NoteKey]:
-    """The skey and verifier key of the key file, read again only when the file changes."""
+_key_cache: dict[tuple[Path, str], _ServerKeys] = {}
+
+
+def _keys(path: Path, origin: str) -> _ServerKeys:
+    """The key file's skey, verifier key and entry signer, read again only when the file changes."""
     try:
         stamp = path.stat().st_mtime_ns
     except FileNotFoundError:
         stamp = -1
     cached = _key_cache.get((path, origin))
-    if cached is None or cached[0] != stamp:
+    if cached is None or cached.stamp != stamp:
         seed = ensure_server_key(path, origin=origin)
-        cached = (path.stat().st_mtime_ns, skey_from_seed(origin, seed), note_key(origin, public_key_of(seed)))
+        cached = _ServerKeys(
+            path.stat().st_mtime_ns,
+            skey_from_seed(origin, seed),
+            note_key(origin, public_key_of(seed)),
+            Ed25519EntrySigner(seed),
+        )
         _key_cache[(path, origin)] = cached
-    return cached[1], cached[2]
+    return cached
 
 
 def ensure_server_key(path: Path, *, origin: str) -> bytes:
     """The raw Ed25519 key at ``path``; created on first use with ``.pub`` (raw) and ``.vkey`` (note form) beside it."""
     if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(generate_signing_key())
-        path.chmod(0o600)
-        log.info("created audit key %s", path)
+        _create_key(path)
     seed = path.read_bytes()
     public = public_key_of(seed)
     pub, vkey = path.with_suffix(".pub"), path.with_suffix(".vkey")
@@ -145,6 +160,24 @@ def ensure_server_key(path: Path, *, origin: str) -> bytes:
     if not vkey.is_file() or vkey.read_text() != text:
         _write_atomically_bytes(vkey, text.encode())
     return seed
+
+
+def _create_key(path: Path) -> None:
+    """Write a new key to ``path`` unless another process just did (then the first one's key stays).
+
+    The API's processes start together: two keys would sign the log's entries and checkpoints differently.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # 0600
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(generate_signing_key())
+        os.link(tmp, path)  # atomic, and never replaces: the first process's key wins
+        log.info("created audit key %s", path)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
 
 
 def load_public_keys(path: Path, *, origin: str) -> list[NoteKey]:
@@ -238,25 +271,31 @@ def issue_checkpoint(
         return head, path
 
 
-def checkpoint_covering(conn: psycopg.Connection, issuer: CheckpointIssuer, seq: int) -> str:
-    """The latest signed checkpoint note if it holds entry ``seq``; otherwise one signed now, at the log's size.
+def checkpoint_covering(conn: psycopg.Connection, issuer: CheckpointIssuer, seq: int) -> tuple[TreeHead, str]:
+    """The latest signed checkpoint (tree head, note) if it holds entry ``seq``; otherwise one signed now.
 
-    ``conn`` must see only committed entries, ``seq`` among them.
+    ``conn`` must see only committed entries, ``seq`` among them. Receipts asked for at once share one
+    signature: requests queue on the issuing lock, and the first signs at the log's committed size, which
+    holds the entries of every request already waiting (each committed its entry before asking).
 
     Raises:
         AuditError: entry ``seq`` is not in the log (not committed, or never written), or the latest
             checkpoint is ahead of the log (no new one is signed then: it would fork the published log).
     """
+    last = latest_checkpoint(issuer.directory)  # without the lock: files are replaced atomically
+    if last is not None and last[0].size >= seq:
+        return last[0], last[1]  # the receipt's root check against the log then catches a log behind it
     with _issuing(issuer.directory):
         last = latest_checkpoint(issuer.directory)
+        if last is not None and last[0].size >= seq:
+            return last[0], last[1]
         size = current_size(conn)
         if last is not None and last[0].size > size:
             raise AuditError(
                 f"the published checkpoint at size {last[0].size} is ahead of the log ({size} entries): the log was"
                 f" truncated, or {issuer.directory} holds another database's checkpoints"
             )
-        if last is not None and last[0].size >= seq:
-            return last[1]
         if size < seq:
             raise AuditError(f"audit entry {seq} is not in the log's committed tree")
-        return _sign_and_write(conn, issuer, last[0] if last else None, size)[2]
+        head, _, note = _sign_and_write(conn, issuer, last[0] if last else None, size)
+        return head, note

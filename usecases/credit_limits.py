@@ -12,6 +12,8 @@ from credit.alerts import early_warnings
 from credit.audit import AuditEntry
 from credit.canonical import canonical_json
 from credit.decision import Decision, decide_limit, upgrade_stored_output
+from credit.entry_signing import EntrySigner
+from credit.errors import AuditError
 from credit.policy import Policy, load_policy
 from credit.record import FarmRecord
 from store.credit_records import load_decision, record_decision
@@ -37,6 +39,7 @@ def decide_credit_limit(
     farm_id: UUID | str,
     as_of: datetime,
     policy: Policy,
+    signer: EntrySigner | None = None,
     window_days: int | None = None,
     record: bool = True,
     lender_organization_id: UUID | None = None,
@@ -60,23 +63,39 @@ def decide_credit_limit(
     limit = CreditLimit(decision=decide_limit(farm_record, policy, as_of=as_of), record=farm_record)
     if not record:
         return limit
-    return record_credit_limit(conn, limit=limit, policy=policy, lender_organization_id=lender_organization_id)
+    return record_credit_limit(
+        conn, limit=limit, policy=policy, signer=signer, lender_organization_id=lender_organization_id
+    )
 
 
 def record_credit_limit(
-    conn: psycopg.Connection, *, limit: CreditLimit, policy: Policy, lender_organization_id: UUID | None = None
+    conn: psycopg.Connection,
+    *,
+    limit: CreditLimit,
+    policy: Policy,
+    signer: EntrySigner | None,
+    lender_organization_id: UUID | None = None,
 ) -> CreditLimit:
-    """Store an unrecorded decision with its frozen record and an audit entry, owned by ``lender_organization_id``.
+    """Store an unrecorded decision with its frozen record and an audit entry signed by ``signer``.
 
-    The append takes the audit log's lock until the caller commits: run it last in the transaction, and
-    under :meth:`psycopg.Connection.pipeline` so the decision row, the caller's next writes and the commit
-    go to the server in one round trip (see :func:`store.credit_records.record_decision`).
+    The decision is owned by ``lender_organization_id``. The append takes the audit log's lock until the
+    caller commits: run it last in the transaction, and under :meth:`psycopg.Connection.pipeline` so the
+    decision row, the caller's next writes and the commit go to the server in one round trip (see
+    :func:`store.credit_records.record_decision`).
 
     Raises:
+        credit.errors.AuditError: no ``signer`` (only the server's key may append to the audit log).
         store.errors.StoreError: the decision does not belong to its record or ``policy``.
     """
+    if signer is None:
+        raise AuditError("recording a decision needs the server's audit signer (signer=)")
     decision_id, entry = record_decision(
-        conn, decision=limit.decision, record=limit.record, policy=policy, lender_organization_id=lender_organization_id
+        conn,
+        decision=limit.decision,
+        record=limit.record,
+        policy=policy,
+        signer=signer,
+        lender_organization_id=lender_organization_id,
     )
     return CreditLimit(decision=limit.decision, record=limit.record, decision_id=decision_id, audit_entry=entry)
 

@@ -11,6 +11,7 @@ from uuid import UUID
 import psycopg
 
 from credit.audit import AuditEntry
+from credit.entry_signing import EntrySigner
 from credit.errors import PaymentError
 from credit.lending import check_loan_opening
 from credit.money import Amount
@@ -97,6 +98,7 @@ def open_loan(
     kind: str,
     start: date,
     policy: Policy,
+    signer: EntrySigner,
     harvest_months: tuple[int, ...] = (),
     grace_months: int = 0,
     upfront_fee: Amount | None = None,
@@ -139,6 +141,7 @@ def open_loan(
     )
     entry = append_entry(
         conn,
+        signer=signer,
         kind="loan.opened",
         payload={
             "decision_id": str(decision_id),
@@ -212,6 +215,7 @@ def post_repayment(
     amount: Amount,
     paid_at: datetime,
     policy: Policy,
+    signer: EntrySigner,
     lender_organization_id: UUID | None = None,
 ) -> RepaymentPosted:
     """Record a repayment once per ``idempotency_key``; posting the same key again returns the first result.
@@ -254,6 +258,7 @@ def post_repayment(
     parts = _parts(mine)
     entry = append_entry(
         conn,
+        signer=signer,
         kind="loan.repayment",
         payload={
             "loan_id": str(loan_id),

@@ -17,11 +17,17 @@ from fastapi.exceptions import RequestValidationError
 from api.config import ApiConfig
 from api.deps import Conn, CurrentOrg, Settings, require
 from api.errors import ApiError
-from api.schemas import AuditConsistencyPublic, AuditEntryPublic, AuditReceiptPublic, CosignatureCreate
+from api.schemas import (
+    AuditConsistencyPublic,
+    AuditEntryPublic,
+    AuditReceiptPublic,
+    AuditSignaturesPublic,
+    CosignatureCreate,
+)
 from credit.errors import AuditError
-from credit.transparency import Receipt, verify_receipt
+from credit.transparency import Receipt, check_receipt_proof
 from credit.tree_head import TreeHead
-from usecases.audit import consistency_proof, current_size, make_receipt
+from usecases.audit import consistency_proof, current_size, prove_entry, signed_hashes
 from usecases.audit_cosignatures import CosignatureRefused, accept_cosignature, checkpoint_with_cosignatures
 from usecases.checkpoint_files import CheckpointIssuer, checkpoint_covering, latest_checkpoint
 
@@ -45,11 +51,11 @@ def proven_receipt(conn: psycopg.Connection, settings: ApiConfig, seq: int) -> t
         AuditError: the entry is not in the log, or the receipt does not verify (the log was tampered with).
     """
     issuer = checkpoint_issuer(settings)
-    note = checkpoint_covering(conn, issuer, seq)
-    keys = issuer.public_keys()
-    made = make_receipt(conn, seq=seq, checkpoint=note, keys=keys)
+    head, note = checkpoint_covering(conn, issuer, seq)
+    made = prove_entry(conn, seq=seq, head=head, checkpoint=note)
     conn.commit()  # the receipt's reads end their transaction: no snapshot is held while the response goes out
-    return made, verify_receipt(made, keys, origin=issuer.origin)
+    check_receipt_proof(made, head)  # the hashes, as a lender checks them; the signatures are the server's own
+    return made, head
 
 
 def receipt_for(conn: psycopg.Connection, settings: ApiConfig, seq: int) -> AuditReceiptPublic:
@@ -78,6 +84,7 @@ def receipt_for(conn: psycopg.Connection, settings: ApiConfig, seq: int) -> Audi
             payload=e.payload_json,
             prev_hash=e.prev_hash,
             entry_hash=e.entry_hash,
+            signature=None if e.signature is None else e.signature.hex(),
         ),
         index=made.index,
         leaf_hash=made.leaf_hash.hex(),
@@ -115,6 +122,46 @@ def post_cosignature(body: CosignatureCreate, principal: CurrentOrg, conn: Conn,
     except CosignatureRefused as exc:
         raise RequestValidationError([{"loc": ("body", exc.field), "msg": str(exc), "type": "value_error"}]) from None
     return {"tree_size": head.size}
+
+
+MAX_SIGNATURES = 10_000
+"""The most entries one ``GET /v1/audit/signatures`` answers (a witness pages through more)."""
+
+
+@router.get("/signatures", operation_id="audit_signatures")
+def signatures(
+    conn: Conn,
+    from_size: Annotated[int, Query(alias="from", ge=0, description="the older tree size")],
+    to_size: Annotated[int, Query(alias="to", ge=0, description="the newer tree size")],
+) -> AuditSignaturesPublic:
+    """The entries ``from + 1 .. to`` (seq, kind, chain hash, signature) and the older tree's subtree hashes.
+
+    A witness rebuilds the newer root from these and checks every entry's signature by the log's key.
+    """
+    if to_size - from_size > MAX_SIGNATURES:
+        raise _invalid("to", f"to={to_size} is more than {MAX_SIGNATURES} entries after from={from_size}")
+    size = current_size(conn)
+    if to_size > size:
+        raise _invalid("to", f"to={to_size} is above the log's size ({size} entries)")
+    if from_size > to_size:
+        raise _invalid("from", f"from={from_size} is above to={to_size}: a log never shrinks")
+    frontier, entries = signed_hashes(conn, start=from_size, end=to_size)
+    return AuditSignaturesPublic.model_validate(
+        {
+            "from": from_size,
+            "to": to_size,
+            "frontier": [base64.b64encode(h).decode() for h in frontier],
+            "entries": [
+                {
+                    "seq": e.seq,
+                    "kind": e.kind,
+                    "entry_hash": e.entry_hash,
+                    "signature": None if e.signature is None else e.signature.hex(),
+                }
+                for e in entries
+            ],
+        }
+    )
 
 
 @router.get("/consistency", operation_id="audit_consistency")

@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 
 from api.deps import Conn, CurrentOrg, Settings, require, visible_farm
 from api.errors import ApiError
-from api.routes.audit import receipt_for
+from api.routes.audit import checkpoint_issuer, receipt_for
 from api.schemas import CreditLimitPublic, LoanCreate, LoanPublic, PortfolioPublic, RepaymentCreate
 from credit.decision import Decision
 from credit.money import Amount, minor_unit
@@ -92,7 +92,11 @@ def credit_limit(
     # idempotency key and the commit go to the server together, in one round trip after the append.
     with conn.pipeline():
         limit = record_credit_limit(
-            conn, limit=limit, policy=request.app.state.policy, lender_organization_id=principal.organization_id
+            conn,
+            limit=limit,
+            policy=request.app.state.policy,
+            signer=checkpoint_issuer(settings).entry_signer(),
+            lender_organization_id=principal.organization_id,
         )
         assert limit.decision_id is not None and limit.audit_entry is not None
         recorded = {
@@ -193,6 +197,7 @@ def open_loan(body: LoanCreate, request: Request, principal: CurrentOrg, conn: C
         kind=body.kind,
         start=body.start,
         policy=request.app.state.policy,
+        signer=checkpoint_issuer(settings).entry_signer(),
         harvest_months=tuple(body.harvest_months),
         reviewed_by=body.reviewed_by,
         lender_organization_id=principal.organization_id,
@@ -235,6 +240,7 @@ def repay(
         amount=Amount(body.amount, loan.currency),
         paid_at=body.paid_at,
         policy=request.app.state.policy,
+        signer=checkpoint_issuer(settings).entry_signer(),
         lender_organization_id=principal.organization_id,
     )
     conn.commit()

@@ -14,6 +14,7 @@ from farmtrust.settings import Settings
 
 if TYPE_CHECKING:
     from credit.audit import AuditReport
+    from credit.tree_head import TreeHead
 
 app = typer.Typer(
     help="Audit log: verify the chain, its Merkle tree and signed checkpoints; issue and check receipts.",
@@ -119,9 +120,8 @@ def checkpoint(
     The key pair is created on first use; keep the .pub / .vkey file outside the database. The tree
     checkpoint goes to settings' audit checkpoint folder, to be published.
     """
-    import time
-
-    from farmtrust.audit_checkpoints import ensure_server_key, issue_checkpoint
+    from farmtrust.audit_checkpoints import ensure_server_key, issue_checkpoint, watch_checkpoints
+    from farmtrust.signals import shutdown_event
     from store.audit import write_checkpoint
     from store.db import connect
 
@@ -130,17 +130,21 @@ def checkpoint(
     if not path.is_file():
         ensure_server_key(path, origin=settings.audit.origin)
         console.print(f"created checkpoint key {path} (public key {path.with_suffix('.pub')})")
-    with database_url(db_url) as url, connect(url) as conn:
-        while True:
-            issued = issue_checkpoint(conn, settings, force=not (if_due or watch))
-            if watch is None:
-                cp = write_checkpoint(conn, private_key=path.read_bytes())
+
+    def issued_line(head: TreeHead, written: Path) -> None:
+        console.print(f"tree checkpoint at size {head.size} written to {written}", highlight=False)
+
+    with database_url(db_url) as url:
+        if watch is not None:
+            settings = settings.model_copy(update={"db": settings.db.model_copy(update={"url": url})})
+            watch_checkpoints(settings, interval_s=watch, stop=shutdown_event(), on_issued=issued_line)
+            return
+        with connect(url) as conn:
+            issued = issue_checkpoint(conn, settings, force=not if_due)
+            cp = write_checkpoint(conn, private_key=path.read_bytes())
             conn.commit()
-            if issued:
-                console.print(f"tree checkpoint at size {issued[0].size} written to {issued[1]}", highlight=False)
-            if watch is None:
-                break
-            time.sleep(watch)
+    if issued:
+        issued_line(*issued)
     console.print(f"checkpoint at entry {cp.seq} ({cp.entry_hash[:12]})" if cp else "nothing new to checkpoint")
 
 

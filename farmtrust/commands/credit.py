@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from farmtrust.commands._common import DbUrl, database_url
+from farmtrust.commands._common import DbUrl, database_url, load_settings
 from farmtrust.console import console
 from vocabulary.lending import SCHEDULE_KINDS
 
@@ -71,6 +71,7 @@ def limit(
 ) -> None:
     """Decide FARM_ID's credit limit from its verified record, with every factor and reason."""
     from credit.canonical import to_plain
+    from farmtrust.audit_checkpoints import entry_signer
     from store.db import connect
     from usecases.credit_limits import decide_credit_limit
 
@@ -78,7 +79,13 @@ def limit(
     when = (as_of.replace(tzinfo=UTC) if as_of and as_of.tzinfo is None else as_of) or datetime.now(UTC)
     with database_url(db_url) as url, connect(url) as conn:
         limit = decide_credit_limit(
-            conn, farm_id=farm_id, as_of=when, policy=policy, window_days=window_days, record=record
+            conn,
+            farm_id=farm_id,
+            as_of=when,
+            policy=policy,
+            signer=entry_signer(load_settings()) if record else None,
+            window_days=window_days,
+            record=record,
         )
         if record:
             conn.commit()

@@ -88,9 +88,11 @@ def _serve(settings: Settings, report: DemoReport, stop: threading.Event) -> Non
     import uvicorn
 
     from api.app import create_app
+    from farmtrust.audit_checkpoints import start_checkpoint_schedule
     from farmtrust.signals import wait_for_shutdown
 
     app = create_app(settings)
+    schedule = start_checkpoint_schedule(settings, stop=stop)
     config = uvicorn.Config(
         app, host=settings.api.host, port=settings.api.port, log_level="warning", proxy_headers=False
     )
@@ -100,6 +102,13 @@ def _serve(settings: Settings, report: DemoReport, stop: threading.Event) -> Non
     console.print(f"API and dashboard: http://{settings.api.host}:{settings.api.port}/ui  (Ctrl-C to stop)")
     for role, key in report.api_keys.items():
         console.print(f"  sign in as {role}: {key}")
+    every = f"every {settings.audit.checkpoint_every_entries} entries or {settings.audit.checkpoint_every_s:g} s"
+    console.print(
+        f"Audit checkpoints ({every}, and with each receipt) are published in {settings.audit_checkpoint_dir};"
+        f" the log's public key: {settings.audit_key_file.with_suffix('.vkey')}",
+        highlight=False,
+    )
     wait_for_shutdown(stop)
     server.should_exit = True
     thread.join(10)
+    schedule.join(10)

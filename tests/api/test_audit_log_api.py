@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -20,6 +21,7 @@ from credit.tree_head import verify_checkpoint_note
 from farmtrust.audit_checkpoints import checkpoint_issuer
 from farmtrust.settings import Settings
 from store.audit import append_entry
+from tests.signers import TEST_SIGNER
 from usecases.checkpoint_files import issue_checkpoint
 
 WHEN = datetime(2025, 4, 1, tzinfo=UTC)
@@ -45,6 +47,8 @@ def leaf_hashes(url: str) -> list[bytes]:
 @pytest.fixture
 def log(fresh_db_url, mqtt_url, tmp_path):
     settings = Settings(db={"url": fresh_db_url}, mqtt={"url": mqtt_url}, data_dir=tmp_path, audit={"origin": ORIGIN})
+    settings.audit_key_file.parent.mkdir(parents=True)
+    settings.audit_key_file.write_bytes(TEST_SIGNER.seed)  # the server's key signs what the tests append
     with TestClient(create_app(settings)) as client:
         yield {"client": client, "db": fresh_db_url, "settings": settings}
 
@@ -52,7 +56,7 @@ def log(fresh_db_url, mqtt_url, tmp_path):
 def _append(url: str, n: int) -> None:
     with psycopg.connect(url) as conn:
         for i in range(n):
-            append_entry(conn, kind="test.api", payload={"i": i}, created_at=WHEN)
+            append_entry(conn, signer=TEST_SIGNER, kind="test.api", payload={"i": i}, created_at=WHEN)
         conn.commit()
 
 
@@ -111,9 +115,10 @@ def test_consistency_proof_is_empty_from_nothing_or_to_itself(log, old, new):
         ({"to": 2}, "query/from", "required"),
     ],
 )
-def test_bad_sizes_are_422_naming_the_field(log, params, field, words):
+@pytest.mark.parametrize("route", ["/v1/audit/consistency", "/v1/audit/signatures"])
+def test_bad_sizes_are_422_naming_the_field(log, params, field, words, route):
     _append(log["db"], 4)
-    response = log["client"].get("/v1/audit/consistency", params=params)
+    response = log["client"].get(route, params=params)
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     errors = response.json()["errors"]
@@ -181,3 +186,20 @@ def test_a_cosignature_the_server_cannot_check_is_422_naming_the_field(log, case
     assert [e["path"] for e in posted.json()["errors"]] == [field]
     with psycopg.connect(log["db"]) as conn:
         assert conn.execute("SELECT count(*) FROM audit_cosignatures").fetchone()[0] == 0
+
+
+def test_signatures_give_a_witness_the_entries_and_the_older_trees_subtrees(log):
+    _append(log["db"], 7)
+    body = log["client"].get("/v1/audit/signatures", params={"from": 3, "to": 7}).json()
+    assert [e["seq"] for e in body["entries"]] == [4, 5, 6, 7]
+    leaves = leaf_hashes(log["db"])
+    # the tree of 3 is the subtrees [0, 2) and [2, 3): hashed here with the independent MTH
+    assert [base64.b64decode(h) for h in body["frontier"]] == [mth(leaves[:2]), leaves[2]]
+    for e in body["entries"]:
+        message = (
+            b"farmtrust audit entry signature v1\n" + str(e["seq"]).encode() + b"\n" + bytes.fromhex(e["entry_hash"])
+        )
+        Ed25519PublicKey.from_public_bytes(TEST_SIGNER.public_key).verify(bytes.fromhex(e["signature"]), message)
+    assert "payload" not in body["entries"][0]  # hashes and signatures only: no entry's content
+    too_many = log["client"].get("/v1/audit/signatures", params={"from": 0, "to": 10_001})
+    assert too_many.status_code == 422 and too_many.json()["errors"][0]["path"] == "query/to"

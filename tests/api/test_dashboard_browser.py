@@ -19,6 +19,7 @@ from farmtrust.services import free_port
 from farmtrust.settings import Settings
 from store.tenants import grant_consent
 from tests.api.factories import SQUARE, farm_with_data, org_with_key
+from tests.signers import TEST_SIGNER
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -46,7 +47,12 @@ def site(fresh_db_url, mqtt_url, tmp_path):
         )
         record = load_farm_record(conn, farm_id=farm_a, as_of=datetime.now(UTC))
         record_decision(
-            conn, decision=decide_limit(record, policy), record=record, policy=policy, lender_organization_id=lender
+            conn,
+            signer=TEST_SIGNER,
+            decision=decide_limit(record, policy),
+            record=record,
+            policy=policy,
+            lender_organization_id=lender,
         )
         conn.commit()
     settings = Settings(db={"url": fresh_db_url}, mqtt={"url": mqtt_url}, data_dir=tmp_path)

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -9,8 +10,8 @@ from tests.credit.farms_db import make_farm
 CLI = [sys.executable, "-m", "farmtrust.cli"]
 
 
-def run(*args):
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120)
+def run(*args, env=None):
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
 
 
 def test_schedule_json_and_bad_input():
@@ -73,13 +74,14 @@ def test_limit_and_audit_verify_against_a_database(fresh_db_url, tmp_path):
     with psycopg.connect(fresh_db_url) as conn:
         farm = make_farm(conn)
         conn.commit()
-    out = run("credit", "limit", farm, "--as-of", "2025-06-30", "--json", "--record", "--db-url", fresh_db_url)
+    key = tmp_path / "cp.key"  # the server's key: it signs the decision's entry, and then the checkpoint
+    env = {"FARMTRUST_AUDIT__KEY_FILE": str(key)}
+    out = run("credit", "limit", farm, "--as-of", "2025-06-30", "--json", "--record", "--db-url", fresh_db_url, env=env)
     assert out.returncode == 0, out.stderr
     decision = json.loads(out.stdout)
     assert decision["status"] == "approved" and decision["decision_id"]
     text = run("credit", "limit", farm, "--as-of", "2025-06-30", "--db-url", fresh_db_url)
     assert "approved" in text.stdout and "repayment_capacity" in text.stdout
-    key = tmp_path / "cp.key"
     assert run("audit", "checkpoint", "--key", str(key), "--db-url", fresh_db_url).returncode == 0
     ok = run("audit", "verify", "--public-key", str(key.with_suffix(".pub")), "--db-url", fresh_db_url)
     assert ok.returncode == 0 and "audit log intact" in ok.stdout

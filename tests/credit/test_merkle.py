@@ -304,3 +304,14 @@ def test_proofs_at_a_million_entries_read_logarithmically_many_nodes(size):
         assert len(inclusion_proof_plan(index, size).nodes()) <= 2 * log2
     for old in (1, size // 2 + 7, size - 1):
         assert len(consistency_proof_plan(old, size).nodes()) <= 2 * log2
+
+
+def test_root_after_appending_equals_the_recursive_reference():
+    from credit.merkle import range_nodes, root_after_appending
+
+    d = [bytes([i]) * 3 for i in range(40)]
+    for old in range(0, 21):
+        frontier = [ref_mth(d[n.idx << n.level : (n.idx + 1) << n.level]) for n in range_nodes(0, old)] if old else []
+        for new in range(old + 1, 41):
+            leaves = [hashlib.sha256(b"\x00" + x).digest() for x in d[old:new]]
+            assert root_after_appending(old, frontier, leaves) == ref_mth(d[:new]), (old, new)

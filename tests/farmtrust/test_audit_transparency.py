@@ -16,7 +16,9 @@ import psycopg
 import pytest
 
 from credit.audit import entry_hash
+from credit.canonical import to_plain
 from store.audit import append_entry
+from tests.signers import OTHER_SIGNER, TEST_SIGNER
 
 CLI = [sys.executable, "-m", "farmtrust.cli"]
 WHEN = datetime(2025, 4, 1, tzinfo=UTC)
@@ -24,6 +26,10 @@ WHEN = datetime(2025, 4, 1, tzinfo=UTC)
 
 @pytest.fixture
 def env(tmp_path):
+    key = tmp_path / "data" / "audit" / "checkpoint.key"  # the server's key is the one the entries are signed with
+    key.parent.mkdir(parents=True)
+    key.write_bytes(TEST_SIGNER.seed)
+    key.chmod(0o600)
     return {
         **os.environ,
         "FARMTRUST_DATA_DIR": str(tmp_path / "data"),
@@ -38,7 +44,7 @@ def run(env, *args, **extra):
 def _append(url, n):
     with psycopg.connect(url) as conn:
         for i in range(n):
-            append_entry(conn, kind="test.drill", payload={"i": i}, created_at=WHEN)
+            append_entry(conn, signer=TEST_SIGNER, kind="test.drill", payload={"i": i}, created_at=WHEN)
         conn.commit()
 
 
@@ -138,8 +144,9 @@ def test_a_rewrite_after_the_last_database_checkpoint_is_caught(kept, env, fresh
         ("DELETE FROM audit_checkpoints WHERE seq > %s", (8,)),
         *_rechain_from(fresh_db_url, 10, '{"i":99}'),
     )
-    plain = run(env, "audit", "verify", "--db-url", fresh_db_url)
-    assert plain.returncode == 0, plain.stdout  # chain and checkpoint at 8 still agree
+    plain = run(env, "audit", "verify", "--db-url", fresh_db_url, "--json")
+    # chain and checkpoint at 8 still agree; the rewriter cannot sign the new hashes with the server's key
+    assert plain.returncode == 1 and _codes(plain) == {"bad_entry_signature"}
     out = _verify_since(env, fresh_db_url, kept)
     assert out.returncode == 1
     assert "rewritten" in _codes(out)
@@ -210,3 +217,34 @@ def test_checkpoints_are_issued_every_n_entries_when_due(fresh_db_url, env, tmp_
     assert "size 4" in run(env, "audit", "checkpoint", "--if-due", "--db-url", fresh_db_url, **due).stdout
     assert sorted(p.name for p in folder.iterdir()) == ["checkpoint", "checkpoint.1", "checkpoint.4"]
     assert (folder / "checkpoint").read_text().split("\n")[1] == "4"
+
+
+def _receipt(env, url, seq, path):
+    out = run(env, "audit", "receipt", str(seq), "--out", str(path), "--db-url", url)
+    assert out.returncode == 0, out.stderr
+    return path
+
+
+@pytest.mark.parametrize("how", ["another-key", "no-signature"])
+def test_an_append_without_the_servers_key_is_caught(kept, env, fresh_db_url, tmp_path, how):
+    pub = tmp_path / "data" / "audit" / "checkpoint.pub"
+    with psycopg.connect(fresh_db_url) as conn:
+        if how == "another-key":  # an insider holding a key, but not the log's
+            seq = append_entry(conn, signer=OTHER_SIGNER, kind="test.drill", payload={"i": 13}, created_at=WHEN).seq
+        else:  # a login in farmtrust_app, or the owner, calling the server-side append directly
+            (seq,) = conn.execute(
+                "SELECT entry_seq FROM ft_audit_append('test.drill', %s, %s, '{\"i\":13}')", (WHEN, to_plain(WHEN))
+            ).fetchone()
+        conn.commit()
+    code = "bad_entry_signature" if how == "another-key" else "unsigned"
+    plain = run(env, "audit", "verify", "--public-key", str(pub), "--db-url", fresh_db_url, "--json")
+    assert plain.returncode == 1 and code in _codes(plain)
+    since = _verify_since(env, fresh_db_url, kept)
+    assert since.returncode == 1 and code in _codes(since)
+    # a receipt for it, proven against a checkpoint the server signs over it, still does not verify offline
+    receipt = _receipt(env, fresh_db_url, seq, tmp_path / "forged.json")
+    out = run(env, "audit", "verify-receipt", str(receipt), "--public-key", str(pub), FARMTRUST_DB__URL="")
+    reason = "not signed by the log's key" if how == "another-key" else "no signature by the log's key"
+    assert out.returncode == 1 and reason in " ".join(out.stderr.split()) and "Traceback" not in out.stderr
+    honest = _receipt(env, fresh_db_url, seq - 1, tmp_path / "honest.json")
+    assert run(env, "audit", "verify-receipt", str(honest), "--public-key", str(pub)).returncode == 0

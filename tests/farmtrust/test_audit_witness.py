@@ -23,6 +23,7 @@ import pytest
 import uvicorn
 
 from api.app import create_app
+from credit.canonical import to_plain
 from credit.signed_note import note_key, parse_vkey, verify_cosignature
 from credit.tree_head import verify_checkpoint_note
 from farmtrust.audit_checkpoints import checkpoint_issuer
@@ -31,6 +32,7 @@ from farmtrust.settings import Settings
 from store.audit import append_entry
 from tests.api.factories import org_with_key
 from tests.conftest import _clone, _db_url, _drop
+from tests.signers import OTHER_SIGNER, TEST_SIGNER
 from usecases.checkpoint_files import issue_checkpoint
 
 CLI = [sys.executable, "-m", "farmtrust.cli"]
@@ -57,7 +59,7 @@ def serving(settings: Settings) -> Iterator[str]:
 def _append(url: str, payloads: list[dict]) -> None:
     with psycopg.connect(url) as conn:
         for payload in payloads:
-            append_entry(conn, kind="test.witness", payload=payload, created_at=WHEN)
+            append_entry(conn, signer=TEST_SIGNER, kind="test.witness", payload=payload, created_at=WHEN)
         conn.commit()
 
 
@@ -82,6 +84,8 @@ def two_logs(fresh_db_url, admin_url, template_db, mqtt_url, tmp_path):
     fork_name = _clone(admin_url, template_db, "ft_fork")
     fork_url = _db_url(admin_url, fork_name)
     key_file = tmp_path / "server" / "checkpoint.key"
+    key_file.parent.mkdir()
+    key_file.write_bytes(TEST_SIGNER.seed)  # the server's key signs what the tests append
     made = {}
     for label, url in (("honest", fresh_db_url), ("fork", fork_url)):
         with psycopg.connect(url) as conn:
@@ -146,3 +150,26 @@ def test_a_witness_refuses_a_checkpoint_not_signed_by_the_log(two_logs, tmp_path
     assert done.returncode == 1
     assert "no verifiable signature" in done.stderr
     assert not (tmp_path / "w" / "checkpoint").exists()
+
+
+@pytest.mark.parametrize("how", ["no-signature", "another-key"])
+def test_a_witness_refuses_entries_not_signed_by_the_log(two_logs, tmp_path, how):
+    state = tmp_path / f"witness-{how}"
+    with serving(two_logs["honest_settings"]) as honest:
+        first = witness(honest, state, "--log-key", str(two_logs["pub"]))
+        assert first.returncode == 0, first.stdout + first.stderr
+        with psycopg.connect(two_logs["honest_db"]) as conn:
+            if how == "no-signature":
+                conn.execute("SELECT ft_audit_append('test.witness', %s, %s, '{}')", (WHEN, to_plain(WHEN)))
+            else:
+                append_entry(conn, signer=OTHER_SIGNER, kind="test.witness", payload={"i": 5}, created_at=WHEN)
+            append_entry(conn, signer=TEST_SIGNER, kind="test.witness", payload={"i": 6}, created_at=WHEN)
+            conn.commit()
+        _issue(two_logs["honest_db"], two_logs["honest_settings"])
+        held = (state / "checkpoint").read_text()
+        shown = witness(honest, state)
+    assert shown.returncode == 1, shown.stdout + shown.stderr
+    code = "unsigned" if how == "no-signature" else "bad_entry_signature"
+    assert "not cosigned: 1 entries between sizes 5 and 7" in " ".join(shown.stderr.split())
+    assert f"the first 6 ({code})" in " ".join(shown.stderr.split())
+    assert (state / "checkpoint").read_text() == held  # not held, not cosigned

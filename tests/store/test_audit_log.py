@@ -6,15 +6,18 @@ import psycopg
 import pytest
 
 import store
-from credit import generate_signing_key, public_key_of
+from credit import public_key_of
 from store.audit import AUDIT_LOCK_ID, append_entry, load_entries, verify_log, write_checkpoint
+from tests.signers import TEST_SIGNER
 
-KEY = generate_signing_key()
+KEY = TEST_SIGNER.seed  # the server signs entries and checkpoints with one key
 
 
 def _fill(conn, n=5):
     return [
-        append_entry(conn, kind="test.entry", payload={"i": i, "at": datetime(2025, 1, 1, tzinfo=UTC)})
+        append_entry(
+            conn, signer=TEST_SIGNER, kind="test.entry", payload={"i": i, "at": datetime(2025, 1, 1, tzinfo=UTC)}
+        )
         for i in range(n)
     ]
 
@@ -66,10 +69,12 @@ def test_an_edit_behind_the_triggers_back_is_found(conn):
     ids=["whole-second", "microseconds"],
 )
 def test_the_server_side_append_hashes_as_the_python_chain_does(conn, created_at):
-    # ft_audit_append computes the hash in SQL; the Python chain must verify it byte for byte,
+    # ft_audit_append_signed computes the hash in SQL; the Python chain must verify it byte for byte,
     # including non-ASCII payloads and timestamps without a fraction of a second
-    entry = append_entry(conn, kind="test.entry", payload={"farmer": "Wanjirũ Kamau", "n": 1}, created_at=created_at)
-    nxt = append_entry(conn, kind="test.entry", payload={"n": 2})
+    entry = append_entry(
+        conn, signer=TEST_SIGNER, kind="test.entry", payload={"farmer": "Wanjirũ Kamau", "n": 1}, created_at=created_at
+    )
+    nxt = append_entry(conn, signer=TEST_SIGNER, kind="test.entry", payload={"n": 2})
     assert nxt.prev_hash == entry.entry_hash and nxt.seq == entry.seq + 1
     assert load_entries(conn, after_seq=entry.seq - 1)[:2] == [entry, nxt]
     assert verify_log(conn, public_key=None).ok
@@ -79,11 +84,12 @@ def test_an_audit_kind_that_json_would_escape_is_refused(conn):
     from credit.errors import AuditError
 
     with pytest.raises(AuditError, match="kind"):
-        append_entry(conn, kind='bad"kind', payload={})
+        append_entry(conn, signer=TEST_SIGNER, kind='bad"kind', payload={})
 
 
-def test_the_audit_lock_id_equals_the_literal_in_migration_0041():
-    sql = (Path(store.__file__).parent / "migrations" / "0041_audit_append.sql").read_text()
+@pytest.mark.parametrize("migration", ["0041_audit_append.sql", "0074_audit_entry_signatures.sql"])
+def test_the_audit_lock_id_equals_the_literal_in_the_migrations(migration):
+    sql = (Path(store.__file__).parent / "migrations" / migration).read_text()
     literals = {int(n) for n in re.findall(r"pg_advisory_xact_lock\((\d+)\)", sql)}
     assert literals == {AUDIT_LOCK_ID}
     assert int.from_bytes(b"FTAU", "big") == AUDIT_LOCK_ID

@@ -19,6 +19,7 @@ from api.app import create_app
 from farmtrust.settings import Settings
 from store.audit import append_entry
 from tests.api.factories import farm_with_data, org_with_key
+from tests.signers import TEST_SIGNER
 
 WHEN = datetime(2025, 4, 1, tzinfo=UTC)
 
@@ -44,7 +45,7 @@ def _as_app(conn: psycopg.Connection) -> None:
 )
 def test_the_app_role_cannot_rewrite_the_log(fresh_db_url, statement):
     with psycopg.connect(fresh_db_url) as conn:
-        append_entry(conn, kind="test.role", payload={"i": 1}, created_at=WHEN)
+        append_entry(conn, signer=TEST_SIGNER, kind="test.role", payload={"i": 1}, created_at=WHEN)
         conn.commit()
         _as_app(conn)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
@@ -54,7 +55,10 @@ def test_the_app_role_cannot_rewrite_the_log(fresh_db_url, statement):
 def test_the_app_role_appends_and_the_tree_follows(fresh_db_url):
     with psycopg.connect(fresh_db_url) as conn:
         _as_app(conn)
-        entries = [append_entry(conn, kind="test.role", payload={"i": i}, created_at=WHEN) for i in range(3)]
+        entries = [
+            append_entry(conn, signer=TEST_SIGNER, kind="test.role", payload={"i": i}, created_at=WHEN)
+            for i in range(3)
+        ]
         conn.commit()
         assert [e.seq for e in entries] == [1, 2, 3]
         assert conn.execute("SELECT count(*) FROM audit_tree_nodes WHERE level = 0").fetchone()[0] == 3

@@ -17,18 +17,29 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from credit.canonical import to_plain
 from credit.merkle import verify_consistency, verify_inclusion
-from store.audit import append_entry, load_entries
+from store.audit import append_entry, load_entries, verify_log
 from store.audit_tree import load_leaf_hashes, tree_size
 from store.migrations import migrate
 from tests.conftest import with_dbname
 from tests.credit.test_merkle import ref_mth
+from tests.signers import TEST_SIGNER
 from usecases.audit import consistency_proof, inclusion_proof, root_at
 
 
 def _fill(conn, n):
     for i in range(n):
-        append_entry(conn, kind="test.tree", payload={"i": i}, created_at=datetime(2025, 3, 1, tzinfo=UTC))
+        append_entry(
+            conn, signer=TEST_SIGNER, kind="test.tree", payload={"i": i}, created_at=datetime(2025, 3, 1, tzinfo=UTC)
+        )
+
+
+def _fill_unsigned(conn, n):
+    """Entries as logged before migration 0074 (no signature): straight through ft_audit_append."""
+    when = datetime(2025, 3, 1, tzinfo=UTC)
+    for i in range(n):
+        conn.execute("SELECT ft_audit_append('test.tree', %s, %s, %s)", (when, to_plain(when), f'{{"i":{i}}}'))
 
 
 def _leaf_inputs(conn):
@@ -99,13 +110,17 @@ def test_the_migration_backfills_entries_logged_before_it(empty_db, tmp_path: Pa
     with psycopg.connect(empty_db, autocommit=True) as c:
         migrate(c, directory=tmp_path)
     with psycopg.connect(empty_db) as c:
-        _fill(c, 11)
+        _fill_unsigned(c, 11)
         c.commit()
     with psycopg.connect(empty_db, autocommit=True) as c:
         migrate(c)
         data = _leaf_inputs(c)
-        assert len(data) == 11
-        assert root_at(c, 11) == ref_mth(data)
+        assert len(data) == 12  # the 11, and where signing begins (migration 0074)
+        assert root_at(c, 12) == ref_mth(data)
         assert root_at(c, 6) == ref_mth(data[:6])
-        _fill(c, 2)  # and the trigger carries on from there
-        assert root_at(c, 13) == ref_mth(_leaf_inputs(c))
+        _fill(c, 2)  # and the trigger carries on from there (0074 logged where signing begins: entry 12)
+        assert root_at(c, 14) == ref_mth(_leaf_inputs(c))
+        entries = load_entries(c)
+        assert entries[11].kind == "audit.signing_begins" and entries[11].payload == {"signed_from_seq": 13}
+        assert [e.signature is None for e in entries] == [True] * 12 + [False] * 2
+        assert verify_log(c, public_key=TEST_SIGNER.public_key).ok  # entries before signing began are not forged

@@ -16,6 +16,7 @@ from store.credit_records import (
 from store.farms import create_farm
 from store.tenants import create_organization
 from tests.credit.farms_db import AS_OF, make_farm
+from tests.signers import TEST_SIGNER
 
 POLICY = load_policy(DEFAULT_POLICY_PATH)
 
@@ -48,13 +49,13 @@ def test_missing_farm_and_naive_time_are_clear_errors(conn):
 
 
 def test_policy_versions_are_registered_once_and_audited(conn):
-    first = register_policy(conn, policy=POLICY)
+    first = register_policy(conn, signer=TEST_SIGNER, policy=POLICY)
     assert first is not None and first.kind == "policy.registered"
     assert json.loads(first.payload_json)["sha256"] == POLICY.sha256
-    assert register_policy(conn, policy=POLICY) is None
+    assert register_policy(conn, signer=TEST_SIGNER, policy=POLICY) is None
     changed = load_policy(POLICY.text.replace('product_cap = "500000"', 'product_cap = "400000"'))
     with pytest.raises(PolicyConflictError, match="bump `version`"):
-        register_policy(conn, policy=changed)
+        register_policy(conn, signer=TEST_SIGNER, policy=changed)
 
 
 def test_a_meadows_grassland_estimate_reaches_the_record_and_the_valuation(conn):
@@ -114,7 +115,12 @@ def test_latest_decisions_give_the_lenders_newest_decision_per_farm_by_farm_name
     ):
         record = read_farm_record(conn, farm_id=farm, as_of=when)
         decision_id, _ = record_decision(
-            conn, decision=decide_limit(record, POLICY), record=record, policy=POLICY, lender_organization_id=owner
+            conn,
+            signer=TEST_SIGNER,
+            decision=decide_limit(record, POLICY),
+            record=record,
+            policy=POLICY,
+            lender_organization_id=owner,
         )
         conn.execute("UPDATE credit_decisions SET decided_at = %s WHERE id = %s", (when, decision_id))
         ids[(farm, owner, when)] = decision_id

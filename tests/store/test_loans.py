@@ -28,6 +28,7 @@ from store.loans import (
 )
 from store.tenants import create_organization
 from tests.credit.farms_db import AS_OF, make_farm
+from tests.signers import TEST_SIGNER
 
 POLICY = load_policy(DEFAULT_POLICY_PATH)
 
@@ -36,7 +37,7 @@ def _decision(conn, farm, lender=None):
     record = read_farm_record(conn, farm_id=farm, as_of=AS_OF)
     decision = decide_limit(record, POLICY)
     decision_id, _ = record_decision(
-        conn, decision=decision, record=record, policy=POLICY, lender_organization_id=lender
+        conn, signer=TEST_SIGNER, decision=decision, record=record, policy=POLICY, lender_organization_id=lender
     )
     return decision, decision_id
 

@@ -15,6 +15,7 @@ from store.loan_states import load_day_states, load_portfolio_summaries
 from store.loans import insert_loan, insert_repayment
 from tests.credit.books import BookLoan, random_book
 from tests.credit.farms_db import AS_OF, make_farm
+from tests.signers import TEST_SIGNER
 from usecases.close_of_day import servicing_terms, write_off
 from usecases.farm_records import load_farm_record
 
@@ -36,14 +37,16 @@ class Book:
         self.conn = conn
         farm = make_farm(conn)
         record = load_farm_record(conn, farm_id=farm, as_of=AS_OF)
-        decision_id, _ = record_decision(conn, decision=decide_limit(record, POLICY), record=record, policy=POLICY)
+        decision_id, _ = record_decision(
+            conn, decision=decide_limit(record, POLICY), record=record, policy=POLICY, signer=TEST_SIGNER
+        )
         lenders = [
             conn.execute(
                 "INSERT INTO organizations (kind, name) VALUES ('lender', %s) RETURNING id", (name,)
             ).fetchone()[0]
             for name in ("Lender A", "Lender B")
         ]
-        self.seq = append_entry(conn, kind="test.book", payload={"seed": seed}).seq
+        self.seq = append_entry(conn, signer=TEST_SIGNER, kind="test.book", payload={"seed": seed}).seq
         self.loans: dict = {}
         self.lender: dict = {}
         for n, loan in enumerate(random_book(seed, loans=loans)):

@@ -9,6 +9,7 @@ from store.counts import CountRow, write_counts
 from store.credit_records import FarmNotFoundError, record_decision
 from store.farms import create_farm
 from store.loans import list_alerts
+from tests.signers import TEST_SIGNER
 from usecases.credit_limits import decide_credit_limit, raise_early_warnings, replay_decision
 from usecases.farm_records import load_farm_record
 
@@ -18,10 +19,10 @@ NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
 
 def test_decide_records_the_decision_only_when_asked(conn):
     farm = create_farm(conn, name="credit farm", country="NL", region="default", declared_herd={"sheep": 10}).id
-    dry = decide_credit_limit(conn, farm_id=farm, as_of=NOW, policy=POLICY, record=False)
+    dry = decide_credit_limit(conn, signer=TEST_SIGNER, farm_id=farm, as_of=NOW, policy=POLICY, record=False)
     assert dry.decision_id is None and dry.audit_entry is None
     assert conn.execute("SELECT count(*) FROM credit_decisions WHERE farm_id = %s", (farm,)).fetchone()[0] == 0
-    stored = decide_credit_limit(conn, farm_id=farm, as_of=NOW, policy=POLICY)
+    stored = decide_credit_limit(conn, signer=TEST_SIGNER, farm_id=farm, as_of=NOW, policy=POLICY)
     row = conn.execute(
         "SELECT limit_amount, status, audit_seq, as_of, window_days FROM credit_decisions WHERE id = %s",
         (stored.decision_id,),
@@ -42,7 +43,7 @@ def test_unknown_farm_is_refused(conn):
     import uuid
 
     with pytest.raises(FarmNotFoundError):
-        decide_credit_limit(conn, farm_id=uuid.uuid4(), as_of=NOW, policy=POLICY)
+        decide_credit_limit(conn, signer=TEST_SIGNER, farm_id=uuid.uuid4(), as_of=NOW, policy=POLICY)
 
 
 def test_a_herd_that_fell_from_10_to_2_raises_one_high_alert(conn):
@@ -83,7 +84,7 @@ def test_a_stored_decision_replays_exactly(conn):
     farm = make_farm(conn, cattle=9, declared=14)
     record = load_farm_record(conn, farm_id=farm, as_of=AS_OF)
     decision = decide_limit(record, POLICY)
-    decision_id, entry = record_decision(conn, decision=decision, record=record, policy=POLICY)
+    decision_id, entry = record_decision(conn, signer=TEST_SIGNER, decision=decision, record=record, policy=POLICY)
     assert entry.kind == "credit.decision" and entry.payload["output_hash"] == decision.output_hash()
     stored, recomputed = replay_decision(conn, decision_id=decision_id)
     assert stored == recomputed == canonical_json(decision)
@@ -109,9 +110,12 @@ def test_a_decisions_loan_history_uses_the_policys_grace_days(conn):
 
     farm = make_farm(conn)
     record = load_farm_record(conn, farm_id=farm, as_of=AS_OF)
-    decision_id, _ = record_decision(conn, decision=decide_limit(record, POLICY), record=record, policy=POLICY)
+    decision_id, _ = record_decision(
+        conn, signer=TEST_SIGNER, decision=decide_limit(record, POLICY), record=record, policy=POLICY
+    )
     opened = open_loan(
         conn,
+        signer=TEST_SIGNER,
         decision_id=decision_id,
         principal=Amount(D("12000"), "KES"),
         rate=D("0.18"),
@@ -127,10 +131,16 @@ def test_a_decisions_loan_history_uses_the_policys_grace_days(conn):
     ]:
         total = opened.schedule.instalments[row].total
         post_repayment(
-            conn, loan_id=opened.loan_id, idempotency_key=key, amount=Amount(total, "KES"), paid_at=paid, policy=POLICY
+            conn,
+            signer=TEST_SIGNER,
+            loan_id=opened.loan_id,
+            idempotency_key=key,
+            amount=Amount(total, "KES"),
+            paid_at=paid,
+            policy=POLICY,
         )
     later = datetime(2025, 9, 20, tzinfo=UTC)
-    stored = decide_credit_limit(conn, farm_id=farm, as_of=later, policy=POLICY)
+    stored = decide_credit_limit(conn, signer=TEST_SIGNER, farm_id=farm, as_of=later, policy=POLICY)
     (loan,) = load_decision(conn, decision_id=stored.decision_id).record.past_loans
     # with the grace: 2 due, 2 on time, never delinquent; without it both would be 2 days late
     assert (loan.instalments_due, loan.instalments_on_time, loan.max_days_past_due) == (2, 2, 0)

@@ -7,6 +7,7 @@ from credit.policy import DEFAULT_POLICY_PATH
 from store.counts import CountRow, write_counts
 from store.crop_areas import NewEstimate, insert_estimates
 from store.loans import raise_alerts
+from tests.signers import TEST_SIGNER
 from tests.usecases.test_demo_seed import PARCELS
 from usecases.credit_limits import decide_credit_limit
 from usecases.demo_report import read_back
@@ -55,7 +56,9 @@ def test_read_back_what_the_pipeline_stored(conn):
         conn, farm_id=f2.farm_id, alerts=[Alert("herd_decline", "high", "sheep herd down 80% (5 to 1)", "x", {}, NOW)]
     )
     decisions = [
-        decide_credit_limit(conn, farm_id=f.farm_id, as_of=NOW, policy=load_policy(DEFAULT_POLICY_PATH))
+        decide_credit_limit(
+            conn, signer=TEST_SIGNER, farm_id=f.farm_id, as_of=NOW, policy=load_policy(DEFAULT_POLICY_PATH)
+        )
         for f in cast.farms
     ]
     got = read_back(conn, cast=cast, decision_ids=[d.decision_id for d in decisions])

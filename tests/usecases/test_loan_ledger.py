@@ -21,6 +21,7 @@ from credit.servicing import loan_status
 from store.credit_records import record_decision
 from store.loans import find_repayment, insert_loan, load_allocation, load_payments
 from tests.credit.farms_db import AS_OF, make_farm
+from tests.signers import TEST_SIGNER
 from usecases.farm_records import load_farm_record
 from usecases.loans import load_schedule, open_loan, post_repayment
 from vocabulary.lending import ALLOCATION_STRATEGIES, PREPAYMENT_RECALCULATIONS
@@ -33,13 +34,14 @@ def _decision(conn) -> UUID:
     record = load_farm_record(conn, farm_id=make_farm(conn), as_of=AS_OF)
     decision = decide_limit(record, POLICY)
     assert decision.status == "approved", decision.reasons
-    decision_id, _ = record_decision(conn, decision=decision, record=record, policy=POLICY)
+    decision_id, _ = record_decision(conn, signer=TEST_SIGNER, decision=decision, record=record, policy=POLICY)
     return decision_id
 
 
 def _loan(conn) -> UUID:
     return open_loan(
         conn,
+        signer=TEST_SIGNER,
         decision_id=_decision(conn),
         principal=Amount(D("12000"), KES),
         rate=D("0.12"),
@@ -53,6 +55,7 @@ def _loan(conn) -> UUID:
 def _pay(conn, loan_id, key, amount, day, policy=POLICY):
     return post_repayment(
         conn,
+        signer=TEST_SIGNER,
         loan_id=loan_id,
         idempotency_key=key,
         amount=Amount(D(amount), KES),

@@ -12,6 +12,7 @@ from credit.policy import DEFAULT_POLICY_PATH
 from store.credit_records import record_decision
 from store.loans import IdempotencyConflictError, LoanNotFoundError, list_alerts, raise_alerts
 from tests.credit.farms_db import AS_OF, make_farm
+from tests.signers import TEST_SIGNER
 from usecases.farm_records import load_farm_record
 from usecases.loans import get_loan_status, open_loan, portfolio, post_repayment
 
@@ -23,13 +24,14 @@ def _approved(conn):
     record = load_farm_record(conn, farm_id=farm, as_of=AS_OF)
     decision = decide_limit(record, POLICY)
     assert decision.status == "approved", decision.reasons
-    decision_id, _ = record_decision(conn, decision=decision, record=record, policy=POLICY)
+    decision_id, _ = record_decision(conn, signer=TEST_SIGNER, decision=decision, record=record, policy=POLICY)
     return farm, decision, decision_id
 
 
 def _loan(conn, decision_id, amount="12000"):
     return open_loan(
         conn,
+        signer=TEST_SIGNER,
         decision_id=decision_id,
         principal=Amount(D(amount), "KES"),
         rate=D("0.18"),
@@ -53,6 +55,7 @@ def test_open_loan_stores_the_schedule_and_audits_it(conn):
     with pytest.raises(ScheduleError, match="rate=2 is out of range"):
         open_loan(
             conn,
+            signer=TEST_SIGNER,
             decision_id=decision_id,
             principal=Amount(D(100), "KES"),
             rate=D(2),
@@ -72,6 +75,7 @@ def test_repayments_are_idempotent_and_drive_status_and_par(conn):
     paid_at = datetime(2025, 8, 1, 9, tzinfo=UTC)
     posted = post_repayment(
         conn,
+        signer=TEST_SIGNER,
         loan_id=opened.loan_id,
         idempotency_key="mpesa-1",
         amount=Amount(first.total, "KES"),
@@ -80,6 +84,7 @@ def test_repayments_are_idempotent_and_drive_status_and_par(conn):
     )
     again = post_repayment(
         conn,
+        signer=TEST_SIGNER,
         loan_id=opened.loan_id,
         idempotency_key="mpesa-1",
         amount=Amount(first.total, "KES"),
@@ -93,6 +98,7 @@ def test_repayments_are_idempotent_and_drive_status_and_par(conn):
     with pytest.raises(IdempotencyConflictError, match="'mpesa-1' was already used"):
         post_repayment(
             conn,
+            signer=TEST_SIGNER,
             loan_id=opened.loan_id,
             idempotency_key="mpesa-1",
             amount=Amount(D(1), "KES"),
@@ -115,6 +121,7 @@ def test_paying_everything_closes_the_loan(conn):
     opened = _loan(conn, decision_id)
     done = post_repayment(
         conn,
+        signer=TEST_SIGNER,
         loan_id=opened.loan_id,
         idempotency_key="payoff",
         amount=Amount(D("12500"), "KES"),
@@ -191,12 +198,18 @@ def test_a_lenders_loans_are_found_only_for_that_lender(conn):
     farm = make_farm(conn)
     record = load_farm_record(conn, farm_id=farm, as_of=AS_OF)
     decision_id, _ = record_decision(
-        conn, decision=decide_limit(record, POLICY), record=record, policy=POLICY, lender_organization_id=one
+        conn,
+        signer=TEST_SIGNER,
+        decision=decide_limit(record, POLICY),
+        record=record,
+        policy=POLICY,
+        lender_organization_id=one,
     )
     assert find_decision(conn, decision_id=decision_id, lender_organization_id=two) is None
     with pytest.raises(LoanNotFoundError):
         open_loan(
             conn,
+            signer=TEST_SIGNER,
             decision_id=decision_id,
             principal=Amount(D("100"), "KES"),
             rate=D("0.18"),
@@ -215,6 +228,7 @@ def test_a_lenders_loans_are_found_only_for_that_lender(conn):
     with pytest.raises(LoanNotFoundError):
         post_repayment(
             conn,
+            signer=TEST_SIGNER,
             loan_id=loan.loan_id,
             idempotency_key="two-1",
             amount=Amount(D("10"), "KES"),
@@ -231,6 +245,7 @@ def test_a_repayment_time_without_a_time_zone_is_a_payment_error_naming_paid_at(
     with pytest.raises(PaymentError, match="paid_at=2025-08-01T09:00:00 has no time zone"):
         post_repayment(
             conn,
+            signer=TEST_SIGNER,
             loan_id=opened.loan_id,
             idempotency_key="naive-1",
             amount=Amount(D("100"), "KES"),
@@ -244,6 +259,7 @@ def _zero_rate_loan(conn, decision_id, principal, start):
     # at 0 %, equal principal over 3 months: principal / 3 due on the first of each following month
     return open_loan(
         conn,
+        signer=TEST_SIGNER,
         decision_id=decision_id,
         principal=Amount(D(principal), "KES"),
         rate=D("0"),
@@ -257,6 +273,7 @@ def _zero_rate_loan(conn, decision_id, principal, start):
 def _pay(conn, loan_id, key, amount, day):
     post_repayment(
         conn,
+        signer=TEST_SIGNER,
         loan_id=loan_id,
         idempotency_key=key,
         amount=Amount(D(amount), "KES"),
