@@ -19,8 +19,10 @@ def _in_child(*prefix: str) -> int:
 
 
 def test_without_a_quota_it_is_what_nproc_counts(tmp_path):
-    # coreutils' nproc counts the CPUs in the process's affinity mask: an independent count
-    nproc = int(subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout)
+    # coreutils' nproc counts the CPUs in the process's affinity mask: an independent count. It also obeys
+    # OMP_NUM_THREADS / OMP_THREAD_LIMIT, which torch's import sets in this process: leave them out
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_THREAD_LIMIT")}
+    nproc = int(subprocess.run(["nproc"], capture_output=True, text=True, check=True, env=env).stdout)
     assert cores_available(tmp_path / "absent") == nproc
 
 
