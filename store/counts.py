@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
+from store.rollups import EVIDENCE_METHODS, add_count_days
 from vocabulary.devices import FrameStatus
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ _COLUMNS = (
 
 
 def write_counts(*, conn: psycopg.Connection, rows: list[CountRow]) -> int:
-    """Insert count rows; return how many were written."""
+    """Insert count rows and add them to their daily rollup (:func:`store.rollups.add_count_days`); return the rows."""
     if not rows:
         return 0
     with conn.cursor() as cur:
@@ -92,6 +93,7 @@ def write_counts(*, conn: psycopg.Connection, rows: list[CountRow]) -> int:
                 for r in rows
             ],
         )
+    add_count_days(conn, rows)
     log.info("wrote %d livestock count rows", len(rows))
     return len(rows)
 
@@ -202,10 +204,6 @@ class CameraDay:
     head: int
     frames: int
     spread: float
-
-
-EVIDENCE_METHODS = ("snapshot", "edge_snapshot")
-"""Count methods that are one frame's count (a ``window`` row is derived, a ``declared`` one is hearsay)."""
 
 
 def daily_window_counts(
