@@ -20,7 +20,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
+from decimal import Decimal
+from math import isqrt
 from typing import Any
 from uuid import UUID
 
@@ -51,38 +52,49 @@ log = logging.getLogger(__name__)
 __all__ = ["FarmNotFoundError", "read_farm_records"]
 
 _Q4 = Decimal("0.0001")
-_Q6 = Decimal("0.000001")
 _Q7 = Decimal("0.0000001")
-_PRECISE = Context(prec=120)
-"""A quotient and a square root at 120 digits, then rounded once to 4 decimals."""
 
 
 class FarmNotFoundError(StoreError, LookupError):
     """No farm has the given id."""
 
 
-def _round(value: Decimal, places: Decimal) -> Decimal:
-    """``round(value, n)`` as PostgreSQL's numeric does it: half away from zero, never a negative zero."""
-    out = value.quantize(places, rounding=ROUND_HALF_UP)
-    return out.copy_abs() if out == 0 else out
+def _round(numerator: int, denominator: int, places: int) -> Decimal:
+    """``round(numerator / denominator, places)`` as PostgreSQL's numeric does it: half away from zero, no -0."""
+    q, r = divmod(abs(numerator) * 10**places, abs(denominator))
+    q += 2 * r >= abs(denominator)
+    out = Decimal(q).scaleb(-places)
+    return -out if q and (numerator < 0) != (denominator < 0) else out
+
+
+def _round_sqrt(numerator: int, denominator: int, places: int) -> Decimal:
+    """``round(sqrt(numerator / denominator), places)``, half up, in exact integer arithmetic (no double rounding)."""
+    p, q = max(numerator, 0) * 10 ** (2 * places), denominator
+    k = isqrt(p * q) // q  # floor(sqrt(p / q))
+    k += 4 * p >= (2 * k + 1) ** 2 * q  # at or past the half: round up
+    return Decimal(k).scaleb(-places)
 
 
 def _sensor_day(row: SensorDayRow) -> SensorDay:
-    """A day's summary from its exact sums: mean and population standard deviation rounded to 4 decimals."""
+    """A day's summary from its exact sums: mean and population standard deviation rounded to 4 decimals.
+
+    The sums are exact decimals, so the figures are computed as fractions of integers and rounded once.
+    """
     n = row.readings
-    with localcontext(_PRECISE):
-        mean = row.value_sum / n
-        variance = max((n * row.value_sum_sq - row.value_sum * row.value_sum) / (n * n), Decimal(0))
-        stdev = variance.sqrt()
+    a, b = row.value_sum.as_integer_ratio()  # sum = a / b
+    c, d = row.value_sum_sq.as_integer_ratio()  # sum of squares = c / d
+    # variance = sum_sq / n - (sum / n)^2 = (n c b^2 - a^2 d) / (d b^2 n^2)
+    variance = (n * c * b * b - a * a * d, d * b * b * n * n)
+    low, high = as_numeric(row.value_min).as_integer_ratio(), as_numeric(row.value_max).as_integer_ratio()
     return SensorDay(
         row.day,
         row.device_id,
         row.metric,
         n,
-        _round(mean, _Q4),
-        _round(as_numeric(row.value_min), _Q4),
-        _round(as_numeric(row.value_max), _Q4),
-        _round(stdev, _Q4),
+        _round(a, b * n, 4),
+        _round(*low, 4),
+        _round(*high, 4),
+        _round_sqrt(*variance, 4),
     )
 
 
@@ -94,7 +106,7 @@ def _median(values: list[float]) -> Decimal | None:
     position = 0.5 * (len(ordered) - 1)
     low, high = ordered[math.floor(position)], ordered[math.ceil(position)]
     middle = low if low == high else low + ((position - math.floor(position)) * (high - low))
-    return _round(as_numeric(middle), _Q6)
+    return _round(*as_numeric(middle).as_integer_ratio(), 6)
 
 
 def _low_median(heads: Counter[int]) -> int:

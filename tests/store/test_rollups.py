@@ -19,9 +19,11 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
+from credit import D
 from edge.protocol import MessageKind, encode_binary, reading_dict, sha256_hex
 from store.credit_records import read_farm_record, read_farm_records
 from store.rollups import rebuild_daily_rollups
+from store.timescale import run_retention
 from tests.edge.dbutil import cloned_db
 from tests.store.record_reference import raw_farm_record
 from tests.usecases.test_ingest import Device
@@ -258,3 +260,26 @@ def test_concurrent_ingest_and_vision_writers_keep_exact_rollups(db_url_fresh, t
         assert conn.execute("SELECT count(*) FROM frames WHERE status = 'pending'").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM sensor_days").fetchone()[0] > 20
         assert_rollups_exact(conn)
+
+
+def test_retention_drops_raw_rows_and_keeps_the_rollups(db_url_fresh, tmp_path):
+    """The rollups outlive the raw rows: a record over days whose raw rows are gone keeps its daily figures."""
+    now = datetime.now(UTC)
+    writer = IngestWriter(frame_dir=tmp_path / "frames", evidence_dir=tmp_path / "evidence")
+    with psycopg.connect(db_url_fresh, autocommit=True) as conn:
+        dev = Device(conn, name="ret", now=now)
+        batch = [
+            dev.telemetry(seq, values=(20.25, 21.5), at=now - timedelta(days=age))
+            for seq, age in enumerate((100, 40, 1))
+        ]
+        assert writer.write_batch(conn, batch).readings == 6
+        as_of = (now - timedelta(days=30)).replace(hour=0, minute=0, second=0, microsecond=0)
+        before = read_farm_record(conn, farm_id=dev.farm_id, as_of=as_of)
+        rollups = sensor_rollups(conn)
+        with conn.transaction():
+            run_retention(conn, days=30)
+        assert conn.execute("SELECT count(*) FROM sensor_readings").fetchone()[0] == 2  # the day-old readings
+        assert sensor_rollups(conn) == rollups
+        after = read_farm_record(conn, farm_id=dev.farm_id, as_of=as_of)
+        assert after == before
+        assert [(s.readings, s.mean, s.stdev) for s in after.sensor_days] == [(2, D("20.8750"), D("0.6250"))]
