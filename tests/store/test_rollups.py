@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import random
 import threading
+import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -283,3 +284,29 @@ def test_retention_drops_raw_rows_and_keeps_the_rollups(db_url_fresh, tmp_path):
         after = read_farm_record(conn, farm_id=dev.farm_id, as_of=as_of)
         assert after == before
         assert [(s.readings, s.mean, s.stdev) for s in after.sensor_days] == [(2, D("20.8750"), D("0.6250"))]
+
+
+@pytest.mark.parametrize(
+    ("values", "mean", "stdev"),
+    [
+        ((0.0001, 0.0002), "0.0002", "0.0001"),  # mean 0.00015 and deviation 0.00005: ties go away from zero
+        ((-0.0001, -0.0002), "-0.0002", "0.0001"),
+        ((1.0, 2.0, 3.0, 4.0), "2.5000", "1.1180"),  # sqrt(1.25) = 1.11803...
+        ((2.0, 2.0, 2.0), "2.0000", "0.0000"),
+        ((-0.00001, 0.0), "0.0000", "0.0000"),  # never a negative zero
+        ((21.3, 21.4, 21.35, 21.31), "21.3400", "0.0394"),  # squares 0.0016+0.0036+0.0001+0.0009; sqrt(0.00155)=0.03937
+    ],
+)
+def test_daily_figures_are_rounded_once_from_the_exact_sums(conn, values, mean, stdev):
+    farm = uuid.uuid4()
+    day = datetime(2026, 4, 2, tzinfo=UTC)
+    conn.execute("INSERT INTO farms (id, name, region) VALUES (%s, 'rounding', 'nakuru')", (farm,))
+    for i, v in enumerate(values):
+        conn.execute(
+            "INSERT INTO sensor_readings (time, farm_id, device_id, metric, value, unit, message_id) "
+            "VALUES (%s, %s, 'd1', 'barn_temperature_c', %s, 'C', %s)",
+            (day + timedelta(hours=i), farm, v, uuid.uuid4()),
+        )
+    rebuild_daily_rollups(conn, farm_ids=[farm])
+    (row,) = read_farm_record(conn, farm_id=farm, as_of=day + timedelta(days=1), window_days=1).sensor_days
+    assert (row.readings, str(row.mean), str(row.stdev)) == (len(values), mean, stdev)
