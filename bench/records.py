@@ -32,7 +32,7 @@ import psycopg
 from psycopg import sql
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from credit.record import FarmRecord
 
@@ -101,17 +101,37 @@ def seed(conn: psycopg.Connection, *, farms: int, days: int, as_of: datetime) ->
     return farm_ids
 
 
-def _time(label: str, call, farms: list[str]) -> tuple[float, dict]:  # noqa: ANN001
+def _backend_cpu_s(conn: psycopg.Connection) -> float | None:
+    """CPU seconds the connection's server process has used (None when the server is not on this machine)."""
+    try:
+        fields = Path(f"/proc/{conn.info.backend_pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _time(
+    label: str, call: Callable[[], Iterator[tuple[int, dict[str, FarmRecord]]]], conn: psycopg.Connection, farms: int
+) -> tuple[float, float | None, dict[str, FarmRecord]]:
+    """Wall and CPU (this process and the server's) milliseconds per farm of ``call``, and its records."""
     from rich.progress import Progress
 
-    out: dict = {}
+    out: dict[str, FarmRecord] = {}
+    server = _backend_cpu_s(conn)
+    cpu = time.process_time()
     started = time.perf_counter()
     with Progress(transient=True) as progress:
-        task = progress.add_task(label, total=len(farms))
+        task = progress.add_task(label, total=farms)
         for done, records in call():
             out.update(records)
             progress.update(task, advance=done)
-    return (time.perf_counter() - started) * 1000 / len(farms), out
+    wall_ms = (time.perf_counter() - started) * 1000 / farms
+    server_after = _backend_cpu_s(conn)
+    cpu_ms = None
+    if server is not None and server_after is not None:
+        cpu_ms = (time.process_time() - cpu + server_after - server) * 1000 / farms
+    log.info("%s: this process's CPU %.2f ms per farm", label, (time.process_time() - cpu) * 1000 / farms)
+    return wall_ms, cpu_ms, out
 
 
 def main() -> None:
@@ -161,9 +181,9 @@ def main() -> None:
                     part = farm_ids[i : i + args.batch]
                     yield len(part), read_farm_records(conn, farm_ids=part, as_of=as_of)
 
-            raw_ms, expected = _time("raw-row read (before)", raw, farm_ids)
-            one_ms, single = _time("read_farm_record (rollups)", one, farm_ids)
-            batch_ms, batched = _time("read_farm_records (rollups, batch)", batch, farm_ids)
+            raw_ms, raw_cpu, expected = _time("raw-row read (before)", raw, conn, farms)
+            one_ms, one_cpu, single = _time("read_farm_record (rollups)", one, conn, farms)
+            batch_ms, batch_cpu, batched = _time("read_farm_records (rollups, batch)", batch, conn, farms)
             conn.rollback()
         if single != expected or batched != expected:
             raise SystemExit("the records read from the rollups differ from the raw-row read")
@@ -183,13 +203,20 @@ def main() -> None:
         "rollup_batch_read_ms_per_farm": round(batch_ms, 3),
         "ratio_single": round(raw_ms / one_ms, 2),
         "ratio_batch": round(raw_ms / batch_ms, 2),
+        # CPU of this process and of its database server process: what the load on the machine does not inflate
+        "raw_read_cpu_ms_per_farm": raw_cpu and round(raw_cpu, 3),
+        "rollup_read_cpu_ms_per_farm": one_cpu and round(one_cpu, 3),
+        "rollup_batch_read_cpu_ms_per_farm": batch_cpu and round(batch_cpu, 3),
         "records_equal": True,
     }
     if not args.json:
-        print(f"{'read (per farm, 60 days)':<40}{'ms':>10}{'vs. raw':>10}")
-        print(f"{'raw rows (before, baseline)':<40}{raw_ms:>10.2f}{1.0:>10.2f}")
-        print(f"{'read_farm_record (rollups)':<40}{one_ms:>10.2f}{raw_ms / one_ms:>10.2f}")
-        print(f"{'read_farm_records, batch ' + str(args.batch):<40}{batch_ms:>10.2f}{raw_ms / batch_ms:>10.2f}")
+        print(f"{'read (per farm, 60 days)':<36}{'wall ms':>10}{'vs. raw':>10}{'CPU ms':>10}")
+        for label, ms, cpu_ms in (
+            ("raw rows (before, baseline)", raw_ms, raw_cpu),
+            ("read_farm_record (rollups)", one_ms, one_cpu),
+            (f"read_farm_records, batch {args.batch}", batch_ms, batch_cpu),
+        ):
+            print(f"{label:<36}{ms:>10.2f}{raw_ms / ms:>10.2f}{cpu_ms or float('nan'):>10.2f}")
     print(json.dumps(figures))
 
 
