@@ -79,11 +79,19 @@ def add_reading_days(conn: psycopg.Connection, messages: Iterable[TelemetryMessa
         return 0
     keys = sorted(days)
     sums, squares = [], []
+    exact: dict[float, tuple[Decimal, Decimal]] = {}  # sensors repeat values: convert each distinct one once
     with localcontext(EXACT):
         for k in keys:
-            exact = [as_numeric(v) for v in days[k].values]
-            sums.append(sum(exact, Decimal(0)))
-            squares.append(sum((x * x for x in exact), Decimal(0)))
+            total, total_sq = Decimal(0), Decimal(0)
+            for v in days[k].values:
+                x = exact.get(v)
+                if x is None:
+                    d = as_numeric(v)
+                    x = exact[v] = (d, d * d)
+                total += x[0]
+                total_sq += x[1]
+            sums.append(total)
+            squares.append(total_sq)
     conn.execute(
         """INSERT INTO sensor_days AS s (farm_id, day, device_id, metric, readings, value_sum, value_sum_sq,
                                        value_min, value_max, last_time, gps_values)
