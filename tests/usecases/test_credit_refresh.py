@@ -130,7 +130,7 @@ def test_only_valid_credit_consents_are_decided_once_per_lender(fresh_db_url):
             assert stored == recomputed
         # each decision's audit entry is a credit.decision entry naming its output
         rows = conn.execute(
-            """SELECT d.output_hash, a.kind, a.payload FROM credit_decisions d JOIN audit_log a ON a.seq = d.audit_seq"""
+            "SELECT d.output_hash, a.kind, a.payload FROM credit_decisions d JOIN audit_log a ON a.seq = d.audit_seq"
         ).fetchall()
         assert len(rows) == 4 and all(k == "credit.decision" and h in p for h, k, p in rows)
         assert verify_log(conn, public_key=None).ok
@@ -230,7 +230,7 @@ def test_a_farm_that_cannot_be_decided_is_reported_and_stays_pending(fresh_db_ur
 def test_a_cycle_continues_only_under_its_own_policy(conn):
     start_cycle(conn, as_of=AS_OF, policy=POLICY)
     other = load_policy(POLICY.text.replace('version = "ft-2025.1"', 'version = "ft-test-refresh"'))
-    with pytest.raises(CyclePolicyError, match="started under policy ft-2025.1"):
+    with pytest.raises(CyclePolicyError, match=r"started under policy ft-2025\.1"):
         start_cycle(conn, as_of=AS_OF, policy=other)
 
 
