@@ -141,7 +141,7 @@ def refresh(
     if as_json:
         typer.echo(json.dumps(summary.to_plain(), sort_keys=True))
     else:
-        console.print(summary.line(), highlight=False)
+        console.print(summary.line(), highlight=False, soft_wrap=True)
         for farm, reason in sorted(summary.failed.items()):
             err_console.print(f"[red]error:[/] farm {farm} was not decided: {reason}", highlight=False)
     if summary.failed:
