@@ -18,11 +18,12 @@ import psycopg
 
 from credit.policy import Policy
 from usecases.credit_refresh import WHOLE_BOOK, BatchOutcome, Partition, plan_refresh, refresh_batch
+from vocabulary.lending import DECISION_STATUSES
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("approved", "referred", "declined", "insufficient_data")
-"""The decision statuses the summary counts, in its order (``credit_decisions.status``)."""
+STATUSES = DECISION_STATUSES
+"""The decision statuses the summary counts, in their vocabulary's order."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 import uuid
+from urllib.parse import urlsplit
 
 import psycopg
 
@@ -59,7 +60,7 @@ def test_a_killed_refresh_then_a_rerun_decides_the_rest_and_none_twice(fresh_db_
         farms, (lender,) = make_book(conn, farms=9)
         cycle = start_cycle(conn, as_of=AS_OF, policy=POLICY)
         conn.commit()
-    db = fresh_db_url.rsplit("/", 1)[1]
+    db = urlsplit(fresh_db_url).path.lstrip("/")
     # a competing worker holds the 7th farm (the third batch of three) in a transaction left open, so the
     # refresh commits two batches and then waits on it: the moment to kill it, mid-run
     blocker = psycopg.connect(fresh_db_url)
