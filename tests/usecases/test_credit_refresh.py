@@ -111,14 +111,11 @@ def test_only_valid_credit_consents_are_decided_once_per_lender(fresh_db_url):
             conn.execute("UPDATE farms SET cooperative_id = %s WHERE id = %s", (coop, farm))
         _consent(conn, revoked, l1, coop, expires_at=FAR_FUTURE)
         conn.execute("UPDATE consents SET revoked_at = now() WHERE farm_id = %s", (revoked,))
-        _consent(conn, expired, l1, coop, expires_at=datetime.now(UTC) + timedelta(seconds=1))
+        _consent(conn, expired, l1, coop, expires_at=datetime.now(UTC) - timedelta(days=1))
         _consent(conn, records_only, l1, coop, expires_at=FAR_FUTURE, scope=("records",))
         # a second consent of the same lender on farm 0 still gives one decision
         _consent(conn, farms[0], l1, coop, expires_at=FAR_FUTURE)
         conn.commit()
-        import time
-
-        time.sleep(1.1)  # the short consent has expired
         summary = run_refresh(conn, as_of=AS_OF, policy=POLICY, batch_size=1)
         assert decisions_per_pair(conn) == {(f, str(lender)): 1 for f in farms for lender in (l1, l2)}
         assert (summary.farms, summary.decisions, summary.already_decided) == (2, 4, 0)
