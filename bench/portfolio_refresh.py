@@ -193,6 +193,12 @@ def run(db_url: str, *, quick: bool, farms: int | None = None, workers: int = 1)
     finally:
         with psycopg.connect(db_url, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    if done["statuses"].get("insufficient_data") or done["farms"] != count:
+        # every generated farm has 60 days of data: an empty record means the read missed it (e.g. rollups
+        # that the SQL generation bypassed and nobody rebuilt), which would make the figure meaningless
+        raise RuntimeError(
+            f"decided {done['farms']} of {count} farms, statuses {done['statuses']}: the book was misread"
+        )
     refresh_s = done["ended"] - done["started"]
     refresh_per_s = done["farms"] / refresh_s
     baseline_per_s = base_farms / base_s
