@@ -51,6 +51,60 @@ __all__ = [
 ]
 
 
+def append_entry(
+    conn: psycopg.Connection, *, kind: str, payload: object, created_at: datetime | None = None
+) -> AuditEntry:
+    """Append one entry linked to the last one; return it (committed with the caller's transaction).
+
+    The lock, the read of the last entry and the insert run in the server in one round trip
+    (``ft_audit_append``, migration 0041), so the log's single-appender lock is held for as short a
+    time as the transaction allows; the server's hash is checked against :func:`credit.audit.entry_hash`.
+
+    Raises:
+        credit.AuditError: the kind is empty, the payload cannot be serialised canonically, or the
+            server's hash disagrees with the Python one.
+    """
+    when = (created_at or datetime.now(UTC)).astimezone(UTC)
+    # built on a detached chain only to validate the kind and serialise the payload canonically
+    draft = AuditChain().append(kind=kind, payload=payload, created_at=when)
+    row = conn.execute(
+        "SELECT entry_seq, entry_prev_hash, entry_hash FROM ft_audit_append(%s, %s, %s, %s)",
+        (kind, when, to_plain(when), draft.payload_json),
+    ).fetchone()
+    assert row is not None
+    seq, prev_hash, digest = int(row[0]), str(row[1]), str(row[2])
+    expected = entry_hash(seq=seq, kind=kind, created_at=when, payload_json=draft.payload_json, prev_hash=prev_hash)
+    if digest != expected:
+        raise AuditError(f"audit entry {seq}: the server's hash {digest[:12]} differs from {expected[:12]}")
+    log.debug("audit entry %d %s %s", seq, kind, digest[:12])
+    return AuditEntry(seq, kind, when, draft.payload_json, prev_hash, digest)
+
+
+def load_entries(conn: psycopg.Connection, *, after_seq: int = 0) -> list[AuditEntry]:
+    """Every entry after ``after_seq``, in sequence order."""
+    rows = conn.execute(
+        "SELECT seq, kind, created_at, payload, prev_hash, entry_hash FROM audit_log WHERE seq > %s ORDER BY seq",
+        (after_seq,),
+    ).fetchall()
+    return [AuditEntry(r[0], r[1], r[2].astimezone(UTC), r[3], r[4], r[5]) for r in rows]
+
+
+def load_entry(conn: psycopg.Connection, seq: int) -> AuditEntry | None:
+    """The entry ``seq``, or None when there is none."""
+    r = conn.execute(
+        "SELECT seq, kind, created_at, payload, prev_hash, entry_hash FROM audit_log WHERE seq = %s", (seq,)
+    ).fetchone()
+    return None if r is None else AuditEntry(r[0], r[1], r[2].astimezone(UTC), r[3], r[4], r[5])
+
+
+def load_checkpoints(conn: psycopg.Connection) -> list[Checkpoint]:
+    """Every checkpoint, in sequence order."""
+    rows = conn.execute(
+        "SELECT seq, entry_hash, signed_at, public_key, signature FROM audit_checkpoints ORDER BY seq"
+    ).fetchall()
+    return [Checkpoint(r[0], r[1], r[2].astimezone(UTC), bytes(r[3]), bytes(r[4])) for r in rows]
+
+
 @dataclass(frozen=True)
 class EntryDraft:
     """What an entry says before the log gives it a place: its kind, time and canonical payload text."""
@@ -84,30 +138,6 @@ def _checked(draft: EntryDraft, row: tuple[object, object, object]) -> AuditEntr
     return AuditEntry(seq, draft.kind, draft.created_at, draft.payload_json, prev_hash, digest)
 
 
-def append_entry(
-    conn: psycopg.Connection, *, kind: str, payload: object, created_at: datetime | None = None
-) -> AuditEntry:
-    """Append one entry linked to the last one; return it (committed with the caller's transaction).
-
-    The lock, the read of the last entry and the insert run in the server in one round trip
-    (``ft_audit_append``, migration 0041), so the log's single-appender lock is held for as short a
-    time as the transaction allows; the server's hash is checked against :func:`credit.audit.entry_hash`.
-
-    Raises:
-        credit.AuditError: the kind is empty, the payload cannot be serialised canonically, or the
-            server's hash disagrees with the Python one.
-    """
-    draft = draft_entry(kind=kind, payload=payload, created_at=created_at)
-    row = conn.execute(
-        "SELECT entry_seq, entry_prev_hash, entry_hash FROM ft_audit_append(%s, %s, %s, %s)",
-        (draft.kind, draft.created_at, to_plain(draft.created_at), draft.payload_json),
-    ).fetchone()
-    assert row is not None
-    entry = _checked(draft, row)
-    log.debug("audit entry %d %s %s", entry.seq, kind, entry.entry_hash[:12])
-    return entry
-
-
 def append_entries(conn: psycopg.Connection, drafts: Sequence[EntryDraft]) -> list[AuditEntry]:
     """Append ``drafts`` in order, each linked to the one before, in one statement; return the entries.
 
@@ -137,31 +167,6 @@ def append_entries(conn: psycopg.Connection, drafts: Sequence[EntryDraft]) -> li
             raise AuditError(f"audit entry {after.seq} does not follow entry {before.seq} of the same batch")
     log.info("appended %d audit entries (%d..%d)", len(entries), entries[0].seq, entries[-1].seq)
     return entries
-
-
-def load_entries(conn: psycopg.Connection, *, after_seq: int = 0) -> list[AuditEntry]:
-    """Every entry after ``after_seq``, in sequence order."""
-    rows = conn.execute(
-        "SELECT seq, kind, created_at, payload, prev_hash, entry_hash FROM audit_log WHERE seq > %s ORDER BY seq",
-        (after_seq,),
-    ).fetchall()
-    return [AuditEntry(r[0], r[1], r[2].astimezone(UTC), r[3], r[4], r[5]) for r in rows]
-
-
-def load_entry(conn: psycopg.Connection, seq: int) -> AuditEntry | None:
-    """The entry ``seq``, or None when there is none."""
-    r = conn.execute(
-        "SELECT seq, kind, created_at, payload, prev_hash, entry_hash FROM audit_log WHERE seq = %s", (seq,)
-    ).fetchone()
-    return None if r is None else AuditEntry(r[0], r[1], r[2].astimezone(UTC), r[3], r[4], r[5])
-
-
-def load_checkpoints(conn: psycopg.Connection) -> list[Checkpoint]:
-    """Every checkpoint, in sequence order."""
-    rows = conn.execute(
-        "SELECT seq, entry_hash, signed_at, public_key, signature FROM audit_checkpoints ORDER BY seq"
-    ).fetchall()
-    return [Checkpoint(r[0], r[1], r[2].astimezone(UTC), bytes(r[3]), bytes(r[4])) for r in rows]
 
 
 def write_checkpoint(

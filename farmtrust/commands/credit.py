@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from farmtrust.commands._common import DbUrl, database_url
-from farmtrust.console import console, err_console
+from farmtrust.console import console
 from vocabulary.lending import SCHEDULE_KINDS
 
 if TYPE_CHECKING:
@@ -114,6 +114,7 @@ def refresh(
     """Decide every farm with a valid credit consent again, for each lender, once per cycle (resumable)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from farmtrust.console import err_console
     from farmtrust.credit_refresh import run_refresh
     from store.db import connect
     from usecases.credit_refresh import Partition, cycle_as_of
