@@ -7,7 +7,10 @@ holds the entry together with what it records.
 
 from __future__ import annotations
 
+import itertools
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import psycopg
@@ -36,7 +39,10 @@ equal to that literal (tests/store/test_audit_log.py checks they agree).
 
 __all__ = [
     "AUDIT_LOCK_ID",
+    "EntryDraft",
+    "append_entries",
     "append_entry",
+    "draft_entry",
     "load_checkpoints",
     "load_entries",
     "load_entry",
@@ -97,6 +103,70 @@ def load_checkpoints(conn: psycopg.Connection) -> list[Checkpoint]:
         "SELECT seq, entry_hash, signed_at, public_key, signature FROM audit_checkpoints ORDER BY seq"
     ).fetchall()
     return [Checkpoint(r[0], r[1], r[2].astimezone(UTC), bytes(r[3]), bytes(r[4])) for r in rows]
+
+
+@dataclass(frozen=True)
+class EntryDraft:
+    """What an entry says before the log gives it a place: its kind, time and canonical payload text."""
+
+    kind: str
+    created_at: datetime
+    payload_json: str
+
+
+def draft_entry(*, kind: str, payload: object, created_at: datetime | None = None) -> EntryDraft:
+    """Check ``kind`` and serialise ``payload`` canonically (``created_at``: now when None).
+
+    Raises:
+        credit.AuditError: the kind is empty or not letters, digits, dots and underscores, or the payload
+            cannot be serialised canonically.
+    """
+    when = (created_at or datetime.now(UTC)).astimezone(UTC)
+    # built on a detached chain only to validate the kind and serialise the payload canonically
+    draft = AuditChain().append(kind=kind, payload=payload, created_at=when)
+    return EntryDraft(kind, when, draft.payload_json)
+
+
+def _checked(draft: EntryDraft, row: tuple[object, object, object]) -> AuditEntry:
+    """The entry the server wrote for ``draft``, after recomputing its hash in Python."""
+    seq, prev_hash, digest = int(str(row[0])), str(row[1]), str(row[2])
+    expected = entry_hash(
+        seq=seq, kind=draft.kind, created_at=draft.created_at, payload_json=draft.payload_json, prev_hash=prev_hash
+    )
+    if digest != expected:
+        raise AuditError(f"audit entry {seq}: the server's hash {digest[:12]} differs from {expected[:12]}")
+    return AuditEntry(seq, draft.kind, draft.created_at, draft.payload_json, prev_hash, digest)
+
+
+def append_entries(conn: psycopg.Connection, drafts: Sequence[EntryDraft]) -> list[AuditEntry]:
+    """Append ``drafts`` in order, each linked to the one before, in one statement; return the entries.
+
+    ``ft_audit_append_many`` (migration 0084) runs ``ft_audit_append`` for each draft in the server, so
+    the hashing and chaining are those of :func:`append_entry`; each server hash is recomputed in Python
+    and the entries must follow one another. The log's lock is held until the caller's transaction ends.
+
+    Raises:
+        credit.AuditError: a server hash disagrees with the Python one, or the entries do not chain.
+    """
+    if not drafts:
+        return []
+    rows = conn.execute(
+        "SELECT entry_seq, entry_prev_hash, entry_hash FROM ft_audit_append_many(%s, %s, %s, %s)",
+        (
+            [d.kind for d in drafts],
+            [d.created_at for d in drafts],
+            [to_plain(d.created_at) for d in drafts],
+            [d.payload_json for d in drafts],
+        ),
+    ).fetchall()
+    if len(rows) != len(drafts):
+        raise AuditError(f"appended {len(rows)} audit entries for {len(drafts)} drafts")
+    entries = [_checked(d, r) for d, r in zip(drafts, rows, strict=True)]
+    for before, after in itertools.pairwise(entries):
+        if after.seq != before.seq + 1 or after.prev_hash != before.entry_hash:
+            raise AuditError(f"audit entry {after.seq} does not follow entry {before.seq} of the same batch")
+    log.info("appended %d audit entries (%d..%d)", len(entries), entries[0].seq, entries[-1].seq)
+    return entries
 
 
 def write_checkpoint(

@@ -35,6 +35,7 @@ __all__ = [
     "FarmNotFoundError",
     "PolicyConflictError",
     "StoredDecision",
+    "decision_audit_payload",
     "latest_decisions",
     "load_decision",
     "read_farm_record",
@@ -110,6 +111,25 @@ def register_policy(conn: psycopg.Connection, *, policy: Policy) -> AuditEntry |
     return entry
 
 
+def decision_audit_payload(
+    *, decision: Decision, record: FarmRecord, policy: Policy, output_hash: str
+) -> dict[str, object]:
+    """The payload of a decision's ``credit.decision`` audit entry (one decision, or a refresh batch's)."""
+    return {
+        "farm_id": record.farm_id,
+        "as_of": record.as_of,
+        "record_hash": decision.record_hash,
+        "policy_version": policy.version,
+        "policy_sha256": policy.sha256,
+        "output_hash": output_hash,
+        "status": decision.status,
+        "limit": decision.limit,
+        "score": decision.score,
+        "fraud_score": decision.fraud_score,
+        "verification_score": decision.verification_score,
+    }
+
+
 def record_decision(
     conn: psycopg.Connection,
     *,
@@ -134,19 +154,7 @@ def record_decision(
     entry = append_entry(
         conn,
         kind="credit.decision",
-        payload={
-            "farm_id": record.farm_id,
-            "as_of": record.as_of,
-            "record_hash": decision.record_hash,
-            "policy_version": policy.version,
-            "policy_sha256": policy.sha256,
-            "output_hash": output_hash,
-            "status": decision.status,
-            "limit": decision.limit,
-            "score": decision.score,
-            "fraud_score": decision.fraud_score,
-            "verification_score": decision.verification_score,
-        },
+        payload=decision_audit_payload(decision=decision, record=record, policy=policy, output_hash=output_hash),
     )
     row = conn.execute(
         """INSERT INTO credit_decisions (farm_id, as_of, window_days, policy_version, record_hash, record, output,
