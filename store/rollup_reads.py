@@ -23,7 +23,14 @@ from psycopg.rows import class_row
 from store.rollups import EVIDENCE_METHODS, count_days_sql, sensor_days_sql
 from vocabulary.metrics import GPS_METRICS
 
-__all__ = ["CountDayRow", "SensorDayRow", "window_count_days", "window_sensor_days"]
+__all__ = [
+    "CountDayRow",
+    "SensorDayRow",
+    "count_window_query",
+    "sensor_window_query",
+    "window_count_days",
+    "window_sensor_days",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,6 +85,20 @@ def _split(start: datetime, end: datetime) -> dict[str, object]:
     return {"d0": first.date(), "d1": last.date(), "s0": start, "e0": first, "s1": last, "e1": end}
 
 
+def sensor_window_query(
+    *, farm_ids: Sequence[UUID | str], start: datetime, end: datetime
+) -> tuple[str, dict[str, object]]:
+    """The query of :func:`window_sensor_days` and its parameters (``bench.portfolio_refresh`` times it alone)."""
+    params = {**_split(start, end), "farms": [str(f) for f in farm_ids], "gps": list(GPS_METRICS)}
+    raw = "farm_id = ANY(%(farms)s::uuid[]) AND time >= %(s{0})s AND time < %(e{0})s"
+    query = f"""SELECT farm_id, day, device_id, metric, readings, value_sum, value_sum_sq, value_min, value_max,
+                       last_time, gps_values
+                FROM sensor_days WHERE farm_id = ANY(%(farms)s::uuid[]) AND day >= %(d0)s AND day < %(d1)s
+                UNION ALL {sensor_days_sql(raw.format(0))}
+                UNION ALL {sensor_days_sql(raw.format(1))}"""
+    return query, params
+
+
 def window_sensor_days(
     conn: psycopg.Connection, *, farm_ids: Sequence[UUID | str], start: datetime, end: datetime
 ) -> list[SensorDayRow]:
@@ -86,30 +107,18 @@ def window_sensor_days(
     Raises:
         ValueError: the window is empty or reversed.
     """
-    params = {**_split(start, end), "farms": [str(f) for f in farm_ids], "gps": list(GPS_METRICS)}
-    raw = "farm_id = ANY(%(farms)s::uuid[]) AND time >= %(s{0})s AND time < %(e{0})s"
+    query, params = sensor_window_query(farm_ids=farm_ids, start=start, end=end)
     with conn.cursor(row_factory=class_row(SensorDayRow)) as cur:
-        cur.execute(
-            f"""SELECT farm_id, day, device_id, metric, readings, value_sum, value_sum_sq, value_min, value_max,
-                       last_time, gps_values
-                FROM sensor_days WHERE farm_id = ANY(%(farms)s::uuid[]) AND day >= %(d0)s AND day < %(d1)s
-                UNION ALL {sensor_days_sql(raw.format(0))}
-                UNION ALL {sensor_days_sql(raw.format(1))}""",
-            params,
-        )
+        cur.execute(query, params)
         return cur.fetchall()
 
 
-def window_count_days(
-    conn: psycopg.Connection, *, farm_ids: Sequence[UUID | str], start: datetime, end: datetime
-) -> list[CountDayRow]:
-    """Per farm, UTC day, device, camera and species over ``[start, end)``: rows, last time, head histogram.
+def count_window_query(
+    *, farm_ids: Sequence[UUID | str], start: datetime, end: datetime
+) -> tuple[str, dict[str, object]]:
+    """The query of :func:`window_count_days` and its parameters (``bench.portfolio_refresh`` times it alone).
 
-    The histogram leaves out frames flagged ``recycled_photo`` and frames the vision worker quarantined;
-    rows without a device are not read. Unordered.
-
-    Raises:
-        ValueError: the window is empty or reversed.
+    Its first column is true on the rows to take out (the counts of quarantined frames).
     """
     params = {
         **_split(start, end),
@@ -124,17 +133,30 @@ def window_count_days(
         "AND (c.farm_id, c.frame_sha256) IN (SELECT farm_id, sha256 FROM frames "
         "WHERE status = 'quarantined' AND farm_id = ANY(%(farms)s::uuid[]))"
     )
-    merged: dict[tuple[UUID, date, str, str, str], CountDayRow] = {}
-    with conn.cursor() as cur:
-        cur.execute(
-            f"""SELECT false, farm_id, day, device_id, camera_id, species, count_rows, counted_rows, last_time,
+    query = f"""SELECT false, farm_id, day, device_id, camera_id, species, count_rows, counted_rows, last_time,
                        head_frames, low_frames, high_frames
                 FROM count_days WHERE farm_id = ANY(%(farms)s::uuid[]) AND day >= %(d0)s AND day < %(d1)s
                 UNION ALL SELECT false, * FROM ({count_days_sql(raw.format(0))}) e0
                 UNION ALL SELECT false, * FROM ({count_days_sql(raw.format(1))}) e1
-                UNION ALL SELECT true, * FROM ({count_days_sql(quarantined)}) q""",
-            params,
-        )
+                UNION ALL SELECT true, * FROM ({count_days_sql(quarantined)}) q"""
+    return query, params
+
+
+def window_count_days(
+    conn: psycopg.Connection, *, farm_ids: Sequence[UUID | str], start: datetime, end: datetime
+) -> list[CountDayRow]:
+    """Per farm, UTC day, device, camera and species over ``[start, end)``: rows, last time, head histogram.
+
+    The histogram leaves out frames flagged ``recycled_photo`` and frames the vision worker quarantined;
+    rows without a device are not read. Unordered.
+
+    Raises:
+        ValueError: the window is empty or reversed.
+    """
+    query, params = count_window_query(farm_ids=farm_ids, start=start, end=end)
+    merged: dict[tuple[UUID, date, str, str, str], CountDayRow] = {}
+    with conn.cursor() as cur:
+        cur.execute(query, params)
         for taken_out, farm, day, device, camera, species, rows, counted, last, heads, lows, highs in cur.fetchall():
             row = merged.get(key := (farm, day, device, camera, species))
             if row is None:

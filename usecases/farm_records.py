@@ -19,7 +19,7 @@ from credit.record import FarmRecord, PastLoan
 from credit.schedule import Schedule, stored_schedule
 from credit.servicing import past_loan
 from store.coverage import DeviceCoverageRow, device_coverage
-from store.credit_records import read_farm_record
+from store.credit_records import read_farm_record, read_farm_records
 from store.crop_areas import FieldCropAreaRow, field_crop_areas
 from store.herd import CountedFrame, HerdDayRow, counted_frames, evidence_path, herd_days
 from store.loan_histories import StoredLoan, farms_loans
@@ -117,15 +117,15 @@ def load_farm_records(
 ) -> dict[str, FarmRecord]:
     """The frozen records of ``farm_ids`` (see :func:`load_farm_record`), keyed by farm id text.
 
-    Each farm's production record is read by :func:`store.credit_records.read_farm_record`, one farm
-    after another (to be replaced by the rollups' batched read); the loan history of every farm is
-    read in one query (:func:`store.loan_histories.farms_loans`).
+    The production records of the whole batch are read from the daily rollups with one query per table
+    (:func:`store.credit_records.read_farm_records`); the loan history of every farm in one query
+    (:func:`store.loan_histories.farms_loans`).
 
     Raises:
         store.credit_records.FarmNotFoundError: a farm id is unknown.
         credit.RecordError: ``as_of`` has no time zone or the window is out of range.
     """
-    stored = [read_farm_record(conn, farm_id=f, as_of=as_of, window_days=window_days) for f in farm_ids]
+    stored = list(read_farm_records(conn, farm_ids=farm_ids, as_of=as_of, window_days=window_days).values())
     if not stored:
         return {}
     end = stored[0].as_of.date()
