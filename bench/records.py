@@ -2,10 +2,11 @@
 
 Run ``python -m bench.records [--quick] [--db-url URL]``. It seeds farms with 60 days of device data
 (per farm and hour: barn temperature, water flow, GPS latitude and longitude, 5,760 sensor rows; three
-camera counts a day), rolls them up, and times in the same process, per farm:
+camera counts a day, each with a count interval, one in 20 unbounded above), rolls them up, and times in
+the same process, per farm:
 
-- the baseline: the raw-row read as it was before issue #17 (``tests/store/record_reference.py``,
-  aggregating the farm's 60 days of raw rows per call);
+- the baseline: the raw-row read as it was before issue #17, with issue #16's count intervals
+  (``tests/store/record_reference.py``, aggregating the farm's 60 days of raw rows per call);
 - ``read_farm_record``: one farm from the rollups;
 - ``read_farm_records``: batches of ``--batch`` farms from the rollups (one query per table), the weekly
   refresh's read.
@@ -76,11 +77,15 @@ def seed(conn: psycopg.Connection, *, farms: int, days: int, as_of: datetime) ->
                         (t, farm, device, "gps_lon_deg", round(36.1 + rng.random() / 1e4, 6), "deg", message)
                     )
             with cur.copy(
-                "COPY livestock_counts (time, farm_id, device_id, camera_id, species, count, method, phash) FROM STDIN"
+                "COPY livestock_counts (time, farm_id, device_id, camera_id, species, count, method, phash, "
+                "count_low, count_high) FROM STDIN"
             ) as copy:
                 for d in range(days):
                     for k in range(3):
                         t = as_of - timedelta(days=d, hours=3 + k)
+                        head = 11 + rng.randrange(3)
+                        # a 90 % interval around the count; one frame in 20 unbounded above (vision.intervals)
+                        high = None if rng.random() < 0.05 else head + rng.randrange(1, 4)
                         copy.write_row(
                             (
                                 t,
@@ -88,9 +93,11 @@ def seed(conn: psycopg.Connection, *, farms: int, days: int, as_of: datetime) ->
                                 device,
                                 "cam",
                                 "cattle",
-                                11 + rng.randrange(3),
+                                head,
                                 "snapshot",
                                 f"{rng.getrandbits(64):016x}",
+                                max(head - rng.randrange(1, 4), 0),
+                                high,
                             )
                         )
             farm_ids.append(str(farm))
