@@ -28,7 +28,6 @@ from uuid import UUID
 
 import psycopg
 
-from credit.count_intervals import CameraInterval
 from credit.errors import RecordError
 from credit.money import Amount, D
 from credit.record import (
@@ -37,15 +36,15 @@ from credit.record import (
     FarmRecord,
     FieldRecord,
     FrameSeen,
-    HerdDay,
     NdviPoint,
     SensorDay,
 )
+from store.camera_days import camera_day, camera_intervals, herd_days
 from store.coverage import DeviceCoverageRow, device_coverage
 from store.crop_areas import FieldCropAreaRow, field_crop_areas
 from store.errors import StoreError
 from store.rollup_reads import CountDayRow, SensorDayRow, window_count_days, window_sensor_days
-from store.rollups import UNBOUNDED, as_numeric
+from store.rollups import as_numeric
 from vocabulary.metrics import GPS_METRICS, Metric
 from vocabulary.species import SPECIES
 
@@ -111,16 +110,6 @@ def _median(values: list[float]) -> Decimal | None:
     return _round(*as_numeric(middle).as_integer_ratio(), 6)
 
 
-def _low_median(heads: Counter[int]) -> int:
-    """``percentile_disc(0.5)`` of a histogram {head: frames}: the value at row ceil(frames / 2)."""
-    rank, seen = math.ceil(sum(heads.values()) / 2), 0
-    for head in sorted(heads):
-        seen += heads[head]
-        if seen >= rank:
-            return head
-    raise ValueError("empty histogram")
-
-
 @dataclass
 class _Farm:
     """What the window's rollups say about one farm, gathered before its record is built."""
@@ -155,79 +144,6 @@ def _gather(sensors: list[SensorDayRow], counts: list[CountDayRow], farms: list[
         elif c.heads:
             farm.cameras.append(c)
     return out
-
-
-@dataclass(frozen=True)
-class _CameraDay:
-    """One registered camera's figures on one day, as ``store.counts.CameraDay`` defines them."""
-
-    day: date
-    device_id: str
-    camera_id: str
-    species: str
-    profile: str
-    head: int
-    frames: int
-    head_low: int | None
-    head_high: int | None
-
-
-def _camera_day(c: CountDayRow, profile: str) -> _CameraDay:
-    """A camera-day from its histograms: the interval only when every frame has one, unbounded above as None."""
-    frames = sum(c.heads.values())
-    whole = sum(c.lows.values()) == frames
-    high = _low_median(c.highs) if whole else None
-    return _CameraDay(
-        c.day,
-        c.device_id,
-        c.camera_id,
-        c.species,
-        profile,
-        _low_median(c.heads),
-        frames,
-        _low_median(c.lows) if whole else None,
-        None if high == UNBOUNDED else high,
-    )
-
-
-def _herd_days(cameras: list[_CameraDay]) -> tuple[HerdDay, ...]:
-    """Per day and species: each camera's low median summed over the cameras (each sees other animals).
-
-    The day's interval sums the cameras' intervals: none when a camera has none, unbounded above when one is.
-    """
-    days: dict[tuple[date, str], list[_CameraDay]] = {}
-    for c in cameras:
-        days.setdefault((c.day, c.species), []).append(c)
-    out = []
-    for (day, species), seen in days.items():
-        whole = all(c.head_low is not None for c in seen)
-        bounded = whole and all(c.head_high is not None for c in seen)
-        out.append(
-            HerdDay(
-                day,
-                species,
-                sum(c.head for c in seen),
-                sum(c.frames for c in seen),
-                cameras=len(seen),
-                head_low=sum(c.head_low or 0 for c in seen) if whole else None,
-                head_high=sum(c.head_high or 0 for c in seen) if bounded else None,
-            )
-        )
-    return tuple(out)
-
-
-def _camera_intervals(cameras: list[_CameraDay]) -> tuple[CameraInterval, ...] | None:
-    """Per camera and species: its days with an interval and a head, their head and widths summed (None: none)."""
-    totals: dict[tuple[str, str, str, str], tuple[int, int, int, int]] = {}
-    for c in cameras:
-        if c.head_low is not None and c.head > 0:
-            key = (c.device_id, c.camera_id, c.species, c.profile)
-            days, head, width, unbounded = totals.get(key, (0, 0, 0, 0))
-            if c.head_high is None:
-                totals[key] = (days + 1, head, width, unbounded + 1)
-            else:
-                totals[key] = (days + 1, head + c.head, width + c.head_high - c.head_low, unbounded)
-    return tuple(CameraInterval(*key, *sums) for key, sums in totals.items()) or None
 
 
 def _devices(farm: _Farm, covered: list[DeviceCoverageRow], end: datetime) -> tuple[DeviceCoverage, ...]:
@@ -376,7 +292,7 @@ def _record(
 ) -> FarmRecord:
     region, declared, profiles = row
     # a count is verified only from a device registered to the farm; its camera profile is the device's
-    cameras = [_camera_day(c, profiles[c.device_id]) for c in gathered.cameras if c.device_id in profiles]
+    cameras = [camera_day(c, profiles[c.device_id]) for c in gathered.cameras if c.device_id in profiles]
     declared_herd = {str(k): int(v) for k, v in (declared or {}).items()}
     unknown = Counter({s: n for s, n in gathered.unknown.items() if n})
     for species in sorted(set(declared_herd) - set(SPECIES)):
@@ -395,11 +311,11 @@ def _record(
         window_days=window_days,
         region=region,
         declared_herd=tuple(declared_herd.items()),
-        herd_days=_herd_days(cameras),
+        herd_days=herd_days(cameras),
         frames=tuple(frames),
         sensor_days=tuple(gathered.sensors),
         devices=_devices(gathered, covered, as_of),
         fields=tuple(fields),
         deliveries=tuple(deliveries),
-        camera_intervals=_camera_intervals(cameras),
+        camera_intervals=camera_intervals(cameras),
     )

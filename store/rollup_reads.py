@@ -155,6 +155,7 @@ def window_count_days(
     """
     query, params = count_window_query(farm_ids=farm_ids, start=start, end=end)
     merged: dict[tuple[UUID, date, str, str, str], CountDayRow] = {}
+    subtracted: list[CountDayRow] = []
     with conn.cursor() as cur:
         cur.execute(query, params)
         for taken_out, farm, day, device, camera, species, rows, counted, last, heads, lows, highs in cur.fetchall():
@@ -164,6 +165,7 @@ def window_count_days(
                     farm_id=farm, day=day, device_id=device, camera_id=camera, species=species
                 )
             if taken_out:
+                subtracted.append(row)
                 row.heads.subtract({int(h): int(n) for h, n in heads.items()})
                 row.lows.subtract({int(h): int(n) for h, n in lows.items()})
                 row.highs.subtract({int(h): int(n) for h, n in highs.items()})
@@ -174,7 +176,7 @@ def window_count_days(
             row.heads.update({int(h): int(n) for h, n in heads.items()})
             row.lows.update({int(h): int(n) for h, n in lows.items()})
             row.highs.update({int(h): int(n) for h, n in highs.items()})
-    for row in merged.values():
+    for row in subtracted:  # the stored histograms hold positive counts only: only these can drop to 0 or below
         row.heads = Counter({h: n for h, n in row.heads.items() if n > 0})
         row.lows = Counter({h: n for h, n in row.lows.items() if n > 0})
         row.highs = Counter({h: n for h, n in row.highs.items() if n > 0})
