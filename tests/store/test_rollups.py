@@ -280,6 +280,27 @@ def test_rollups_equal_the_raw_rows_after_random_late_and_duplicate_messages(db_
         assert (sensor_rollups(conn), count_rollups(conn)) == before
 
 
+def test_migration_0092_backfills_the_interval_histograms_from_the_raw_rows(db_url_fresh, tmp_path):
+    """Rollups written before 0092 had no interval histograms: its backfill gives what the writers keep."""
+    from store.migrations import load_migrations
+
+    (backfill,) = [m for m in load_migrations() if m.version == 92]
+    writer = IngestWriter(frame_dir=tmp_path / "frames", evidence_dir=tmp_path / "evidence", clock=lambda: NOW)
+    with psycopg.connect(db_url_fresh, autocommit=True) as conn:
+        feed, rng = Feed(conn, random.Random(5)), random.Random(6)
+        for _ in range(3):
+            _reprofile(conn, feed, rng)
+            writer.write_batch(conn, feed.batch())
+            _vision_round(conn, tmp_path)
+            _random_counts(conn, feed, rng)
+        kept = count_rollups(conn)
+        assert any(lows for *_, lows, _highs in kept.values())
+        conn.execute("UPDATE count_days SET low_frames = '{}', high_frames = '{}'")
+        assert count_rollups(conn) != kept
+        conn.execute(backfill.sql)  # its column additions are IF NOT EXISTS: the file runs again as it is
+        assert count_rollups(conn) == kept == count_recomputed(conn)
+
+
 def test_concurrent_ingest_and_vision_writers_keep_exact_rollups(db_url_fresh, tmp_path):
     """Two ingest writers and two vision workers at once on the same farms and days."""
     with psycopg.connect(db_url_fresh, autocommit=True) as setup:
