@@ -4,7 +4,7 @@ Run ``python -m bench.api [--quick] [--db-url URL]``. It seeds farms that consen
 sensor rows and thousands of livestock counts over 60 days; ``--quick``: a quarter), serves the real API with
 uvicorn in a child process, and drives it with ``--clients`` concurrent httpx clients: first ``GET /healthz``
 (the baseline: the same server, framework and network path, no work), then ``POST
-/v1/farms/{id}/credit-limit`` (record loaded from the time-series tables, decision, audit entry, each with a
+/v1/farms/{id}/credit-limit`` (record read from the daily rollups, decision, audit entry, each with a
 fresh Idempotency-Key). It also times the cooperative dashboard's herd query (``GET
 /v1/farms/{id}/herd?days=90``, one viewer) on 100 more farms holding as many livestock count rows as
 there are sensor rows (a million without ``--quick``). Then the same credit-limit requests arrive
@@ -51,6 +51,7 @@ def seed(db_url: str, *, farms: int, readings: int, days: int = 60) -> tuple[lis
 
     Returns the farm ids, the lender's key and the cooperative's key.
     """
+    from store.rollups import rebuild_daily_rollups
     from store.tenants import create_api_key, create_organization, grant_consent
 
     rng = random.Random(7)
@@ -103,6 +104,7 @@ def seed(db_url: str, *, farms: int, readings: int, days: int = 60) -> tuple[lis
                             )
                         )
                 farm_ids.append(str(farm))
+        rebuild_daily_rollups(conn, farm_ids=farm_ids)  # COPYed around the store's writers: roll them up
         conn.commit()
         conn.execute("ANALYZE sensor_readings")
         conn.execute("ANALYZE livestock_counts")

@@ -13,6 +13,7 @@ The fraud score never changes the limit; from the policy's ``refer_at`` the deci
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -21,11 +22,19 @@ from typing import Any
 
 from credit.money import ONE, ZERO
 from credit.policy import Policy
-from credit.record import FarmRecord, FieldRecord
+from credit.record import FarmRecord, FieldRecord, FrameSeen
 
 __all__ = ["FraudAssessment", "FraudSignal", "assess_fraud", "point_in_field"]
 
 _PLACES = Decimal("0.0001")
+
+
+@functools.cache
+def _band_layout(max_distance: int) -> tuple[tuple[int, int, int, int], ...]:
+    """``(index, width, shift, mask)`` of each of the ``max_distance + 1`` bands of a 64-bit hash."""
+    n = max_distance + 1
+    edges = [64 * i // n for i in range(n + 1)]
+    return tuple((i, edges[i + 1] - edges[i], edges[i], (1 << (edges[i + 1] - edges[i])) - 1) for i in range(n))
 
 
 def _bands(value: int, max_distance: int) -> list[tuple[int, int, int]]:
@@ -35,11 +44,7 @@ def _bands(value: int, max_distance: int) -> list[tuple[int, int, int]]:
     ``max_distance + 1`` disjoint bands, so they share at least one band exactly; only hashes sharing a
     band are compared bit by bit.
     """
-    n = max_distance + 1
-    edges = [64 * i // n for i in range(n + 1)]
-    return [
-        (i, edges[i + 1] - edges[i], (value >> edges[i]) & ((1 << (edges[i + 1] - edges[i])) - 1)) for i in range(n)
-    ]
+    return [(i, width, (value >> shift) & mask) for i, width, shift, mask in _band_layout(max_distance)]
 
 
 @dataclass(frozen=True)
@@ -70,8 +75,17 @@ def _ramp(value: Decimal, start: Decimal, full: Decimal) -> Decimal:
 
 
 def _recycled(record: FarmRecord, policy: Policy) -> FraudSignal | None:
-    max_distance = int(policy.param("fraud", "recycled_phash_max_distance"))
-    frames = [f for f in record.frames if f.phash]
+    # a decision's counterfactuals change the herd, never the frames: the same frames are assessed once
+    return _recycled_frames(
+        record.frames,
+        int(policy.param("fraud", "recycled_phash_max_distance")),
+        policy.param("fraud", "recycled_share_full"),
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _recycled_frames(all_frames: tuple[FrameSeen, ...], max_distance: int, share_full: Decimal) -> FraudSignal | None:
+    frames = [f for f in all_frames if f.phash]
     if not frames:
         return None
     index: dict[tuple[int, int, int], list[tuple[int, object, str]]] = {}
@@ -107,7 +121,7 @@ def _recycled(record: FarmRecord, policy: Policy) -> FraudSignal | None:
     if not n_reused:
         return None
     share = (Decimal(n_reused) / Decimal(len(frames))).quantize(_PLACES)
-    severity = _ramp(share, ZERO, policy.param("fraud", "recycled_share_full"))
+    severity = _ramp(share, ZERO, share_full)
     return FraudSignal(
         "recycled_frames",
         severity,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from credit.audit import (
     AuditEntry,
     AuditReport,
     Checkpoint,
+    entry_hash,
     sign_checkpoint,
     verify_chain,
 )
@@ -39,7 +40,10 @@ equal to that literal (tests/store/test_audit_log.py checks they agree).
 
 __all__ = [
     "AUDIT_LOCK_ID",
+    "EntryDraft",
+    "append_entries",
     "append_entry",
+    "draft_entry",
     "load_checkpoints",
     "load_entries",
     "load_entry",
@@ -129,6 +133,72 @@ def load_checkpoints(conn: psycopg.Connection) -> list[Checkpoint]:
         "SELECT seq, entry_hash, signed_at, public_key, signature FROM audit_checkpoints ORDER BY seq"
     ).fetchall()
     return [Checkpoint(r[0], r[1], r[2].astimezone(UTC), bytes(r[3]), bytes(r[4])) for r in rows]
+
+
+@dataclass(frozen=True)
+class EntryDraft:
+    """What an entry says before the log gives it a place: its kind, time and canonical payload text."""
+
+    kind: str
+    created_at: datetime
+    payload_json: str
+
+
+def draft_entry(*, kind: str, payload: object, created_at: datetime | None = None) -> EntryDraft:
+    """Check ``kind`` and serialise ``payload`` canonically (``created_at``: now when None).
+
+    Raises:
+        credit.AuditError: the kind is empty or not letters, digits, dots and underscores, or the payload
+            cannot be serialised canonically.
+    """
+    when = (created_at or datetime.now(UTC)).astimezone(UTC)
+    # built on a detached chain only to validate the kind and serialise the payload canonically
+    draft = AuditChain().append(kind=kind, payload=payload, created_at=when)
+    return EntryDraft(kind, when, draft.payload_json)
+
+
+def append_entries(conn: psycopg.Connection, drafts: Sequence[EntryDraft], *, signer: EntrySigner) -> list[AuditEntry]:
+    """Append ``drafts`` in order, each linked to the one before and signed by ``signer``; return the entries.
+
+    The batched form of :func:`append_entry` (the weekly credit refresh appends a batch's decisions with
+    it): ``ft_audit_head`` takes the log's lock and reads its head, every entry is hashed and signed here
+    (:func:`credit.entry_signing.sign_entry`), and the batch goes through ``ft_audit_append_signed``
+    (migration 0074, which hashes each entry again in the server) in one pipelined ``executemany``. The
+    lock is held until the caller's transaction ends.
+
+    Raises:
+        credit.AuditError: a server hash disagrees with the Python one.
+    """
+    if not drafts:
+        return []
+    head = conn.execute("SELECT last_seq, last_hash FROM ft_audit_head()").fetchone()
+    assert head is not None
+    seq, prev = int(head[0]), str(head[1])
+    entries = []
+    for d in drafts:
+        seq += 1
+        digest = entry_hash(seq=seq, kind=d.kind, created_at=d.created_at, payload_json=d.payload_json, prev_hash=prev)
+        entries.append(sign_entry(AuditEntry(seq, d.kind, d.created_at, d.payload_json, prev, digest), signer))
+        prev = digest
+    with conn.cursor() as cur:
+        cur.executemany(
+            "SELECT ft_audit_append_signed(%s, %s, %s, %s, %s, %s, %s)",
+            [
+                (e.seq, e.kind, e.created_at, to_plain(e.created_at), e.payload_json, e.prev_hash, e.signature)
+                for e in entries
+            ],
+            returning=True,
+        )
+        for e in entries:
+            row = cur.fetchone()
+            assert row is not None
+            if row[0] != e.entry_hash:
+                raise AuditError(
+                    f"audit entry {e.seq}: the server's hash {row[0][:12]} differs from {e.entry_hash[:12]}"
+                )
+            cur.nextset()
+    log.info("appended %d audit entries (%d..%d)", len(entries), entries[0].seq, entries[-1].seq)
+    return entries
 
 
 def write_checkpoint(

@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
+from store.rollups import EVIDENCE_METHODS, UNBOUNDED, add_count_days
 from vocabulary.cameras import DEFAULT_CAMERA_PROFILE
 from vocabulary.devices import FrameStatus
 
@@ -75,7 +76,7 @@ _COLUMNS = (
 
 
 def write_counts(*, conn: psycopg.Connection, rows: list[CountRow]) -> int:
-    """Insert count rows; return how many were written."""
+    """Insert count rows and add them to their daily rollup (:func:`store.rollups.add_count_days`); return the rows."""
     if not rows:
         return 0
     with conn.cursor() as cur:
@@ -102,6 +103,7 @@ def write_counts(*, conn: psycopg.Connection, rows: list[CountRow]) -> int:
                 for r in rows
             ],
         )
+    add_count_days(conn, rows)
     log.info("wrote %d livestock count rows", len(rows))
     return len(rows)
 
@@ -224,16 +226,12 @@ class CameraDay:
     """The device's camera profile."""
 
 
-_UNBOUNDED = 2**31 - 1
+_UNBOUNDED = UNBOUNDED
 """An unbounded upper end while medians are taken: larger than any stored count (``integer``'s largest)."""
 
 
 def _bounded(high: int | None) -> int | None:
     return None if high is None or high == _UNBOUNDED else int(high)
-
-
-EVIDENCE_METHODS = ("snapshot", "edge_snapshot")
-"""Count methods that are one frame's count (a ``window`` row is derived, a ``declared`` one is hearsay)."""
 
 
 def daily_window_counts(

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from edge.protocol import TelemetryMessage
+from store.rollups import add_reading_days
 
 __all__ = ["READINGS_COPY_SQL", "READINGS_TYPES", "copy_readings", "encode_readings"]
 
@@ -58,8 +59,14 @@ def encode_readings(messages: Iterable[TelemetryMessage]) -> tuple[bytes, int]:
 
 
 def copy_readings(conn: psycopg.Connection, messages: Iterable[TelemetryMessage]) -> int:
-    """COPY every reading of ``messages`` into ``sensor_readings``; return the number of rows."""
+    """COPY every reading of ``messages`` into ``sensor_readings`` and add them to its daily rollup; return the rows.
+
+    The rollup (:func:`store.rollups.add_reading_days`) is written in the caller's transaction, so it holds
+    exactly the readings committed with it.
+    """
+    messages = list(messages)
     data, rows = encode_readings(messages)
     with conn.cursor().copy(READINGS_COPY_SQL) as copy:
         copy.write(data)
+    add_reading_days(conn, messages)
     return rows

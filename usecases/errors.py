@@ -6,7 +6,8 @@ Exception tree::
     ├── DeviceNotFoundError (LookupError)       no device has that id
     ├── FarmFieldsNotFoundError (LookupError)   the farm has no fields to estimate
     ├── FarmNotFoundError (LookupError)         no farm has that id
-    └── IdempotencyKeyReusedError (ValueError)  an idempotency key was already used for another request
+    ├── IdempotencyKeyReusedError (ValueError)  an idempotency key was already used for another request
+    └── RefreshInputError (ValueError)          a credit refresh partition or decision time it cannot use
 """
 
 from __future__ import annotations
@@ -30,3 +31,7 @@ class FarmNotFoundError(UseCaseError, LookupError):
 
 class IdempotencyKeyReusedError(UseCaseError, ValueError):
     """The idempotency key was already used by the organization for a different request."""
+
+
+class RefreshInputError(UseCaseError, ValueError):
+    """A credit refresh ``--partition`` that is not ``i/n`` with 1 <= i <= n, or an ``--as-of`` in the future."""

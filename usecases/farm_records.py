@@ -14,12 +14,15 @@ from uuid import UUID
 
 import psycopg
 
+from credit.money import Amount
 from credit.record import FarmRecord, PastLoan
+from credit.schedule import Schedule, stored_schedule
 from credit.servicing import past_loan
 from store.coverage import DeviceCoverageRow, device_coverage
-from store.credit_records import read_farm_record
+from store.credit_records import read_farm_record, read_farm_records
 from store.crop_areas import FieldCropAreaRow, field_crop_areas
 from store.herd import CountedFrame, HerdDayRow, counted_frames, evidence_path, herd_days
+from store.loan_histories import StoredLoan, farms_loans
 from store.loans import AlertRow, farm_loan_ids, list_alerts, load_payments
 from store.sensor_series import SensorDayRow, sensor_days
 from store.tenants import Principal, visible_farm_ids
@@ -34,6 +37,7 @@ __all__ = [
     "evidence_file",
     "herd",
     "load_farm_record",
+    "load_farm_records",
     "loan_history",
     "open_alerts",
     "sensor_series",
@@ -84,6 +88,59 @@ def load_farm_record(
         record.record_hash()[:12],
     )
     return record
+
+
+def _schedule(loan: StoredLoan) -> Schedule:
+    """The schedule ``loan`` was opened with, as :func:`usecases.loans.load_schedule` rebuilds it."""
+    t = loan.terms
+    return stored_schedule(
+        kind=t.kind,
+        principal=Amount(t.principal, t.currency),
+        rate=t.rate,
+        months=t.months,
+        start=t.start_date,
+        grace_months=t.grace_months,
+        harvest_months=tuple(t.harvest_months),
+        upfront_fee=Amount(t.upfront_fee, t.currency),
+        instalments=loan.instalments,
+        apr=t.apr,
+    )
+
+
+def load_farm_records(
+    conn: psycopg.Connection,
+    *,
+    farm_ids: Sequence[UUID | str],
+    as_of: datetime,
+    window_days: int = 60,
+    grace_days: int = 0,
+) -> dict[str, FarmRecord]:
+    """The frozen records of ``farm_ids`` (see :func:`load_farm_record`), keyed by farm id text.
+
+    The production records of the whole batch are read from the daily rollups with one query per table
+    (:func:`store.credit_records.read_farm_records`); the loan history of every farm in one query
+    (:func:`store.loan_histories.farms_loans`).
+
+    Raises:
+        store.credit_records.FarmNotFoundError: a farm id is unknown.
+        credit.RecordError: ``as_of`` has no time zone or the window is out of range.
+    """
+    stored = list(read_farm_records(conn, farm_ids=farm_ids, as_of=as_of, window_days=window_days).values())
+    if not stored:
+        return {}
+    end = stored[0].as_of.date()
+    loans: dict[str, list[PastLoan]] = {r.farm_id: [] for r in stored}
+    for loan in farms_loans(conn, farm_ids=list(loans), started_before=end):
+        loans[str(loan.farm_id)].append(
+            past_loan(
+                str(loan.loan_id), schedule=_schedule(loan), payments=loan.payments, as_of=end, grace_days=grace_days
+            )
+        )
+    records = {r.farm_id: dataclasses.replace(r, past_loans=tuple(loans[r.farm_id])) for r in stored}
+    log.info(
+        "loaded the records of %d farms as of %s (%d earlier loans)", len(records), end, sum(map(len, loans.values()))
+    )
+    return records
 
 
 def herd(conn: psycopg.Connection, *, farm_id: UUID, days: int) -> list[HerdDayRow]:

@@ -299,14 +299,18 @@ class IngestWriter:
         telemetry = [a.decoded.message for a in stored if isinstance(a.decoded.message, TelemetryMessage)]
         if telemetry:
             result.readings += copy_readings(conn, telemetry)
+        counts: list[CountRow] = []
         for a in stored:
             m = a.decoded.message
             if isinstance(m, FrameMessage):
                 self._store_frame(conn, a, m, result)
             elif isinstance(m, CountMessage):
-                self._store_count(conn, a, m)
+                counts.extend(self._count_rows(a, m))
             elif isinstance(m, StatusMessage):
                 upsert_status(conn, _status_row(a, m))
+        # one write for the batch: its daily rollup rows are updated once each, in key order (no deadlock
+        # with a vision worker rolling up the same days)
+        write_counts(conn=conn, rows=counts)
         mark_devices_seen(conn, (a.device.device_id for a in stored))
 
     def _store_frame(self, conn: psycopg.Connection, a: Accepted, m: FrameMessage, result: BatchResult) -> None:
@@ -341,8 +345,8 @@ class IngestWriter:
         announce_frame(conn, sha)
         result.frames.append(sha)
 
-    def _store_count(self, conn: psycopg.Connection, a: Accepted, m: CountMessage) -> None:
-        """Store the thumbnail under ``evidence_dir/edge`` and a ``livestock_counts`` row per species.
+    def _count_rows(self, a: Accepted, m: CountMessage) -> list[CountRow]:
+        """Store the thumbnail under ``evidence_dir/edge``; return the message's ``livestock_counts`` rows.
 
         An on-device count gets the interval ``[0, unbounded)`` (:data:`UNPROVEN_INTERVAL`): no calibration
         vouches for it. The interval calibration holds only for counts made as it records per camera profile
@@ -353,27 +357,24 @@ class IngestWriter:
         """
         assert a.decoded.blob is not None
         _sha, rel = put_blob(self.evidence_dir / "edge", data=a.decoded.blob, sha256=m.body.sha256)
-        write_counts(
-            conn=conn,
-            rows=[
-                CountRow(
-                    time=m.body.captured_at,
-                    farm_id=m.farm_id,
-                    device_id=m.device_id,
-                    camera_id=m.body.camera_id,
-                    species=species,
-                    count=count,
-                    method="edge_snapshot",
-                    model_sha256=m.body.model_sha256,
-                    frame_sha256=m.body.frame_sha256,
-                    phash=m.body.phash,
-                    evidence_path=f"edge/{rel}",
-                    count_low=UNPROVEN_INTERVAL[0],
-                    count_high=UNPROVEN_INTERVAL[1],
-                )
-                for species, count in sorted(m.body.counts.items())
-            ],
-        )
+        return [
+            CountRow(
+                time=m.body.captured_at,
+                farm_id=m.farm_id,
+                device_id=m.device_id,
+                camera_id=m.body.camera_id,
+                species=species,
+                count=count,
+                method="edge_snapshot",
+                model_sha256=m.body.model_sha256,
+                frame_sha256=m.body.frame_sha256,
+                phash=m.body.phash,
+                evidence_path=f"edge/{rel}",
+                count_low=UNPROVEN_INTERVAL[0],
+                count_high=UNPROVEN_INTERVAL[1],
+            )
+            for species, count in sorted(m.body.counts.items())
+        ]
 
     @staticmethod
     def _quarantine(conn: psycopg.Connection, rejected: list[Rejected], result: BatchResult) -> None:

@@ -1,4 +1,4 @@
-"""``farmtrust credit``: decide a farm's limit, and print repayment schedules."""
+"""``farmtrust credit``: decide a farm's limit, refresh every consenting farm's line, print repayment schedules."""
 
 from __future__ import annotations
 
@@ -96,6 +96,66 @@ def limit(
         typer.echo(json.dumps(plain, indent=2, sort_keys=True, ensure_ascii=False))
         return
     _print_decision(decision, decision_id)
+
+
+@app.command()
+def refresh(
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(
+            "--as-of",
+            formats=["%Y-%m-%d"],
+            help="the cycle's decision day (00:00 UTC); default: the Monday of the current ISO week",
+        ),
+    ] = None,
+    partition: Annotated[
+        str, typer.Option("--partition", help="this worker's share of the farms, i/n (by a hash of the farm id)")
+    ] = "1/1",
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, max=5000, help="farms per batch (one transaction each)")
+    ] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as one JSON object")] = False,
+    policy_file: PolicyFile = None,
+    db_url: DbUrl = None,
+) -> None:
+    """Decide every farm with a valid credit consent again, for each lender, once per cycle (resumable)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from farmtrust.audit_checkpoints import entry_signer
+    from farmtrust.console import err_console
+    from farmtrust.credit_refresh import run_refresh
+    from store.db import connect
+    from usecases.credit_refresh import Partition, cycle_as_of
+
+    share = Partition.parse(partition)
+    when = cycle_as_of(as_of.date() if as_of else None)
+    policy = _policy(policy_file)
+    with (
+        database_url(db_url) as url,
+        connect(url) as conn,
+        Progress(
+            TextColumn("farms"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console
+        ) as progress,
+    ):
+        task = progress.add_task("farms", total=None)
+        summary = run_refresh(
+            conn,
+            as_of=when,
+            policy=policy,
+            signer=entry_signer(load_settings()),
+            partition=share,
+            batch_size=batch_size,
+            on_start=lambda farms: progress.update(task, total=farms),
+            on_batch=lambda farms: progress.advance(task, farms),
+        )
+    if as_json:
+        typer.echo(json.dumps(summary.to_plain(), sort_keys=True))
+    else:
+        console.print(summary.line(), highlight=False, soft_wrap=True)
+        for farm, reason in sorted(summary.failed.items()):
+            err_console.print(f"[red]error:[/] farm {farm} was not decided: {reason}", highlight=False)
+    if summary.failed:
+        raise typer.Exit(1)
 
 
 def _print_decision(d: Decision, decision_id: object) -> None:

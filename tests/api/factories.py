@@ -7,6 +7,7 @@ import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from store.rollups import rebuild_daily_rollups
 from store.tenants import create_api_key, create_organization
 
 
@@ -52,6 +53,7 @@ def farm_with_data(conn, *, cooperative_id: uuid.UUID, cattle: int = 12, days: i
                VALUES (%s, %s, %s, 'telemetry', %s, %s)""",
             [(r[6], farm, device, seq, r[0]) for seq, r in enumerate(sorted(readings, key=lambda r: r[0]))],
         )
+    rebuild_daily_rollups(conn, farm_ids=[farm])  # rows written by hand, not through the store's writers
     return farm
 
 

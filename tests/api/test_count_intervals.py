@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
+from store.rollups import rebuild_daily_rollups
 from tests.api.conftest import auth, sign_in
 
 
@@ -21,6 +22,7 @@ def _with_intervals(world) -> str:
             "UPDATE livestock_counts SET count_low = 10, count_high = 15 WHERE farm_id = %s", (world["farm_a"],)
         )
         (device,) = conn.execute("SELECT id FROM devices WHERE farm_id = %s", (world["farm_a"],)).fetchone()
+        rebuild_daily_rollups(conn, farm_ids=[world["farm_a"]])  # the rows were changed around the writers
         conn.commit()
     return str(device)
 

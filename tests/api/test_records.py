@@ -10,6 +10,7 @@ import psycopg
 from store.credit_records import read_farm_record
 from store.farms import create_farm
 from store.ingest_devices import insert_device, rotate_device_key
+from store.rollups import rebuild_daily_rollups
 from tests.api.conftest import auth
 
 
@@ -53,6 +54,7 @@ def _rotated_device_farm(conn, cooperative_id) -> tuple[uuid.UUID, str]:
     _message(conn, farm, device, epoch=1, seq=1, time=yesterday)
     for days in (3, 2, 1):
         _reading(conn, farm, device, now - timedelta(days=days))
+    rebuild_daily_rollups(conn, farm_ids=[farm])  # rows written by hand, not through the store's writers
     return farm, device
 
 

@@ -6,6 +6,8 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from store.rollups import rebuild_daily_rollups
+
 AS_OF = datetime(2025, 6, 30, tzinfo=UTC)
 
 
@@ -52,6 +54,7 @@ def make_farm(conn, *, cattle: int = 12, declared: int = 12, days: int = 60, reg
                VALUES (%s, %s, %s, 'telemetry', %s, %s)""",
             [(r[6], farm, device, seq, r[0]) for seq, r in enumerate(sorted(readings, key=lambda r: r[0]))],
         )
+    rebuild_daily_rollups(conn, farm_ids=[farm])  # rows written by hand, not through the store's writers
     conn.execute(
         """INSERT INTO fields (farm_id, external_id, geometry, declared_crop, declared_area_ha)
            VALUES (%s, 'F1', %s::jsonb, 'maize', 1.5)""",

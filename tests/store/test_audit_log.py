@@ -1,3 +1,4 @@
+import dataclasses
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -7,6 +8,7 @@ import pytest
 
 import store
 from credit import public_key_of
+from credit.entry_signing import entry_signature_problems
 from store.audit import AUDIT_LOCK_ID, append_entry, load_entries, verify_log, write_checkpoint
 from tests.signers import TEST_SIGNER
 
@@ -93,3 +95,48 @@ def test_the_audit_lock_id_equals_the_literal_in_the_migrations(migration):
     literals = {int(n) for n in re.findall(r"pg_advisory_xact_lock\((\d+)\)", sql)}
     assert literals == {AUDIT_LOCK_ID}
     assert int.from_bytes(b"FTAU", "big") == AUDIT_LOCK_ID
+
+
+def test_a_batch_of_entries_chains_as_the_python_chain_does(conn):
+    from credit.audit import AuditChain
+    from store.audit import append_entries, draft_entry
+
+    before = append_entry(conn, signer=TEST_SIGNER, kind="test.entry", payload={"n": 0})
+    when = datetime(2026, 3, 1, 12, 0, 0, 250000, tzinfo=UTC)
+    drafts = [
+        draft_entry(kind="test.batch", payload={"farmer": "Wanjirũ Kamau", "i": i}, created_at=when) for i in range(4)
+    ]
+    entries = append_entries(conn, drafts, signer=TEST_SIGNER)
+    # the reference: the pure in-memory chain, continued from the entry before the batch
+    chain = AuditChain(last_seq=before.seq, last_hash=before.entry_hash)
+    expected = [
+        chain.append(kind="test.batch", payload={"farmer": "Wanjirũ Kamau", "i": i}, created_at=when) for i in range(4)
+    ]
+    assert [dataclasses.replace(e, signature=None) for e in entries] == expected
+    # each entry signed by the log's key over its own index and hash
+    assert not entry_signature_problems(entries, [TEST_SIGNER.public_key])
+    assert [e.seq for e in entries] == list(range(before.seq + 1, before.seq + 5))
+    assert load_entries(conn, after_seq=before.seq) == entries
+    after = append_entry(conn, signer=TEST_SIGNER, kind="test.entry", payload={"n": 5})
+    assert after.prev_hash == entries[-1].entry_hash
+    # the Merkle tree trigger kept a leaf for every entry of the batch
+    leaves = conn.execute(
+        "SELECT count(*) FROM audit_tree_nodes WHERE level = 0 AND idx BETWEEN %s AND %s",
+        (before.seq - 1, after.seq - 1),
+    ).fetchone()[0]
+    assert leaves == 6
+    assert verify_log(conn, public_key=None).ok
+
+
+def test_an_empty_batch_appends_nothing_and_a_bad_kind_refuses_the_batch(conn):
+    from credit.errors import AuditError
+    from store.audit import EntryDraft, append_entries
+
+    assert append_entries(conn, [], signer=TEST_SIGNER) == []
+    bad = [EntryDraft("test.entry", datetime(2026, 1, 1, tzinfo=UTC), "{}"), EntryDraft('x"y', datetime.now(UTC), "{}")]
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="letters, digits"):
+        append_entries(conn, bad, signer=TEST_SIGNER)
+    with pytest.raises(AuditError, match="kind"):
+        from store.audit import draft_entry
+
+        draft_entry(kind="", payload={})

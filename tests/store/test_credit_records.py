@@ -5,6 +5,7 @@ import pytest
 
 from credit import D, RecordError, decide_limit, load_policy
 from credit.policy import DEFAULT_POLICY_PATH
+from store.counts import CountRow, write_counts
 from store.credit_records import (
     FarmNotFoundError,
     PolicyConflictError,
@@ -83,13 +84,10 @@ def test_a_stored_count_of_an_unknown_species_leaves_the_farm_decidable(conn, ca
     farm = make_farm(conn)
     clean = read_farm_record(conn, farm_id=farm, as_of=AS_OF)
     device = conn.execute("SELECT id FROM devices WHERE farm_id = %s", (farm,)).fetchone()[0]
-    conn.execute(
-        """INSERT INTO livestock_counts (time, farm_id, device_id, camera_id, species, count, method)
-           VALUES (%s, %s, %s, 'cam', 'llama', 4, 'edge_snapshot')""",
-        (AS_OF - timedelta(days=3), farm, device),
-    )
+    llama = CountRow(AS_OF - timedelta(days=3), farm, "llama", 4, "edge_snapshot", device_id=device, camera_id="cam")
+    write_counts(conn=conn, rows=[llama])
     conn.execute("""UPDATE farms SET declared_herd = declared_herd || '{"alpaca": 2}'::jsonb WHERE id = %s""", (farm,))
-    with caplog.at_level("WARNING", logger="store.credit_records"):
+    with caplog.at_level("WARNING", logger="store.record_reads"):
         record = read_farm_record(conn, farm_id=farm, as_of=AS_OF)
     assert record.species() == ("cattle",)
     assert record.declared_herd == (("cattle", 12),)
