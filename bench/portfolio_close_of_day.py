@@ -193,6 +193,8 @@ def run(db_url: str, *, quick: bool, loans: int | None = None, workers: int | No
         "close_of_day_replayed": night.replayed,
         "first_close_s": round(timings["first"], 2),
         "first_close_replayed": results["first"].replayed,
+        "first_close_replayed_in_sql": results["first"].replayed_in_sql,
+        "close_of_day_replayed_in_sql": night.replayed_in_sql,
         "repayments": repayments,
         "generate_s": round(generate_s, 1),
         "workers": workers,

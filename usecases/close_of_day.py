@@ -1,8 +1,10 @@
 """Close of day over the whole book: every loan's accrual, days past due and bucket, and PAR per lender and currency.
 
 Incremental: only the loans with a repayment dated since their last snapshot (or a back-dated one),
-new loans and loans replayed under other servicing terms are replayed in full by :mod:`credit.servicing`;
-every other loan is advanced from its stored snapshot in one SQL statement
+new loans and loans replayed under other servicing terms get a new snapshot: in SQL when their ledger is
+plain (no repayment yet, or each instalment paid exactly, in its period: :mod:`store.plain_ledgers`),
+otherwise by replaying it in full with :mod:`credit.servicing`; every loan is then advanced from its
+snapshot in one SQL statement
 (:func:`store.loan_states.advance_day_states`, the set-based twin of :func:`credit.close_of_day.day_state`).
 Rerunning a day replaces its rows.
 """
@@ -38,6 +40,7 @@ from store.loan_states import (
     write_portfolio_summaries,
 )
 from store.loans import LoanNotFoundError
+from store.plain_ledgers import snapshot_plain_ledgers
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +66,16 @@ class CurrencyPar:
 
 @dataclass(frozen=True)
 class CloseOfDay:
-    """What a close of day did: loans closed, how many were replayed, and PAR per lender and per currency."""
+    """What a close of day did: loans closed, how many got a new snapshot, and PAR per lender and per currency.
+
+    ``replayed`` counts every loan whose snapshot was made again; ``replayed_in_sql`` how many of them
+    had a plain ledger, snapshot in SQL without running :mod:`credit.servicing`.
+    """
 
     as_of: date
     loans: int
     replayed: int
+    replayed_in_sql: int
     portfolios: list[PortfolioDayRow]
     currencies: list[CurrencyPar]
 
@@ -106,10 +114,12 @@ def close_of_day(
     terms = servicing_terms(policy)
     key = terms_key(terms)
     stale = find_stale_loans(conn, as_of=as_of, terms=key)
-    done = 0
     report("replay", 0, stale)
+    plain = snapshot_plain_ledgers(conn, as_of=as_of, terms=key, grace_days=terms.grace_days, late_fee=terms.late_fee)
+    done = plain
+    report("replay", done, stale)
     # a pool costs a second or two to start: worth it only for more than a few batches
-    processes = workers if stale > 4 * BATCH else 1
+    processes = workers if stale - plain > 4 * BATCH else 1
     for snapshots in _replayed(stale_ledger_rows(conn, as_of=as_of, batch=BATCH), as_of, terms, processes):
         replace_snapshots(conn, snapshots=snapshots, terms=key)
         done += len(snapshots)
@@ -118,8 +128,8 @@ def close_of_day(
     loans = advance_day_states(conn, as_of=as_of, grace_days=terms.grace_days)
     report("advance", 1, 1)
     portfolios = write_portfolio_summaries(conn, as_of=as_of)
-    log.info("closed %s: %d loan(s), %d replayed", as_of, loans, stale)
-    return CloseOfDay(as_of, loans, stale, portfolios, _by_currency(portfolios))
+    log.info("closed %s: %d loan(s), %d replayed (%d of them in SQL)", as_of, loans, stale, plain)
+    return CloseOfDay(as_of, loans, stale, plain, portfolios, _by_currency(portfolios))
 
 
 Snapshots = list[tuple[UUID, int, LedgerSnapshot]]

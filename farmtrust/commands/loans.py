@@ -108,6 +108,7 @@ def _plain(result: CloseOfDay, seconds: float) -> dict[str, Any]:
         "as_of": result.as_of.isoformat(),
         "loans": result.loans,
         "replayed": result.replayed,
+        "replayed_in_sql": result.replayed_in_sql,
         "seconds": round(seconds, 3),
         "currencies": [
             {

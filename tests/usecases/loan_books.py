@@ -32,7 +32,7 @@ def _paid_at(payment: Payment, n: int) -> datetime:
 class Book:
     """A random book stored through ``store.loans``, and what each loan is in the reference's eyes."""
 
-    def __init__(self, conn, seed: int, loans: int) -> None:
+    def __init__(self, conn, seed: int, loans: int, extra: tuple[BookLoan, ...] = ()) -> None:
         self.conn = conn
         farm = make_farm(conn)
         record = load_farm_record(conn, farm_id=farm, as_of=AS_OF)
@@ -46,7 +46,7 @@ class Book:
         self.seq = append_entry(conn, kind="test.book", payload={"seed": seed}).seq
         self.loans: dict = {}
         self.lender: dict = {}
-        for n, loan in enumerate(random_book(seed, loans=loans)):
+        for n, loan in enumerate([*random_book(seed, loans=loans), *extra]):
             lender = [*lenders, None][n % 3]
             loan_id = insert_loan(
                 conn,
