@@ -36,15 +36,13 @@ from store.loan_states import (
     lock_close_of_day,
     replace_snapshots,
     stale_ledger_rows,
-    write_off_loan,
     write_portfolio_summaries,
 )
-from store.loans import LoanNotFoundError
 from store.plain_ledgers import snapshot_plain_ledgers
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CloseOfDay", "CurrencyPar", "close_of_day", "servicing_terms", "snapshot_rows", "write_off"]
+__all__ = ["CloseOfDay", "CurrencyPar", "close_of_day", "servicing_terms", "snapshot_rows"]
 
 BATCH = 2000
 """Loans read, replayed and written at a time."""
@@ -186,14 +184,3 @@ def _by_currency(portfolios: list[PortfolioDayRow]) -> list[CurrencyPar]:
         par90 = (at90 / total).quantize(places) if total else Decimal(0)
         out.append(CurrencyPar(currency, sum(p.loans for p in rows), total, par30, par90))
     return out
-
-
-def write_off(conn: psycopg.Connection, *, loan_id: UUID | str, on: date) -> None:
-    """Write the loan off from ``on``: from that day it leaves the portfolio (its day states say so).
-
-    Raises:
-        store.loans.LoanNotFoundError: no loan has ``loan_id``.
-    """
-    if not write_off_loan(conn, loan_id=loan_id, on=on):
-        raise LoanNotFoundError(f"loan_id={loan_id} does not exist")
-    log.info("wrote off loan %s from %s", loan_id, on)

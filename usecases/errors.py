@@ -6,7 +6,9 @@ Exception tree::
     ├── DeviceNotFoundError (LookupError)       no device has that id
     ├── FarmFieldsNotFoundError (LookupError)   the farm has no fields to estimate
     ├── FarmNotFoundError (LookupError)         no farm has that id
-    └── IdempotencyKeyReusedError (ValueError)  an idempotency key was already used for another request
+    ├── IdempotencyKeyReusedError (ValueError)  an idempotency key was already used for another request
+    ├── WriteOffConflictError (ValueError)      the loan is already written off from another day
+    └── WriteOffDateError (ValueError)          a write-off dated before the loan started
 """
 
 from __future__ import annotations
@@ -30,3 +32,11 @@ class FarmNotFoundError(UseCaseError, LookupError):
 
 class IdempotencyKeyReusedError(UseCaseError, ValueError):
     """The idempotency key was already used by the organization for a different request."""
+
+
+class WriteOffConflictError(UseCaseError, ValueError):
+    """The loan is already written off from another day (a write-off is not moved)."""
+
+
+class WriteOffDateError(UseCaseError, ValueError):
+    """A write-off dated before the loan started."""

@@ -15,8 +15,9 @@ from store.loan_states import load_day_states, load_portfolio_summaries
 from store.loans import insert_loan, insert_repayment
 from tests.credit.books import BookLoan, random_book
 from tests.credit.farms_db import AS_OF, make_farm
-from usecases.close_of_day import servicing_terms, write_off
+from usecases.close_of_day import servicing_terms
 from usecases.farm_records import load_farm_record
+from usecases.loans import write_off
 
 POLICY = load_policy(DEFAULT_POLICY_PATH)
 EAST_AFRICA = timezone(timedelta(hours=3))

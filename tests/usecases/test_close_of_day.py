@@ -17,7 +17,8 @@ from store.loan_states import CloseOfDayBusyError, lock_close_of_day
 from store.loans import LoanNotFoundError
 from tests.credit.books import BookLoan, random_book
 from tests.usecases.loan_books import POLICY, Book, check_day
-from usecases.close_of_day import close_of_day, servicing_terms, write_off
+from usecases.close_of_day import close_of_day, servicing_terms
+from usecases.loans import write_off
 
 
 def _paid_between(book: Book, after: date, upto: date) -> int:
