@@ -18,7 +18,8 @@ from store.loans import LoanNotFoundError
 from tests.credit.books import BookLoan, random_book
 from tests.usecases.loan_books import POLICY, Book, check_day
 from usecases.close_of_day import close_of_day, servicing_terms
-from usecases.loans import write_off
+from usecases.errors import WriteOffConflictError, WriteOffDateError
+from usecases.loans import portfolio, write_off
 
 
 def _paid_between(book: Book, after: date, upto: date) -> int:
@@ -76,6 +77,8 @@ def test_written_off_loans_leave_the_portfolio_and_unknown_loans_are_refused(con
     book = Book(conn, seed=7, loans=12)
     on = date(2025, 6, 1)
     started = [i for i, x in book.loans.items() if x.schedule.start <= on and x.written_off_on is None]
+    # first a loan of a lender in the policy's currency, so that the API's PAR below has one to leave out
+    started.sort(key=lambda i: (book.lender[i] is None, book.loans[i].schedule.principal.currency != POLICY.currency))
     write_off(conn, loan_id=started[0], on=on)
     book.loans[started[0]] = dataclasses.replace(book.loans[started[0]], written_off_on=on)
     closed = close_of_day(conn, as_of=on, policy=POLICY)
@@ -85,6 +88,26 @@ def test_written_off_loans_leave_the_portfolio_and_unknown_loans_are_refused(con
     )
     with pytest.raises(LoanNotFoundError, match="loan_id=00000000-0000-0000-0000-000000000000 does not exist"):
         write_off(conn, loan_id="00000000-0000-0000-0000-000000000000", on=on)
+    # the API's PAR (usecases.loans.portfolio) leaves the same loans out: it equals the stored summary
+    for lender in {book.lender[i] for i in book.loans} - {None}:
+        par = portfolio(conn, as_of=on, policy=POLICY, lender_organization_id=lender).par
+        mine = [s for s in closed.portfolios if s.lender_organization_id == lender and s.currency == POLICY.currency]
+        assert len(mine) == 1
+        assert (par.loans, par.outstanding.number, par.par30, par.par90) == (
+            mine[0].loans,
+            mine[0].outstanding_principal,
+            mine[0].par30,
+            mine[0].par90,
+        )
+    # a write-off is one audited event: again from the same day changes nothing, from another day is refused
+    again = write_off(conn, loan_id=started[0], on=on)
+    assert again.created is False and again.written_off_on == on
+    with pytest.raises(WriteOffConflictError, match=f"already written off from {on}"):
+        write_off(conn, loan_id=started[0], on=on + timedelta(days=1))
+    with pytest.raises(WriteOffDateError, match="is before the loan started"):
+        write_off(conn, loan_id=started[1], on=book.loans[started[1]].schedule.start - timedelta(days=1))
+    kinds = conn.execute("SELECT count(*) FROM audit_log WHERE kind = 'loan.written_off'").fetchone()[0]
+    assert kinds == sum(1 for x in book.loans.values() if x.written_off_on)
 
 
 def test_worker_processes_replay_the_same_book(conn, monkeypatch):
