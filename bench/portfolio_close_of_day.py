@@ -1,10 +1,11 @@
 """Close-of-day benchmark: a book of a million loans with realistic repayment histories, closed night after night.
 
 Run ``python -m bench.portfolio_close_of_day [--quick] [--db-url URL]`` (``--quick``: 100,000 loans).
-The book is generated in SQL (``generate_series``, foreign-key triggers off while it is written) in a
-database of its own, created from the URL and dropped at the end: equal-principal and flat schedules of 6 to 18 months in KES, UGX and USD, started
-over the last two years, for three lenders; each loan has a repayment behaviour (72 % on time, 10 % late,
-7 % partial, 6 % stop paying, 3 % pay double, 2 % pay off early), so the book has every arrears bucket.
+The book is generated in SQL (``generate_series``, foreign-key triggers off while it is written) in a database
+of its own, created from the URL and dropped at the end: equal-principal and flat schedules of 6 to 18 months
+in KES, UGX and USD, started over the last two years, for three lenders; each loan has a repayment behaviour
+(72 % on time, 10 % late, 7 % partial, 6 % stop paying, 3 % pay double, 2 % pay off early), so the book has
+every arrears bucket.
 Then, measured:
 
 - ``first_close_s``: the first close (``--as-of`` the day before): every loan gets its snapshot, the plain
