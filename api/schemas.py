@@ -392,6 +392,33 @@ class LoanPublic(BaseModel):
     )
 
 
+class LoanWriteOffCreate(BaseModel):
+    """A write-off: the first day (UTC) the loan is out of the portfolio; from the loan's start to today."""
+
+    on: date
+
+    @field_validator("on")
+    @classmethod
+    def _on(cls, value: date) -> date:
+        today = datetime.now(UTC).date()
+        if value > today:
+            raise ValueError(
+                f"on {value} is in the future (today is {today} UTC); write a loan off from a day that has come"
+            )
+        return value
+
+
+class LoanWriteOffPublic(BaseModel):
+    """A loan's write-off; ``created`` is false when it was already written off from that day."""
+
+    loan_id: UUID
+    written_off_on: date
+    created: bool
+    receipt: AuditReceiptPublic | None = Field(
+        default=None, description="the write-off's audit entry's transparency-log receipt"
+    )
+
+
 class PortfolioPublic(BaseModel):
     """Portfolio at risk."""
 

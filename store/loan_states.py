@@ -35,6 +35,7 @@ __all__ = [
     "advance_day_states",
     "day_end",
     "find_stale_loans",
+    "find_write_off",
     "ledger_from_row",
     "load_day_states",
     "load_portfolio_summaries",
@@ -276,7 +277,7 @@ def advance_day_states(conn: psycopg.Connection, *, as_of: date, grace_days: int
                    outstanding_principal, accrued_interest, arrears, days_past_due, bucket, closed, written_off)
             SELECT %(as_of)s, l.id, l.lender_organization_id, l.currency, s.outstanding_principal,
                    {accrued}, {arrears}, {dpd}, {_BUCKET_SQL.format(dpd=dpd)}, s.closed,
-                   coalesce(l.written_off_on <= %(as_of)s, false)
+                   ft_written_off(l.written_off_on, %(as_of)s)
             FROM loans l JOIN loan_ledger_snapshots s ON s.loan_id = l.id
             WHERE l.start_date <= %(as_of)s
             ON CONFLICT (as_of, loan_id) DO UPDATE SET
@@ -338,7 +339,17 @@ def load_portfolio_summaries(conn: psycopg.Connection, *, as_of: date) -> list[P
         ).fetchall()
 
 
-def write_off_loan(conn: psycopg.Connection, *, loan_id: UUID | str, on: date) -> bool:
-    """Mark the loan written off from ``on``; False when no loan has ``loan_id``."""
-    cur = conn.execute("UPDATE loans SET written_off_on = %s WHERE id = %s", (on, str(loan_id)))
-    return cur.rowcount == 1
+def write_off_loan(conn: psycopg.Connection, *, loan_id: UUID | str, on: date, audit_seq: int) -> None:
+    """Mark the loan written off from ``on`` by the audit entry ``audit_seq`` (lock the loan first)."""
+    conn.execute(
+        "UPDATE loans SET written_off_on = %s, written_off_audit_seq = %s WHERE id = %s", (on, audit_seq, str(loan_id))
+    )
+
+
+def find_write_off(conn: psycopg.Connection, *, loan_id: UUID | str) -> tuple[date, int | None] | None:
+    """The day the loan was written off and the audit entry that did it; None when it is not written off."""
+    row = conn.execute(
+        "SELECT written_off_on, written_off_audit_seq FROM loans WHERE id = %s AND written_off_on IS NOT NULL",
+        (str(loan_id),),
+    ).fetchone()
+    return None if row is None else (row[0], row[1])

@@ -55,6 +55,7 @@ __all__ = [
     "open_principal",
     "raise_alerts",
     "replace_allocations",
+    "written_off_loan_ids",
 ]
 
 
@@ -247,6 +248,14 @@ def loan_ids(
         {"lender": lender_organization_id, "farms": farm_ids, "coop": cooperative_id and str(cooperative_id)},
     ).fetchall()
     return [r[0] for r in rows]
+
+
+def written_off_loan_ids(conn: psycopg.Connection, *, loan_ids: list[UUID], as_of: date) -> set[UUID]:
+    """Which of ``loan_ids`` are written off at the close of ``as_of`` (as close of day counts them)."""
+    rows = conn.execute(
+        "SELECT id FROM loans WHERE id = ANY(%s::uuid[]) AND ft_written_off(written_off_on, %s)", (loan_ids, as_of)
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 def farm_loan_ids(conn: psycopg.Connection, *, farm_id: UUID | str, started_before: date) -> list[UUID]:

@@ -1,8 +1,10 @@
 """Close of day over the whole book: every loan's accrual, days past due and bucket, and PAR per lender and currency.
 
 Incremental: only the loans with a repayment dated since their last snapshot (or a back-dated one),
-new loans and loans replayed under other servicing terms are replayed in full by :mod:`credit.servicing`;
-every other loan is advanced from its stored snapshot in one SQL statement
+new loans and loans replayed under other servicing terms get a new snapshot: in SQL when their ledger is
+plain (no repayment yet, or each instalment paid exactly, in its period: :mod:`store.plain_ledgers`),
+otherwise by replaying it in full with :mod:`credit.servicing`; every loan is then advanced from its
+snapshot in one SQL statement
 (:func:`store.loan_states.advance_day_states`, the set-based twin of :func:`credit.close_of_day.day_state`).
 Rerunning a day replaces its rows.
 """
@@ -34,14 +36,13 @@ from store.loan_states import (
     lock_close_of_day,
     replace_snapshots,
     stale_ledger_rows,
-    write_off_loan,
     write_portfolio_summaries,
 )
-from store.loans import LoanNotFoundError
+from store.plain_ledgers import snapshot_plain_ledgers
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CloseOfDay", "CurrencyPar", "close_of_day", "servicing_terms", "snapshot_rows", "write_off"]
+__all__ = ["CloseOfDay", "CurrencyPar", "close_of_day", "servicing_terms", "snapshot_rows"]
 
 BATCH = 2000
 """Loans read, replayed and written at a time."""
@@ -63,11 +64,16 @@ class CurrencyPar:
 
 @dataclass(frozen=True)
 class CloseOfDay:
-    """What a close of day did: loans closed, how many were replayed, and PAR per lender and per currency."""
+    """What a close of day did: loans closed, how many got a new snapshot, and PAR per lender and per currency.
+
+    ``replayed`` counts every loan whose snapshot was made again; ``replayed_in_sql`` how many of them
+    had a plain ledger, snapshot in SQL without running :mod:`credit.servicing`.
+    """
 
     as_of: date
     loans: int
     replayed: int
+    replayed_in_sql: int
     portfolios: list[PortfolioDayRow]
     currencies: list[CurrencyPar]
 
@@ -106,10 +112,12 @@ def close_of_day(
     terms = servicing_terms(policy)
     key = terms_key(terms)
     stale = find_stale_loans(conn, as_of=as_of, terms=key)
-    done = 0
     report("replay", 0, stale)
+    plain = snapshot_plain_ledgers(conn, as_of=as_of, terms=key, grace_days=terms.grace_days, late_fee=terms.late_fee)
+    done = plain
+    report("replay", done, stale)
     # a pool costs a second or two to start: worth it only for more than a few batches
-    processes = workers if stale > 4 * BATCH else 1
+    processes = workers if stale - plain > 4 * BATCH else 1
     for snapshots in _replayed(stale_ledger_rows(conn, as_of=as_of, batch=BATCH), as_of, terms, processes):
         replace_snapshots(conn, snapshots=snapshots, terms=key)
         done += len(snapshots)
@@ -118,8 +126,8 @@ def close_of_day(
     loans = advance_day_states(conn, as_of=as_of, grace_days=terms.grace_days)
     report("advance", 1, 1)
     portfolios = write_portfolio_summaries(conn, as_of=as_of)
-    log.info("closed %s: %d loan(s), %d replayed", as_of, loans, stale)
-    return CloseOfDay(as_of, loans, stale, portfolios, _by_currency(portfolios))
+    log.info("closed %s: %d loan(s), %d replayed (%d of them in SQL)", as_of, loans, stale, plain)
+    return CloseOfDay(as_of, loans, stale, plain, portfolios, _by_currency(portfolios))
 
 
 Snapshots = list[tuple[UUID, int, LedgerSnapshot]]
@@ -176,14 +184,3 @@ def _by_currency(portfolios: list[PortfolioDayRow]) -> list[CurrencyPar]:
         par90 = (at90 / total).quantize(places) if total else Decimal(0)
         out.append(CurrencyPar(currency, sum(p.loans for p in rows), total, par30, par90))
     return out
-
-
-def write_off(conn: psycopg.Connection, *, loan_id: UUID | str, on: date) -> None:
-    """Write the loan off from ``on``: from that day it leaves the portfolio (its day states say so).
-
-    Raises:
-        store.loans.LoanNotFoundError: no loan has ``loan_id``.
-    """
-    if not write_off_loan(conn, loan_id=loan_id, on=on):
-        raise LoanNotFoundError(f"loan_id={loan_id} does not exist")
-    log.info("wrote off loan %s from %s", loan_id, on)

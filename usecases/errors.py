@@ -7,7 +7,9 @@ Exception tree::
     ├── FarmFieldsNotFoundError (LookupError)   the farm has no fields to estimate
     ├── FarmNotFoundError (LookupError)         no farm has that id
     ├── IdempotencyKeyReusedError (ValueError)  an idempotency key was already used for another request
-    └── RefreshInputError (ValueError)          a credit refresh partition or decision time it cannot use
+    ├── RefreshInputError (ValueError)          a credit refresh partition or decision time it cannot use
+    ├── WriteOffConflictError (ValueError)      the loan is already written off from another day
+    └── WriteOffDateError (ValueError)          a write-off dated before the loan started
 """
 
 from __future__ import annotations
@@ -35,3 +37,11 @@ class IdempotencyKeyReusedError(UseCaseError, ValueError):
 
 class RefreshInputError(UseCaseError, ValueError):
     """A credit refresh ``--partition`` that is not ``i/n`` with 1 <= i <= n, or an ``--as-of`` in the future."""
+
+
+class WriteOffConflictError(UseCaseError, ValueError):
+    """The loan is already written off from another day (a write-off is not moved)."""
+
+
+class WriteOffDateError(UseCaseError, ValueError):
+    """A write-off dated before the loan started."""

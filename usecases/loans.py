@@ -27,6 +27,7 @@ from credit.servicing import (
     portfolio_par,
 )
 from store.audit import append_entry
+from store.loan_states import find_write_off, write_off_loan
 from store.loans import (
     IdempotencyConflictError,
     LoanNotFoundError,
@@ -43,13 +44,16 @@ from store.loans import (
     lock_loan,
     open_principal,
     replace_allocations,
+    written_off_loan_ids,
 )
+from usecases.errors import WriteOffConflictError, WriteOffDateError
 from vocabulary.lending import ALLOCATION_COMPONENTS
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "LoanOpened",
+    "LoanWrittenOff",
     "Portfolio",
     "RepaymentPosted",
     "get_loan_status",
@@ -57,6 +61,7 @@ __all__ = [
     "open_loan",
     "portfolio",
     "post_repayment",
+    "write_off",
 ]
 
 
@@ -81,11 +86,26 @@ class RepaymentPosted:
 
 
 @dataclass(frozen=True)
+class LoanWrittenOff:
+    """A write-off as stored; ``created`` is False when the loan was already written off from that day."""
+
+    loan_id: UUID
+    written_off_on: date
+    created: bool
+    audit_seq: int | None
+    """The audit entry of the write-off (None for one stored before write-offs were audited)."""
+
+
+@dataclass(frozen=True)
 class Portfolio:
-    """PAR over a set of loans, and each loan's status by id (in the portfolio's order)."""
+    """PAR over a set of loans, each loan's status by id (in the portfolio's order), and those written off.
+
+    Written-off loans keep their status but are out of PAR, as in close of day.
+    """
 
     par: Par
     statuses: dict[UUID, LoanStatus]
+    written_off: frozenset[UUID]
 
 
 def open_loan(
@@ -299,16 +319,61 @@ def portfolio(
 ) -> Portfolio:
     """PAR30 and PAR90 on ``as_of`` over the loans of a lender, on some farms, of a cooperative's farms.
 
-    A filter that is None keeps every loan. Only loans in the policy's currency count towards PAR;
-    every loan's status is returned.
+    A filter that is None keeps every loan. Only loans in the policy's currency and not written off
+    on ``as_of`` (as close of day counts them) count towards PAR; every loan's status is returned.
     """
-    statuses = {
-        loan_id: get_loan_status(conn, loan_id=loan_id, as_of=as_of, policy=policy)
-        for loan_id in loan_ids(
-            conn, lender_organization_id=lender_organization_id, farm_ids=farm_ids, cooperative_id=cooperative_id
-        )
-    }
-    par = portfolio_par(
-        [s for s in statuses.values() if s.outstanding_principal.currency == policy.currency], currency=policy.currency
+    ids = loan_ids(
+        conn, lender_organization_id=lender_organization_id, farm_ids=farm_ids, cooperative_id=cooperative_id
     )
-    return Portfolio(par, statuses)
+    statuses = {loan_id: get_loan_status(conn, loan_id=loan_id, as_of=as_of, policy=policy) for loan_id in ids}
+    written_off = frozenset(written_off_loan_ids(conn, loan_ids=ids, as_of=as_of))
+    par = portfolio_par(
+        [
+            s
+            for loan_id, s in statuses.items()
+            if s.outstanding_principal.currency == policy.currency and loan_id not in written_off
+        ],
+        currency=policy.currency,
+    )
+    return Portfolio(par, statuses, written_off)
+
+
+def write_off(
+    conn: psycopg.Connection,
+    *,
+    loan_id: UUID | str,
+    on: date,
+    signer: EntrySigner,
+    lender_organization_id: UUID | None = None,
+) -> LoanWrittenOff:
+    """Write the loan off from ``on`` and audit it: from that day it is out of the portfolio and its PAR.
+
+    Writing it off again from the same day returns the first write-off; the loan's row stays locked
+    until the caller's transaction ends.
+
+    Raises:
+        store.loans.LoanNotFoundError: no loan has ``loan_id`` (of ``lender_organization_id``, when given).
+        usecases.errors.WriteOffDateError: ``on`` is before the loan started.
+        usecases.errors.WriteOffConflictError: the loan is already written off from another day.
+    """
+    loan = lock_loan(conn, loan_id=loan_id, lender_organization_id=lender_organization_id)
+    if loan is None:
+        raise LoanNotFoundError(f"loan_id={loan_id} does not exist")
+    if on < loan.start_date:
+        raise WriteOffDateError(f"on={on} is before the loan started ({loan.start_date}); write it off from then on")
+    existing = find_write_off(conn, loan_id=loan.loan_id)
+    if existing is not None:
+        if existing[0] != on:
+            raise WriteOffConflictError(
+                f"loan_id={loan.loan_id} is already written off from {existing[0]}; a write-off is not moved"
+            )
+        return LoanWrittenOff(loan.loan_id, on, False, existing[1])
+    entry = append_entry(
+        conn,
+        signer=signer,
+        kind="loan.written_off",
+        payload={"loan_id": str(loan.loan_id), "farm_id": str(loan.farm_id), "written_off_on": on},
+    )
+    write_off_loan(conn, loan_id=loan.loan_id, on=on, audit_seq=entry.seq)
+    log.info("wrote off loan %s from %s", loan.loan_id, on)
+    return LoanWrittenOff(loan.loan_id, on, True, entry.seq)

@@ -19,7 +19,15 @@ from fastapi.exceptions import RequestValidationError
 from api.deps import Conn, CurrentOrg, Settings, require, visible_farm
 from api.errors import ApiError
 from api.routes.audit import checkpoint_issuer, receipt_for
-from api.schemas import CreditLimitPublic, LoanCreate, LoanPublic, PortfolioPublic, RepaymentCreate
+from api.schemas import (
+    CreditLimitPublic,
+    LoanCreate,
+    LoanPublic,
+    LoanWriteOffCreate,
+    LoanWriteOffPublic,
+    PortfolioPublic,
+    RepaymentCreate,
+)
 from credit.decision import Decision
 from credit.money import Amount, minor_unit
 from store.loans import LoanRef, find_decision, find_loan
@@ -254,9 +262,39 @@ def repay(
     }
 
 
+@router.post("/loans/{loan_id}/write-off", status_code=status.HTTP_201_CREATED, operation_id="write_off_loan")
+def write_off(
+    loan_id: UUID, body: LoanWriteOffCreate, principal: CurrentOrg, conn: Conn, settings: Settings
+) -> LoanWriteOffPublic:
+    """Write a loan off from ``on`` (its lender, or an admin): from that day it is out of PAR and close of day.
+
+    Audited, with the entry's receipt. The same day again returns the first write-off (``created`` false);
+    another day is a 409.
+    """
+    require(principal, "lender", "admin")
+    loan = _loan_ref(conn, principal, loan_id)
+    if body.on < loan.start_date:
+        raise _invalid("on", f"on {body.on} is before the loan started ({loan.start_date})")
+    done = loans.write_off(
+        conn,
+        loan_id=loan_id,
+        on=body.on,
+        signer=checkpoint_issuer(settings).entry_signer(),
+        lender_organization_id=principal.organization_id if principal.kind == "lender" else None,
+    )
+    conn.commit()
+    receipt = receipt_for(conn, settings, done.audit_seq) if done.audit_seq is not None else None
+    return LoanWriteOffPublic(
+        loan_id=done.loan_id, written_off_on=done.written_off_on, created=done.created, receipt=receipt
+    )
+
+
 @router.get("/portfolio", operation_id="portfolio")
 def portfolio(request: Request, principal: CurrentOrg, conn: Conn) -> PortfolioPublic:
-    """PAR30 and PAR90 over the caller's loans on farms that consent to it now (every loan for an admin)."""
+    """PAR30 and PAR90 over the caller's loans on farms that consent to it now (every loan for an admin).
+
+    Loans written off by today are out of it, as in close of day.
+    """
     require(principal, "lender", "admin")
     lender, farm_ids = _scope(conn, principal)
     par = loans.portfolio(

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from farmtrust.settings import Settings
+
+if TYPE_CHECKING:
+    from credit.policy import Policy
 
 DbUrl = Annotated[
     str | None,
@@ -18,6 +22,26 @@ MqttUrl = Annotated[
     str | None,
     typer.Option("--mqtt-url", envvar="FARMTRUST_MQTT__URL", help="MQTT broker URL; unset starts an embedded one"),
 ]
+
+PolicyFile = Annotated[
+    Path | None,
+    typer.Option("--policy", help="credit policy TOML file; default: the bundled credit/policies/ft-2025.1.toml"),
+]
+
+
+def load_policy_option(path: Path | None) -> Policy:
+    """The credit policy of ``--policy`` (the bundled one when None).
+
+    Raises:
+        credit.errors.PolicyError: the file does not exist or is not a valid policy.
+    """
+    from credit.errors import PolicyError
+    from credit.policy import DEFAULT_POLICY_PATH, load_policy
+
+    source = path or DEFAULT_POLICY_PATH
+    if not source.is_file():
+        raise PolicyError(f"--policy {source} does not exist; pass a policy TOML file")
+    return load_policy(source)
 
 
 def load_settings(*, db_url: str | None = None, mqtt_url: str | None = None) -> Settings:

@@ -5,35 +5,18 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from farmtrust.commands._common import DbUrl, database_url, load_settings
+from farmtrust.commands._common import DbUrl, PolicyFile, database_url, load_policy_option, load_settings
 from farmtrust.console import console
 from vocabulary.lending import SCHEDULE_KINDS
 
 if TYPE_CHECKING:
     from credit.decision import Decision
-    from credit.policy import Policy
 
 app = typer.Typer(help="Credit: explained limits and repayment schedules.", no_args_is_help=True)
-
-PolicyFile = Annotated[
-    Path | None,
-    typer.Option("--policy", help="credit policy TOML file; default: the bundled credit/policies/ft-2025.1.toml"),
-]
-
-
-def _policy(path: Path | None) -> Policy:
-    from credit.errors import PolicyError
-    from credit.policy import DEFAULT_POLICY_PATH, load_policy
-
-    source = path or DEFAULT_POLICY_PATH
-    if not source.is_file():
-        raise PolicyError(f"--policy {source} does not exist; pass a policy TOML file")
-    return load_policy(source)
 
 
 def _parse_rate(text: str) -> Decimal:
@@ -75,7 +58,7 @@ def limit(
     from store.db import connect
     from usecases.credit_limits import decide_credit_limit
 
-    policy = _policy(policy_file)
+    policy = load_policy_option(policy_file)
     when = (as_of.replace(tzinfo=UTC) if as_of and as_of.tzinfo is None else as_of) or datetime.now(UTC)
     with database_url(db_url) as url, connect(url) as conn:
         limit = decide_credit_limit(
@@ -129,7 +112,7 @@ def refresh(
 
     share = Partition.parse(partition)
     when = cycle_as_of(as_of.date() if as_of else None)
-    policy = _policy(policy_file)
+    policy = load_policy_option(policy_file)
     with (
         database_url(db_url) as url,
         connect(url) as conn,

@@ -1,4 +1,4 @@
-"""``farmtrust loans``: the nightly close of day over the whole book."""
+"""``farmtrust loans``: the nightly close of day over the whole book, and writing a loan off."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import os
 import time
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
+from uuid import UUID
 
 import typer
 
-from farmtrust.commands._common import DbUrl, database_url
-from farmtrust.commands.credit import PolicyFile, _policy
+from farmtrust.commands._common import DbUrl, PolicyFile, database_url, load_policy_option, load_settings
 from farmtrust.console import progress_bar
 from farmtrust.errors import FarmTrustError
 
@@ -19,14 +19,14 @@ if TYPE_CHECKING:
     from usecases.close_of_day import CloseOfDay
 
 app = typer.Typer(
-    help="Loans: close of day (accrual, days past due, buckets, PAR) over the book.", no_args_is_help=True
+    help="Loans: close of day (accrual, days past due, buckets, PAR) over the book; write-offs.", no_args_is_help=True
 )
 
 _STEPS = {"replay": "Replaying loans with new repayments", "advance": "Advancing every loan to the day"}
 
 
 class CloseDayError(FarmTrustError, ValueError):
-    """The day asked for cannot be closed; the message names the option."""
+    """The day asked for cannot be closed or written off; the message names the option or argument."""
 
 
 def parse_as_of(text: str | None, *, today: date) -> date:
@@ -37,13 +37,67 @@ def parse_as_of(text: str | None, *, today: date) -> date:
     """
     if text is None:
         return today - timedelta(days=1)
+    return parse_day(text, option="--as-of", today=today, fix="close a day that has come")
+
+
+def parse_day(text: str, *, option: str, today: date, fix: str) -> date:
+    """A YYYY-MM-DD day, not after ``today``; ``fix`` says what to do when it is.
+
+    Raises:
+        CloseDayError: not a date, or after ``today`` (names ``option``).
+    """
     try:
         day = date.fromisoformat(text.strip())
     except ValueError:
-        raise CloseDayError(f"--as-of {text!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-06-30") from None
+        raise CloseDayError(f"{option} {text!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-06-30") from None
     if day > today:
-        raise CloseDayError(f"--as-of {day} is in the future (today is {today} UTC); close a day that has come")
+        raise CloseDayError(f"{option} {day} is in the future (today is {today} UTC); {fix}")
     return day
+
+
+def parse_loan_id(text: str) -> UUID:
+    """The LOAN_ID argument as a UUID.
+
+    Raises:
+        CloseDayError: not a UUID.
+    """
+    try:
+        return UUID(text.strip())
+    except ValueError:
+        raise CloseDayError(f"LOAN_ID {text!r} is not a loan id; pass the loan's UUID") from None
+
+
+@app.command("write-off")
+def write_off_command(
+    loan_id: Annotated[str, typer.Argument(help="the loan's id (UUID)")],
+    on: Annotated[str, typer.Option("--on", help="the first day the loan is written off, YYYY-MM-DD (UTC)")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as one JSON object")] = False,
+    db_url: DbUrl = None,
+) -> None:
+    """Write LOAN_ID off from --on: from that day close of day and PAR leave it out. Audited.
+
+    Writing it off again from the same day changes nothing; from another day is refused.
+    """
+    from farmtrust.audit_checkpoints import entry_signer
+    from store.db import connect
+    from usecases.loans import write_off
+
+    loan = parse_loan_id(loan_id)
+    day = parse_day(on, option="--on", today=datetime.now(UTC).date(), fix="write a loan off from a day that has come")
+    with database_url(db_url) as url, connect(url) as conn:
+        done = write_off(conn, loan_id=loan, on=day, signer=entry_signer(load_settings()))
+        conn.commit()
+    if as_json:
+        plain = {
+            "loan_id": str(done.loan_id),
+            "written_off_on": done.written_off_on.isoformat(),
+            "created": done.created,
+            "audit_seq": done.audit_seq,
+        }
+        typer.echo(json.dumps(plain, sort_keys=True))
+        return
+    what = "wrote off" if done.created else "already written off:"
+    typer.echo(f"{what} loan {done.loan_id} from {done.written_off_on} (audit entry {done.audit_seq})")
 
 
 @app.command("close-of-day")
@@ -70,7 +124,7 @@ def close_of_day_command(
     from usecases.close_of_day import close_of_day
 
     day = parse_as_of(as_of, today=datetime.now(UTC).date())
-    policy = _policy(policy_file)
+    policy = load_policy_option(policy_file)
     started = time.perf_counter()
     with database_url(db_url) as url, connect(url) as conn, progress_bar() as progress:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -108,6 +162,7 @@ def _plain(result: CloseOfDay, seconds: float) -> dict[str, Any]:
         "as_of": result.as_of.isoformat(),
         "loans": result.loans,
         "replayed": result.replayed,
+        "replayed_in_sql": result.replayed_in_sql,
         "seconds": round(seconds, 3),
         "currencies": [
             {

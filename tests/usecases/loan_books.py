@@ -16,8 +16,9 @@ from store.loans import insert_loan, insert_repayment
 from tests.credit.books import BookLoan, random_book
 from tests.credit.farms_db import AS_OF, make_farm
 from tests.signers import TEST_SIGNER
-from usecases.close_of_day import servicing_terms, write_off
+from usecases.close_of_day import servicing_terms
 from usecases.farm_records import load_farm_record
+from usecases.loans import write_off
 
 POLICY = load_policy(DEFAULT_POLICY_PATH)
 EAST_AFRICA = timezone(timedelta(hours=3))
@@ -33,7 +34,7 @@ def _paid_at(payment: Payment, n: int) -> datetime:
 class Book:
     """A random book stored through ``store.loans``, and what each loan is in the reference's eyes."""
 
-    def __init__(self, conn, seed: int, loans: int) -> None:
+    def __init__(self, conn, seed: int, loans: int, extra: tuple[BookLoan, ...] = ()) -> None:
         self.conn = conn
         farm = make_farm(conn)
         record = load_farm_record(conn, farm_id=farm, as_of=AS_OF)
@@ -49,7 +50,7 @@ class Book:
         self.seq = append_entry(conn, signer=TEST_SIGNER, kind="test.book", payload={"seed": seed}).seq
         self.loans: dict = {}
         self.lender: dict = {}
-        for n, loan in enumerate(random_book(seed, loans=loans)):
+        for n, loan in enumerate([*random_book(seed, loans=loans), *extra]):
             lender = [*lenders, None][n % 3]
             loan_id = insert_loan(
                 conn,
@@ -63,7 +64,7 @@ class Book:
             for k, p in enumerate(loan.payments):
                 self._store(loan_id, p, k)
             if loan.written_off_on:
-                write_off(conn, loan_id=loan_id, on=loan.written_off_on)
+                write_off(conn, signer=TEST_SIGNER, loan_id=loan_id, on=loan.written_off_on)
             self.loans[loan_id] = loan
             self.lender[loan_id] = lender
 
