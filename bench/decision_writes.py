@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
-from bench.api import _with_db, seed
+from bench.api import seed
+from bench.scratch_db import scratch_database
 
 
 def _run(db_url: str, *, farms: list[str], org: uuid.UUID, threads: int, seconds: float, pipelined: bool) -> float:
@@ -79,32 +79,24 @@ def main() -> None:
     rounds, seconds = (3, 10.0) if args.quick else (5, 20.0)
 
     from farmtrust.services import start_embedded_postgres
-    from store.migrations import migrate
     from store.tenants import authenticate
 
     server_handle = None
     admin = args.db_url
     if not admin:
         admin, server_handle = start_embedded_postgres(Path(tempfile.mkdtemp(prefix="farmtrust-bench-dw-")) / "pg")
-    name = f"ft_bench_dw_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    db_url = _with_db(admin, name)
     try:
-        with psycopg.connect(db_url, autocommit=True) as conn:
-            migrate(conn)
-        farms, key, _ = seed(db_url, farms=20, readings=100_000)
-        with psycopg.connect(db_url) as conn:
-            principal = authenticate(conn, token=key)
-            assert principal is not None
-        plain, pipelined = [], []
-        for _ in range(rounds):  # alternated, so a change in the machine's load hits both alike
-            common = {"farms": farms, "org": principal.organization_id, "threads": args.threads, "seconds": seconds}
-            plain.append(_run(db_url, pipelined=False, **common))
-            pipelined.append(_run(db_url, pipelined=True, **common))
+        with scratch_database(admin, prefix="ft_bench_dw") as db_url:
+            farms, key, _ = seed(db_url, farms=20, readings=100_000)
+            with psycopg.connect(db_url) as conn:
+                principal = authenticate(conn, token=key)
+                assert principal is not None
+            plain, pipelined = [], []
+            for _ in range(rounds):  # alternated, so a change in the machine's load hits both alike
+                common = {"farms": farms, "org": principal.organization_id, "threads": args.threads, "seconds": seconds}
+                plain.append(_run(db_url, pipelined=False, **common))
+                pipelined.append(_run(db_url, pipelined=True, **common))
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         if server_handle is not None:
             server_handle.cleanup()  # type: ignore[attr-defined]
     figures = {

@@ -27,21 +27,19 @@ import logging
 import os
 import tempfile
 import time
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
+from bench.scratch_db import scratch_database
 from credit.audit import generate_signing_key
 from credit.entry_signing import Ed25519EntrySigner
 from credit.policy import DEFAULT_POLICY_PATH, load_policy
 from store.audit import append_entry
 from store.credit_records import register_policy
 from store.loan_states import day_end
-from store.migrations import migrate
 from usecases.close_of_day import close_of_day
 
 log = logging.getLogger("bench.portfolio_close_of_day")
@@ -124,12 +122,6 @@ WHERE l.start_date <= %(day)s
 """
 
 
-def _with_db(url: str, name: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
-
-
 def generate_book(conn: psycopg.Connection, *, loans: int, day: date) -> int:
     """Generate ``loans`` loans with their schedules and repayments up to ``day``; return the repayments."""
     policy = load_policy(DEFAULT_POLICY_PATH)
@@ -165,13 +157,7 @@ def run(db_url: str, *, quick: bool, loans: int | None = None, workers: int | No
     loans = loans or (100_000 if quick else 1_000_000)
     workers = workers or os.cpu_count() or 1
     policy = load_policy(DEFAULT_POLICY_PATH)
-    name = f"ft_bench_cod_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(db_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = _with_db(db_url, name)
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            migrate(conn)
+    with scratch_database(db_url, prefix="ft_bench_cod") as url:
         with psycopg.connect(url) as conn:
             started = time.perf_counter()
             repayments = generate_book(conn, loans=loans, day=CLOSE_DAY)
@@ -193,9 +179,6 @@ def run(db_url: str, *, quick: bool, loans: int | None = None, workers: int | No
             started = time.perf_counter()
             conn.execute(_BASELINE, {"day": CLOSE_DAY, "end": day_end(CLOSE_DAY)}).fetchone()
             baseline_s = time.perf_counter() - started
-    finally:
-        with psycopg.connect(db_url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     night = results["night"]
     return {
         "close_of_day_loans": night.loans,

@@ -27,14 +27,13 @@ import json
 import logging
 import os
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 
+from bench.scratch_db import scratch_database
 from credit.audit import generate_signing_key
 from credit.entry_signing import Ed25519EntrySigner
 
@@ -94,10 +93,6 @@ _BASELINE = [
        WHERE farm_id = ANY(%(farms)s::uuid[]) AND device_time >= %(start)s AND device_time < %(end)s
        GROUP BY 1, 2, 3""",
 ]
-
-
-def _with_db(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
 
 
 def generate(conn: psycopg.Connection, *, farms: int) -> None:
@@ -191,16 +186,8 @@ def run(db_url: str, *, quick: bool, farms: int | None = None, workers: int = 1)
 
     ``workers`` partitions refresh the book at once, each in a process of its own (``--partition i/n``).
     """
-    from store.migrations import migrate
-
     count = farms or (2_000 if quick else 20_000)
-    name = f"ft_bench_refresh_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(db_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = _with_db(db_url, name)
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            migrate(conn)
+    with scratch_database(db_url, prefix="ft_bench_refresh") as url:
         with psycopg.connect(url) as conn:
             t0 = time.perf_counter()
             generate(conn, farms=count)
@@ -212,9 +199,6 @@ def run(db_url: str, *, quick: bool, farms: int | None = None, workers: int = 1)
             log.info("rolled up %d farms in %.1f s", count, rollup_s)
             base_farms, base_s = baseline(conn)
         done = refresh(url, workers=workers)
-    finally:
-        with psycopg.connect(db_url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     if done["statuses"].get("insufficient_data") or done["farms"] != count:
         # every generated farm has 60 days of data: an empty record means the read missed it (e.g. rollups
         # that the SQL generation bypassed and nobody rebuilt), which would make the figure meaningless

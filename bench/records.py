@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import psycopg
-from psycopg import sql
+
+from bench.scratch_db import scratch_database
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -40,12 +41,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("bench.records")
 
 METRICS = (("barn_temperature_c", "C", 18.0, 8.0), ("water_flow_l_min", "L/min", 0.4, 0.2))
-
-
-def _with_db(url: str, name: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
 
 
 def seed(conn: psycopg.Connection, *, farms: int, days: int, as_of: datetime) -> list[str]:
@@ -156,20 +151,14 @@ def main() -> None:
 
     from farmtrust.services import start_embedded_postgres
     from store.credit_records import read_farm_record, read_farm_records
-    from store.migrations import migrate
     from tests.store.record_reference import raw_farm_record
 
     server_handle = None
     admin = args.db_url
     if not admin:
         admin, server_handle = start_embedded_postgres(Path(tempfile.mkdtemp(prefix="farmtrust-bench-rec-")) / "pg")
-    name = f"ft_bench_records_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        with psycopg.connect(_with_db(admin, name)) as conn:
-            migrate(conn)
-            conn.commit()
+        with scratch_database(admin, prefix="ft_bench_records") as url, psycopg.connect(url) as conn:
             t0 = time.perf_counter()
             farm_ids = seed(conn, farms=farms, days=days, as_of=as_of)
             rows = conn.execute("SELECT count(*) FROM sensor_readings").fetchone()[0]
@@ -195,8 +184,6 @@ def main() -> None:
         if single != expected or batched != expected:
             raise SystemExit("the records read from the rollups differ from the raw-row read")
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         if server_handle is not None:
             server_handle.cleanup()  # type: ignore[attr-defined]
 
